@@ -1,0 +1,256 @@
+"""The layer catalogue (config/catalogue.yaml), validated at start-up.
+
+Every other part of OneMap asks the catalogue what a layer is: its fields, their
+types and code tables, its geometry, its tier. Nothing else lists layers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .codes import CodeTable, load_code_tables
+from .errors import ConfigError
+
+PLAN_LEVELS: dict[str, dict[str, str]] = {
+    "national": {"zh": "国家级", "en": "National"},
+    "province": {"zh": "省级", "en": "Province"},
+    "city": {"zh": "市级", "en": "City"},
+    "county": {"zh": "县级", "en": "County"},
+    "township": {"zh": "乡镇级", "en": "Township"},
+}
+PLAN_TYPES: dict[str, dict[str, str]] = {
+    "master": {"zh": "总体规划", "en": "Master plan"},
+    "detailed": {"zh": "详细规划", "en": "Detailed plan"},
+    "special": {"zh": "专项规划", "en": "Special plan"},
+    "survey": {"zh": "现状调查", "en": "Status-quo survey"},
+}
+
+I18n = dict[str, str]
+FieldType = Literal["string", "integer", "number", "date"]
+PlanType = Literal["master", "detailed", "special", "survey"]
+_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class FieldDef(BaseModel):
+    """One attribute of a layer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    type: FieldType
+    length: int | None = Field(default=None, ge=1, le=4000)
+    required: bool = False
+    title: I18n
+    code_table: str | None = None
+    label_field: str | None = None
+    unit: str | None = None
+    queryable: bool = True
+    drawer: bool = False
+
+    def label(self, lang: str = "zh") -> str:
+        return self.title.get(lang) or self.title.get("zh") or self.name
+
+    @property
+    def json_type(self) -> str:
+        return {"string": "string", "integer": "integer", "number": "number", "date": "string"}[self.type]
+
+
+class Ysdm(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    confidence: str
+    source: str
+
+
+# The drawer each feature belongs to, added to every layer by the code.
+DRAWER_FIELDS: tuple[FieldDef, ...] = (
+    FieldDef(name="plan_id", type="string", length=64, required=True, drawer=True,
+             title={"zh": "规划（抽屉条目）标识", "en": "Plan (drawer entry) id"}),
+    FieldDef(name="plan_region", type="string", length=12, required=True, drawer=True,
+             title={"zh": "规划所属行政区代码", "en": "Region code of the plan's drawer"}),
+    FieldDef(name="plan_level", type="string", length=10, required=True, drawer=True, code_table="plan_level",
+             title={"zh": "规划层级", "en": "Plan level"}),
+    FieldDef(name="plan_type", type="string", length=10, required=True, drawer=True, code_table="plan_type",
+             title={"zh": "规划类型", "en": "Plan type"}),
+    FieldDef(name="plan_version", type="string", length=32, required=True, drawer=True,
+             title={"zh": "规划版本", "en": "Plan version"}),
+)
+# Returned with every feature (from the registry, which can change), not filterable.
+PLAN_STATE_FIELDS: tuple[FieldDef, ...] = (
+    FieldDef(name="plan_status", type="string", length=12, drawer=True, queryable=False,
+             title={"zh": "规划状态", "en": "Plan status"}),
+    FieldDef(name="plan_valid_from", type="date", drawer=True, queryable=False,
+             title={"zh": "生效日期", "en": "In force from"}),
+    FieldDef(name="plan_valid_to", type="date", drawer=True, queryable=False,
+             title={"zh": "失效日期", "en": "In force until"}),
+)
+
+
+class Layer(BaseModel):
+    """One one-map layer: one store table, one OGC API collection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    table_code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,30}$")
+    title: I18n
+    description: I18n
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    category: Literal["status_quo", "planning", "control_line", "management", "registry"]
+    geometry: Literal["MultiPolygon", "MultiLineString", "MultiPoint"]
+    tier: Literal["public", "partner", "internal"]
+    drawer_types: list[PlanType]
+    ysdm: Ysdm | None = None
+    fields: tuple[FieldDef, ...]
+
+    @field_validator("fields")
+    @classmethod
+    def _unique(cls, v: tuple[FieldDef, ...]) -> tuple[FieldDef, ...]:
+        names = [f.name for f in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate fields {sorted(dup)}")
+        reserved = {f.name for f in DRAWER_FIELDS + PLAN_STATE_FIELDS} | {"fid", "geom", "geometry", "id"}
+        clash = reserved & set(names)
+        if clash:
+            raise ValueError(f"field names {sorted(clash)} are reserved")
+        return v
+
+    @model_validator(mode="after")
+    def _labels(self) -> "Layer":
+        names = {f.name for f in self.fields}
+        for f in self.fields:
+            if f.label_field and f.label_field not in names:
+                raise ValueError(f"{f.name}: label field {f.label_field} is not a field of {self.id}")
+            for ref in _TEMPLATE.findall(f.code_table or ""):
+                if ref not in names:
+                    raise ValueError(f"{f.name}: code table template refers to unknown field {ref}")
+        return self
+
+    @cached_property
+    def all_fields(self) -> tuple[FieldDef, ...]:
+        """Own fields, then the drawer fields, then the plan state (output only)."""
+        return self.fields + DRAWER_FIELDS + PLAN_STATE_FIELDS
+
+    @cached_property
+    def field_map(self) -> dict[str, FieldDef]:
+        return {f.name: f for f in self.all_fields}
+
+    @cached_property
+    def stored_fields(self) -> tuple[FieldDef, ...]:
+        """Columns of the layer's table (own fields and the drawer keys)."""
+        return self.fields + DRAWER_FIELDS
+
+    @cached_property
+    def computed_labels(self) -> tuple[FieldDef, ...]:
+        """Coded fields with no national label field: the API adds ``<name>_label``."""
+        return tuple(f for f in self.all_fields if f.code_table and not f.label_field)
+
+    @cached_property
+    def queryables(self) -> dict[str, FieldDef]:
+        return {f.name: f for f in self.stored_fields if f.queryable}
+
+    def t(self, attr: str, lang: str = "zh") -> str:
+        value = getattr(self, attr)
+        return value.get(lang) or value.get("zh") or ""
+
+
+class Catalogue:
+    """The validated catalogue with its code tables."""
+
+    def __init__(self, layers: list[Layer], categories: dict[str, I18n], code_tables: dict[str, CodeTable]):
+        self.layers: dict[str, Layer] = {layer.id: layer for layer in layers}
+        self.categories = categories
+        self.code_tables = code_tables
+        self._check()
+
+    def _check(self) -> None:
+        ids = [layer.id for layer in self.layers.values()]
+        codes = [layer.table_code for layer in self.layers.values()]
+        if len(set(codes)) != len(codes):
+            raise ConfigError("two layers share a table code")
+        for layer in self.layers.values():
+            if layer.category not in self.categories:
+                raise ConfigError(f"layer {layer.id}: unknown category {layer.category}")
+            for f in layer.all_fields:
+                if f.code_table:
+                    for tid in self.expand_table_ids(layer, f):
+                        if tid not in self.code_tables:
+                            raise ConfigError(f"layer {layer.id} field {f.name}: no code table {tid!r}")
+        if "plans" in ids:
+            raise ConfigError("'plans' is the registry collection's id; a layer cannot take it")
+
+    def expand_table_ids(self, layer: Layer, f: FieldDef) -> list[str]:
+        """The code tables a field may use; a template like ``ydyh_{YDYHBB}`` gives one per edition."""
+        refs = _TEMPLATE.findall(f.code_table or "")
+        if not refs:
+            return [f.code_table] if f.code_table else []
+        ref_field = layer.field_map[refs[0]]
+        values = list(self.code_tables[ref_field.code_table].codes) if ref_field.code_table else []
+        return [f.code_table.replace("{" + refs[0] + "}", v) for v in values]
+
+    def code_table_for(self, layer: Layer, f: FieldDef, record: dict) -> CodeTable | None:
+        """The code table a record's value of ``f`` is checked against (resolving templates)."""
+        if not f.code_table:
+            return None
+        refs = _TEMPLATE.findall(f.code_table)
+        tid = f.code_table
+        for ref in refs:
+            tid = tid.replace("{" + ref + "}", str(record.get(ref) or ""))
+        return self.code_tables.get(tid)
+
+    def layer(self, layer_id: str) -> Layer:
+        try:
+            return self.layers[layer_id]
+        except KeyError:
+            from .errors import NotFound
+
+            raise NotFound(f"collection {layer_id!r} does not exist") from None
+
+    def by_table_code(self, table_code: str) -> Layer | None:
+        tc = table_code.upper()
+        for layer in self.layers.values():
+            if layer.table_code == tc:
+                return layer
+        return None
+
+
+def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
+    """Read and validate the catalogue and its code tables; a mistake is a ConfigError."""
+    try:
+        raw = yaml.safe_load(catalogue_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the catalogue {catalogue_path}: {err}") from err
+    if not isinstance(raw, dict) or raw.get("version") != 1:
+        raise ConfigError(f"{catalogue_path}: expected a mapping with 'version: 1'")
+    inline = dict(raw.get("code_tables_inline") or {})
+    inline["plan_level"] = {"title": {"zh": "规划层级", "en": "Plan level"}, "codes": PLAN_LEVELS}
+    inline["plan_type"] = {"title": {"zh": "规划类型", "en": "Plan type"}, "codes": PLAN_TYPES}
+    tables = load_code_tables(codes_dir, inline)
+    layers = []
+    for i, spec in enumerate(raw.get("layers") or []):
+        try:
+            layers.append(Layer.model_validate(spec))
+        except ValidationError as err:
+            lid = spec.get("id", f"#{i + 1}") if isinstance(spec, dict) else f"#{i + 1}"
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"catalogue layer {lid}: {where}: {first['msg']}") from err
+    if not layers:
+        raise ConfigError("the catalogue lists no layers")
+    return Catalogue(layers, raw.get("categories") or {}, tables)
+
+
+@lru_cache(maxsize=4)
+def get_catalogue(catalogue_path: Path | None = None, codes_dir: Path | None = None) -> Catalogue:
+    """The catalogue for these paths, loaded once per process."""
+    from .settings import get_settings
+
+    s = get_settings()
+    return load_catalogue(catalogue_path or s.catalogue, codes_dir or s.codes_dir)

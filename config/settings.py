@@ -1,0 +1,77 @@
+"""Typed settings, read from the environment (prefix ``ONEMAP_``), checked at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is ``ONEMAP_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://... for PostGIS; unset means the embedded GeoPackage",
+    )
+    data_dir: Path = Field(default=Path("var"), description="GeoPackage, DEM, caches, job files")
+    public_url: str | None = Field(
+        default=None,
+        description="the URL clients use, including any mount prefix; default http://HOST:PORT",
+    )
+    catalogue: Path = Field(default=PACKAGE_DIR / "catalogue.yaml")
+    codes_dir: Path = Field(default=PACKAGE_DIR / "codes")
+
+    demo_parcels: int = Field(default=20000, ge=500, le=20_000_000)
+    demo_seed: int = 2024
+
+    default_items: int = Field(default=10, ge=1)
+    max_items: int = Field(default=10000, ge=1)
+    gzip_min_bytes: int = Field(default=1400, ge=0, description="compress bodies above this size")
+    count_exact_max: int = Field(
+        default=200_000,
+        ge=0,
+        description="numberMatched is exact when the estimate is below this, estimated above",
+    )
+    pretty_print: bool = False
+    log_level: str = "INFO"
+    timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+    @model_validator(mode="after")
+    def _limits(self) -> "Settings":
+        if self.default_items > self.max_items:
+            raise ValueError(
+                f"ONEMAP_DEFAULT_ITEMS ({self.default_items}) is above ONEMAP_MAX_ITEMS ({self.max_items})"
+            )
+        return self
+
+    @property
+    def backend(self) -> str:
+        """``postgis`` or ``gpkg``."""
+        return "postgis" if self.database_url else "gpkg"
+
+    @property
+    def gpkg_path(self) -> Path:
+        return self.data_dir / "onemap.gpkg"
+
+    @property
+    def store_url(self) -> str:
+        """What providers receive as their ``data``: a database URL or the GeoPackage path."""
+        return self.database_url or str(self.gpkg_path.resolve())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests build their own ``Settings``)."""
+    return Settings()
