@@ -1,0 +1,1 @@
+"""pygeoapi providers over the store, and the store itself (``providers.store``)."""

@@ -1,0 +1,235 @@
+"""Features of one-map layers as GeoJSON: the feature service and its pygeoapi provider.
+
+``FeatureService`` answers validated questions (``ItemsQuery``) from the store and builds
+GeoJSON; the server's items endpoints and ``OneMapFeatureProvider`` (pygeoapi's plugin
+point, used by pygeoapi's own request path, OpenAPI and schema generation) both use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+from pygeoapi.provider.base import (BaseProvider, ProviderInvalidQueryError,
+                                    ProviderItemNotFoundError)
+
+from onemap.config.catalogue import Catalogue, Layer, get_catalogue
+from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
+
+from . import crs as crsmod
+from .drawers import parse_when, resolve_plans
+from .store import Store, get_store
+from .store.base import FeaturePage, FeatureQuery, When
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemsQuery:
+    """An items request, validated: every value in storage terms."""
+
+    layer: Layer
+    when: When
+    region: str | None = None
+    plan_id: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    filter: Any = None
+    filter_crs: str = crsmod.CRS84
+    props: list[tuple[str, Any]] = field(default_factory=list)
+    sortby: list[tuple[str, bool]] = field(default_factory=list)
+    offset: int = 0
+    limit: int = 10
+    select: tuple[str, ...] | None = None
+    skip_geometry: bool = False
+    crs: str = crsmod.CRS84
+    after: int | None = None
+    lang: str = "zh"
+    count: bool = True
+
+
+@dataclass
+class ItemsResult:
+    features: list[dict]
+    number_matched: int | None
+    matched_exact: bool
+    last_key: int | None
+    plan_ids: tuple[str, ...]
+
+
+def _rounder(crs_uri: str):
+    info = crsmod.crs_info(crs_uri)
+    projected = info.epsg is not None and info.epsg not in (4490, 4326)
+    decimals = 3 if projected else 8
+    return lambda x, y: (np.round(x, decimals), np.round(y, decimals))
+
+
+class FeatureService:
+    """GeoJSON features of catalogue layers, with the drawer semantics applied."""
+
+    def __init__(self, store: Store, catalogue: Catalogue | None = None, tz: str = "Asia/Shanghai") -> None:
+        self.store = store
+        self.catalogue = catalogue or store.catalogue
+        self.tz = tz
+
+    # ---- queries ---------------------------------------------------------------
+    def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
+        plan_ids = resolve_plans(self.store, q.layer, q.when, q.region, q.plan_id)
+        fq = FeatureQuery(
+            layer=q.layer, plan_ids=plan_ids, bbox=q.bbox, filter=q.filter, props=q.props,
+            sortby=q.sortby, offset=q.offset, limit=q.limit, select=q.select,
+            skip_geometry=q.skip_geometry, count=q.count,
+            after=(q.after,) if q.after is not None else None,
+        )
+        if q.filter is not None:
+            fq.filter_transform = crsmod.to_storage(q.filter_crs)
+        page = self.store.query(fq)
+        feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select)
+        last = page.fids[-1] if page.fids else None
+        return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids)
+
+    def item(self, layer: Layer, fid: str | int, crs: str = crsmod.CRS84, geometry_as: str = "fragment",
+             lang: str = "zh") -> dict:
+        try:
+            key = int(fid)
+        except (TypeError, ValueError):
+            raise NotFound(f"{layer.id} has no feature {fid!r}") from None
+        if key < 1 or key > 2**62:
+            raise NotFound(f"{layer.id} has no feature {fid!r}")
+        page = self.store.get(layer, key)
+        if not page.fids:
+            raise NotFound(f"{layer.id} has no feature {fid!r}")
+        return self._features(layer, page, crs, geometry_as, lang, None)[0]
+
+    # ---- GeoJSON assembly ---------------------------------------------------------
+    def _features(self, layer: Layer, page: FeaturePage, crs_uri: str, geometry_as: str, lang: str,
+                  select: tuple[str, ...] | None) -> list[dict]:
+        if not page.fids:
+            return []
+        geometries = self._geometry_json(page.wkb, crs_uri)
+        plans = self.store.plans()
+        labelled = layer.computed_labels
+        out = []
+        for i, fid in enumerate(page.fids):
+            props = page.properties[i]
+            if select is None or any(n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")):
+                self.store.with_plan_state(props, plans.get(props.get("plan_id")))
+            for f in labelled:
+                if f.name in props:
+                    table = self.catalogue.code_table_for(layer, f, props)
+                    props[f.name + "_label"] = table.label(props[f.name], lang) if table else None
+            if select is not None:
+                props = {k: v for k, v in props.items()
+                         if k in select or (k.endswith("_label") and k[:-6] in select)}
+            geom = geometries[i]
+            if geom is not None and geometry_as == "dict":
+                geom = orjson.loads(geom)
+            elif geom is not None:
+                geom = orjson.Fragment(geom)
+            out.append({"type": "Feature", "id": fid, "geometry": geom, "properties": props})
+        return out
+
+    @staticmethod
+    def _geometry_json(wkbs: list[bytes | None], crs_uri: str) -> list[str | None]:
+        if all(w is None for w in wkbs):
+            return [None] * len(wkbs)
+        geoms = shapely.from_wkb(np.array(wkbs, dtype=object))
+        fn = crsmod.to_output(crs_uri)
+        if fn is not None:
+            geoms = fn(geoms)
+        geoms = shapely.transform(geoms, _rounder(crs_uri), interleaved=False)
+        return list(shapely.to_geojson(geoms))
+
+
+# ---------------------------------------------------------------------------------
+# pygeoapi plugin
+# ---------------------------------------------------------------------------------
+class OneMapFeatureProvider(BaseProvider):
+    """pygeoapi feature provider over the OneMap store.
+
+    Provider definition keys: ``data`` (database URL or GeoPackage path), ``layer`` (the
+    catalogue id), ``id_field: fid``. Instantiated on every request by pygeoapi, so the
+    constructor only looks things up; the store is shared per process.
+    """
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.layer = get_catalogue().layer(provider_def["layer"])
+        self.store = get_store(self.data)
+        self.service = FeatureService(self.store)
+        self.id_field = "fid"
+        self.title_field = None
+        self.get_fields()
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            fields = {}
+            for f in self.layer.all_fields:
+                entry: dict[str, Any] = {"type": f.json_type, "title": f.label("zh")}
+                if f.type == "date":
+                    entry["format"] = "date"
+                if f.length and f.type == "string":
+                    entry["maxLength"] = f.length
+                fields[f.name] = entry
+            self._fields = fields
+        return self._fields
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
+        try:
+            region = plan_id = None
+            props = []
+            for name, value in properties or []:
+                if name == "region":
+                    region = value
+                elif name == "plan_id":
+                    plan_id = value
+                else:
+                    f = self.layer.queryables.get(name)
+                    if f is None:
+                        raise InvalidParameterValue(f"unknown property {name!r}")
+                    from .store.sql import coerce_value
+
+                    props.append((name, coerce_value(f, value)))
+            target = crsmod.CRS84
+            if crs_transform_spec is not None:
+                target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
+            iq = ItemsQuery(
+                layer=self.layer, when=parse_when(datetime_), region=region, plan_id=plan_id,
+                bbox=tuple(bbox[:4]) if bbox else None, filter=filterq, props=props,
+                sortby=[(s["property"], s["order"] != "-") for s in sortby or []],
+                offset=offset, limit=limit,
+                select=tuple(select_properties) if select_properties else None,
+                skip_geometry=skip_geometry, crs=target,
+            )
+            if resulttype == "hits":
+                iq.limit = 0
+            res = self.service.items(iq, geometry_as="dict")
+        except OneMapError as err:
+            raise ProviderInvalidQueryError(user_msg=err.description) from err
+        return {
+            "type": "FeatureCollection",
+            "features": res.features,
+            "numberMatched": res.number_matched,
+            "numberReturned": len(res.features),
+        }
+
+    def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
+        target = crsmod.CRS84
+        if crs_transform_spec is not None:
+            target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
+        try:
+            return self.service.item(self.layer, identifier, target, geometry_as="dict")
+        except NotFound as err:
+            raise ProviderItemNotFoundError(user_msg=err.description) from err
+
+    def __repr__(self) -> str:
+        return f"<OneMapFeatureProvider {self.layer.id}>"
+
+
+__all__ = ["FeatureService", "ItemsQuery", "ItemsResult", "OneMapFeatureProvider"]

@@ -1,0 +1,277 @@
+"""The store interface: one API over the GeoPackage and PostGIS backends.
+
+What both backends share lives here and in ``sql.py``: the drawer semantics (which
+plans are in force on a date, which regions a region covers), the query model and
+the SQL it turns into. A backend only connects, runs SQL and encodes geometry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import shapely
+
+from onemap.config.catalogue import Catalogue, FieldDef, Layer
+from onemap.config.errors import InvalidParameterValue
+
+# A plan's features are "in force" (or were) only once it has been filed.
+FILED_STATES = ("filed", "superseded", "withdrawn")
+PLAN_STATUSES = ("submitted", "checked", "approved", "filed", "superseded", "withdrawn", "rejected")
+
+
+def region_prefix(code: str) -> str:
+    """The prefix a region's code gives its sub-regions (GB/T 2260: drop trailing zero pairs).
+
+    ``990000`` -> ``99``, ``990100`` -> ``9901``, ``990102`` -> ``990102``,
+    ``990102001`` -> ``990102001``.
+    """
+    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+        raise InvalidParameterValue(
+            f"region {code!r} is not an administrative division code (6, 9 or 12 digits)"
+        )
+    p = code
+    # Province, prefecture and county parts are two digits each; township and village three.
+    while len(p) > 2 and len(p) <= 6 and p.endswith("00"):
+        p = p[:-2]
+    if len(p) in (9, 12):
+        while len(p) > 6 and p.endswith("000"):
+            p = p[:-3]
+    return p
+
+
+def region_covers(region: str, other: str) -> bool:
+    """Does ``region`` cover ``other`` (itself or a region under it)?"""
+    return other.startswith(region_prefix(region))
+
+
+@dataclass(frozen=True)
+class When:
+    """The date (or interval) at which the one map is asked for; ``None`` ends are open."""
+
+    start: dt.date | None
+    end: dt.date | None
+
+    @property
+    def is_instant(self) -> bool:
+        return self.start is not None and self.start == self.end
+
+    @classmethod
+    def at(cls, day: dt.date) -> "When":
+        return cls(day, day)
+
+
+@dataclass
+class Plan:
+    """One drawer entry: a plan version or a survey."""
+
+    id: str
+    region: str
+    level: str
+    type: str
+    version: str
+    title: str
+    status: str
+    approval_no: str | None = None
+    approval_date: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    upper_plan_id: str | None = None
+    submitted_by: str | None = None
+    submitted_at: dt.datetime | None = None
+    checksum: str | None = None
+    outline: shapely.Geometry | None = None
+    fid: int | None = None
+
+    def in_force(self, when: When) -> bool:
+        """Was the plan in force at some moment of ``when``? (filed plans only)"""
+        if self.status not in FILED_STATES or self.valid_from is None:
+            return False
+        if when.end is not None and self.valid_from > when.end:
+            return False
+        if self.valid_to is not None and when.start is not None and self.valid_to <= when.start:
+            return False
+        return True
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "region": self.region,
+            "level": self.level,
+            "type": self.type,
+            "version": self.version,
+            "title": self.title,
+            "status": self.status,
+            "approval_no": self.approval_no,
+            "approval_date": self.approval_date,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+            "upper_plan_id": self.upper_plan_id,
+            "submitted_by": self.submitted_by,
+            "submitted_at": self.submitted_at,
+            "checksum": self.checksum,
+        }
+
+
+@dataclass
+class FeatureBatch:
+    """Features of one layer in one drawer entry, column-wise, ready to be written."""
+
+    layer_id: str
+    plan_id: str
+    columns: dict[str, Sequence[Any]]
+    geometry: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+
+@dataclass
+class FeatureQuery:
+    """A question to one layer, already validated and in storage terms (lon/lat EPSG:4490)."""
+
+    layer: Layer
+    plan_ids: tuple[str, ...] | None  # None: no drawer restriction (the plans collection)
+    bbox: tuple[float, float, float, float] | None = None
+    filter: Any = None  # a pygeofilter AST
+    filter_transform: Any = None  # maps the filter's geometry literals into storage lon/lat
+    props: list[tuple[str, Any]] = field(default_factory=list)
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
+    offset: int = 0
+    limit: int = 10
+    select: tuple[str, ...] | None = None
+    skip_geometry: bool = False
+    count: bool = True
+    after: tuple | None = None  # keyset cursor: the sort key of the last row of the previous page
+
+
+@dataclass
+class FeaturePage:
+    """Rows of one page: fids, property dicts and WKB geometries (storage CRS)."""
+
+    fids: list[int]
+    properties: list[dict[str, Any]]
+    wkb: list[bytes | None]
+    number_matched: int | None
+    matched_exact: bool = True
+    sort_keys: list[tuple] = field(default_factory=list)
+
+
+class Store(ABC):
+    """One interface over the two backends (see the module docstring)."""
+
+    backend: str = "abstract"
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._plans_lock = threading.Lock()
+        self._plans_version: Any = object()
+        self._plans: dict[str, Plan] = {}
+
+    # ---- schema -------------------------------------------------------------
+    @abstractmethod
+    def init_schema(self) -> None:
+        """Create every table of the catalogue and the registry (idempotent)."""
+
+    @abstractmethod
+    def is_initialised(self) -> bool:
+        """Does the store hold OneMap's schema?"""
+
+    # ---- registry -----------------------------------------------------------
+    @abstractmethod
+    def _registry_version(self) -> Any:
+        """A value that changes whenever the registry changes (cheap to read)."""
+
+    @abstractmethod
+    def _load_plans(self) -> list[Plan]:
+        """Every drawer entry (there are thousands at most)."""
+
+    def plans(self) -> dict[str, Plan]:
+        """All drawer entries by id, re-read when another process has changed them."""
+        version = self._registry_version()
+        if version != self._plans_version:
+            with self._plans_lock:
+                if version != self._plans_version:
+                    self._plans = {p.id: p for p in self._load_plans()}
+                    self._plans_version = version
+        return self._plans
+
+    def plan(self, plan_id: str) -> Plan | None:
+        return self.plans().get(plan_id)
+
+    def plans_in_force(self, when: When, region: str | None = None,
+                       layer: Layer | None = None) -> tuple[str, ...]:
+        """Ids of the filed plans in force during ``when``, in drawers ``region`` covers."""
+        prefix = region_prefix(region) if region else None
+        out = []
+        for p in self.plans().values():
+            if layer is not None and p.type not in layer.drawer_types:
+                continue
+            if prefix is not None and not p.region.startswith(prefix):
+                continue
+            if p.in_force(when):
+                out.append(p.id)
+        return tuple(sorted(out))
+
+    # ---- features -----------------------------------------------------------
+    @abstractmethod
+    def query(self, q: FeatureQuery) -> FeaturePage:
+        """One page of features."""
+
+    @abstractmethod
+    def get(self, layer: Layer, fid: int) -> FeaturePage:
+        """The feature with this id (an empty page when there is none)."""
+
+    @abstractmethod
+    def layer_extent(self, layer: Layer, plan_ids: Iterable[str] | None = None
+                     ) -> tuple[float, float, float, float] | None:
+        """The bbox (lon/lat) of a layer's features, of these plans or of all."""
+
+    @abstractmethod
+    def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
+              replace_all: bool = False) -> None:
+        """Register plans and write their features in one transaction (all or nothing)."""
+
+    @abstractmethod
+    def geometries(self, layer: Layer, plan_ids: Sequence[str],
+                   bbox: tuple[float, float, float, float] | None = None,
+                   columns: Sequence[str] = ()) -> tuple[np.ndarray, dict[str, list]]:
+        """All geometries (shapely) and the named columns of a layer's features in these plans."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # ---- helpers shared by backends -----------------------------------------
+    def field(self, layer: Layer, name: str) -> FieldDef:
+        try:
+            return layer.field_map[name]
+        except KeyError:
+            raise InvalidParameterValue(f"{layer.id} has no property {name!r}") from None
+
+    @staticmethod
+    def with_plan_state(props: dict[str, Any], plan: Plan | None) -> dict[str, Any]:
+        """Add the drawer entry's current status and validity to a feature's properties."""
+        if plan is not None:
+            props["plan_status"] = plan.status
+            props["plan_valid_from"] = plan.valid_from.isoformat() if plan.valid_from else None
+            props["plan_valid_to"] = plan.valid_to.isoformat() if plan.valid_to else None
+        return props
+
+
+def today(tz: str = "Asia/Shanghai") -> dt.date:
+    """Today's date where the plans are in force."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(tz)).date()
+
+
+__all__ = [
+    "FILED_STATES", "PLAN_STATUSES", "FeatureBatch", "FeaturePage", "FeatureQuery", "Plan",
+    "Store", "When", "region_covers", "region_prefix", "replace", "today",
+]
