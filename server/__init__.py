@@ -1,0 +1,1 @@
+"""The OneMap server: the WSGI application, its endpoints and the onemap CLI."""

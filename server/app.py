@@ -1,0 +1,228 @@
+"""The WSGI application: pygeoapi's API and templates, OneMap's endpoints, one Flask app.
+
+``create_app(settings)`` is a factory (pygeoapi's own Flask binding is a module-level
+singleton configured at import time, which cannot serve two stores in one process).
+pygeoapi answers the landing page, collections, schemas and HTML; OneMap answers the
+items, queryables, conformance and OpenAPI endpoints itself (see items.py for why).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from functools import cached_property
+from typing import Any, Callable
+
+import orjson
+import pygeoapi
+from flask import Flask, Response, request, send_from_directory
+from pygeoapi import l10n
+from pygeoapi.api import API, APIRequest
+import pygeoapi.api as core_api
+from pygeoapi.util import render_j2_template
+
+from onemap.config import pygeoapi_config
+from onemap.config.catalogue import Catalogue, Layer, get_catalogue
+from onemap.config.errors import ConfigError, NotFound
+from onemap.config.settings import Settings, get_settings
+from onemap.providers import crs as crsmod
+from onemap.providers.features import FeatureService
+from onemap.providers.store import Store, get_store
+
+from . import collections as collections_ep
+from . import items as items_ep
+from . import openapi as openapi_mod
+from . import pygeoapi_compat
+from .http import JSON, install, json_response, output_format
+from .params import COMMON, check_known
+
+LOG = logging.getLogger("onemap")
+PYGEOAPI_STATIC = Path(pygeoapi.__file__).parent / "static"
+
+CORE_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+]
+
+
+class OneMap:
+    """Everything one running application holds: settings, catalogue, store, pygeoapi API."""
+
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None, store: Store | None = None) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or get_catalogue(settings.catalogue, settings.codes_dir)
+        self.store = store or get_store(settings.store_url, self.catalogue)
+        if not self.store.is_initialised():
+            raise ConfigError(
+                f"the store at {settings.store_url if settings.backend == 'gpkg' else 'ONEMAP_DATABASE_URL'} "
+                "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
+        self.features = FeatureService(self.store, self.catalogue, settings.timezone)
+        self.base_url = settings.public_url or "http://127.0.0.1:5000"
+        extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.layers.items()}
+        known = [e for e in extents.values() if e]
+        self.gk_epsg = None
+        if known:
+            minx = min(e[0] for e in known)
+            maxx = max(e[2] for e in known)
+            self.gk_epsg = crsmod.gk3_zone_epsg((minx + maxx) / 2)
+        self.crs_list = crsmod.supported_crs(self.gk_epsg)
+        crsmod.warm_up(self.crs_list)
+        self.pg_config = pygeoapi_config.build(
+            settings, self.catalogue, self.base_url, self.crs_list,
+            {k: list(v) if v else None for k, v in extents.items()})
+        pygeoapi_compat.install()
+        # pygeoapi's HTML rendering walks the whole config as a language struct and warns on
+        # every key that is not a locale; those warnings carry no information.
+        logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
+        self.openapi = openapi_mod.build(self)
+        self.api = API(self.pg_config, self.openapi)
+        self.conformance = sorted(set(CORE_CONFORMANCE + items_ep.CONFORMS_TO))
+
+    # ---- helpers used by the endpoint modules -----------------------------------------
+    def layer(self, collection_id: str) -> Layer:
+        layer = self.catalogue.layers.get(collection_id)
+        if layer is None:
+            raise NotFound(f"collection {collection_id!r} does not exist")
+        return layer
+
+    def lang(self) -> str:
+        """``zh`` or ``en``, from ``lang`` or Accept-Language (Chinese by default)."""
+        raw = request.args.get("lang")
+        if raw:
+            return "en" if raw.lower().startswith("en") else "zh"
+        best = request.accept_languages.best_match(["zh", "zh-CN", "en", "en-US"])
+        return "en" if best and best.startswith("en") else "zh"
+
+    @property
+    def locale(self) -> Any:
+        return l10n.str2locale("en-US" if self.lang() == "en" else "zh-CN")
+
+    def call_pygeoapi(self, fn: Callable, *args: Any, post: Callable[[dict], dict] | None = None) -> Response:
+        """Run a pygeoapi API function on the current request; ``post`` may amend its JSON."""
+        api_req = APIRequest.from_flask(request, self.api.locales)
+        if not api_req.is_valid():
+            headers, status, content = self.api.get_format_exception(api_req)
+        else:
+            headers, status, content = fn(self.api, api_req, *args)
+        if post is not None and status == 200 and api_req.format in (None, "json"):
+            doc = post(orjson.loads(content))
+            return json_response(doc, status=status, media_type=headers.get("Content-Type", JSON),
+                                 headers={k: v for k, v in headers.items() if k.lower() != "content-type"},
+                                 pretty=self.settings.pretty_print)
+        resp = Response(content, status=status)
+        for k, v in headers.items():
+            resp.headers[k] = v
+        return resp
+
+    def render(self, template: str, data: dict) -> Response:
+        html = render_j2_template(self.api.tpl_config, self.api.config["server"]["templates"], template,
+                                  data, self.locale)
+        return Response(html, mimetype="text/html")
+
+    def render_items_html(self, layer: Layer, doc: dict, offset: int) -> Response:
+        data = dict(doc)
+        data.update({
+            "title": layer.t("title", self.lang()), "itemtype": "feature", "offset": offset,
+            "items_path": f"{self.base_url}/collections/{layer.id}/items",
+            "dataset_path": f"{self.base_url}/collections/{layer.id}",
+            "collections_path": f"{self.base_url}/collections", "id_field": "fid",
+        })
+        return self.render("collections/items/index.html", data)
+
+    def render_item_html(self, layer: Layer, feat: dict) -> Response:
+        data = dict(feat)
+        data.update({
+            "title": layer.t("title", self.lang()), "itemtype": "feature", "id_field": "fid",
+            "collections_path": f"{self.base_url}/collections",
+            "dataset_path": f"{self.base_url}/collections/{layer.id}",
+            "items_path": f"{self.base_url}/collections/{layer.id}/items",
+            "prev": None, "next": None,
+        })
+        return self.render("collections/items/item.html", data)
+
+    @cached_property
+    def openapi_json(self) -> bytes:
+        return orjson.dumps(self.openapi)
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
+    """The OneMap WSGI application for these settings."""
+    settings = settings or get_settings()
+    om = OneMap(settings, store=store)
+    app = Flask(__name__, static_folder=None)
+    app.url_map.strict_slashes = False
+    app.extensions["onemap"] = om
+    install(app, settings.gzip_min_bytes)
+
+    def simple(allowed: frozenset[str] = COMMON) -> None:
+        check_known(request.args, allowed)
+
+    @app.get("/")
+    def landing() -> Response:
+        simple()
+        return om.call_pygeoapi(core_api.landing_page)
+
+    @app.get("/conformance")
+    def conformance() -> Response:
+        simple()
+        doc = {"conformsTo": om.conformance}
+        if output_format(request) == "html":
+            return om.render("conformance.html", doc)
+        return json_response(doc)
+
+    @app.get("/openapi")
+    def openapi() -> Response:
+        simple()
+        if output_format(request) == "html":
+            return om.call_pygeoapi(core_api.openapi_)
+        return Response(om.openapi_json, mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        simple()
+        plans = om.store.plans()
+        return json_response({"status": "ok", "backend": om.store.backend, "plans": len(plans)},
+                             headers={"Cache-Control": "no-store"})
+
+    @app.get("/collections")
+    def collections() -> Response:
+        simple()
+        return collections_ep.collections(om)
+
+    @app.get("/collections/<collection_id>")
+    def collection(collection_id: str) -> Response:
+        simple()
+        return collections_ep.collection(om, collection_id)
+
+    @app.get("/collections/<collection_id>/queryables")
+    def queryables(collection_id: str) -> Response:
+        simple()
+        return collections_ep.queryables(om, collection_id)
+
+    @app.get("/collections/<collection_id>/schema")
+    def schema(collection_id: str) -> Response:
+        simple()
+        return collections_ep.schema(om, collection_id)
+
+    @app.route("/collections/<collection_id>/items", methods=["GET", "POST"])
+    def items(collection_id: str) -> Response:
+        return items_ep.items(om, collection_id)
+
+    @app.get("/collections/<collection_id>/items/<feature_id>")
+    def item(collection_id: str, feature_id: str) -> Response:
+        return items_ep.item(om, collection_id, feature_id)
+
+    @app.get("/static/<path:filename>")
+    def static_files(filename: str) -> Response:
+        return send_from_directory(PYGEOAPI_STATIC, filename, max_age=86400)
+
+    return app
+
+
+def wsgi_app() -> Flask:
+    """Entry point for gunicorn (``onemap.server.app:wsgi_app()``)."""
+    return create_app()

@@ -1,0 +1,168 @@
+"""HTTP plumbing shared by every endpoint: JSON, errors, compression, CORS, request ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from flask import Flask, Request, Response, g, request
+
+from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
+
+LOG = logging.getLogger("onemap.http")
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
+PROBLEM_JSON = "application/json"
+HTML = "text/html"
+_COMPRESSIBLE = ("application/json", "application/geo+json", "application/schema+json",
+                 "application/vnd.oai.openapi+json", "text/html", "text/css", "application/javascript",
+                 "text/plain", "application/xml", "text/xml", "application/vnd.mapbox-vector-tile",
+                 "application/x-protobuf")
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def dumps(obj: Any, pretty: bool = False) -> bytes:
+    """UTF-8 JSON (Chinese stays readable); ``<`` escaped so JSON is safe inside HTML."""
+    opts = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    if pretty:
+        opts |= orjson.OPT_INDENT_2
+    out = orjson.dumps(obj, default=_default, option=opts)
+    if b"<" in out:
+        out = out.replace(b"<", b"\\u003c")
+    return out
+
+
+def json_response(obj: Any, status: int = 200, media_type: str = JSON, headers: dict | None = None,
+                  pretty: bool = False) -> Response:
+    resp = Response(dumps(obj, pretty), status=status, mimetype=media_type)
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+def wants_html(req: Request) -> bool:
+    """``f=html``, or a browser's Accept header with no ``f``."""
+    f = req.args.get("f")
+    if f is not None:
+        return f.lower() == "html"
+    accept = req.accept_mimetypes
+    best = accept.best_match(["application/json", "application/geo+json", "text/html"])
+    return best == "text/html" and accept["text/html"] > accept["application/json"]
+
+
+def output_format(req: Request, allowed: tuple[str, ...] = ("json", "html")) -> str:
+    """The requested format name; an unknown ``f`` is a 400 (the API lists what it offers)."""
+    f = req.args.get("f")
+    if f is not None:
+        f = f.lower()
+        if f == "geojson":
+            f = "json"
+        if f not in allowed:
+            raise InvalidParameterValue(f"f={f!r} is not offered here; use one of {', '.join(allowed)}")
+        return f
+    return "html" if "html" in allowed and wants_html(req) else "json"
+
+
+def error_response(err: OneMapError, html: bool = False) -> Response:
+    body = err.to_dict()
+    if html:
+        from markupsafe import escape
+
+        page = (f"<!doctype html><meta charset='utf-8'><title>{escape(err.code)}</title>"
+                f"<h1>{int(err.status)} {escape(err.code)}</h1><p>{escape(err.description)}</p>")
+        return Response(page, status=err.status, mimetype=HTML)
+    return json_response(body, status=err.status, media_type=PROBLEM_JSON)
+
+
+def install(app: Flask, gzip_min_bytes: int) -> None:
+    """Request ids, gzip above a size, CORS, and the error handlers."""
+
+    @app.before_request
+    def _request_id() -> None:
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if rid and len(rid) <= 64 and rid.isprintable() else uuid.uuid4().hex[:16]
+
+    @app.after_request
+    def _finish(resp: Response) -> Response:
+        resp.headers["X-Request-ID"] = getattr(g, "request_id", "-")
+        # Public read-only API: any origin may embed it (portals, map clients).
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+        resp.headers.setdefault("Access-Control-Expose-Headers",
+                                "Content-Crs, ETag, Link, X-Request-ID, X-Cache, OGC-NumberMatched")
+        if request.method == "OPTIONS":
+            resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS, DELETE"
+            resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "Content-Type, Accept, Prefer")
+            resp.headers["Access-Control-Max-Age"] = "86400"
+        _maybe_gzip(resp, gzip_min_bytes)
+        return resp
+
+    @app.errorhandler(OneMapError)
+    def _onemap_error(err: OneMapError) -> Response:
+        if err.status >= 500:
+            LOG.error("request %s failed: %s", getattr(g, "request_id", "-"), err.description,
+                      exc_info=err.__cause__ or err)
+        return error_response(err, html=_html_request())
+
+    @app.errorhandler(404)
+    def _not_found(_err: Exception) -> Response:
+        return error_response(NotFound(f"no such resource: {request.path}"), html=_html_request())
+
+    @app.errorhandler(405)
+    def _not_allowed(_err: Exception) -> Response:
+        err = OneMapError(f"{request.method} is not allowed on {request.path}", code="InvalidRequest")
+        err.status = 405
+        return error_response(err)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(err, HTTPException):
+            e = OneMapError(err.description or err.name, code="InvalidRequest")
+            e.status = err.code or 400
+            return error_response(e)
+        LOG.exception("request %s failed", getattr(g, "request_id", "-"))
+        return error_response(OneMapError(
+            f"internal error (request id {getattr(g, 'request_id', '-')}); the operators can look it up"))
+
+
+def _html_request() -> bool:
+    try:
+        return output_format(request) == "html"
+    except OneMapError:
+        return False
+
+
+def _maybe_gzip(resp: Response, min_bytes: int) -> None:
+    if resp.direct_passthrough or resp.status_code < 200 or resp.status_code in (204, 304):
+        return
+    if "Content-Encoding" in resp.headers:
+        return
+    if "gzip" not in request.headers.get("Accept-Encoding", "").lower():
+        return
+    ctype = (resp.mimetype or "").lower()
+    if not ctype.startswith(_COMPRESSIBLE):
+        return
+    data = resp.get_data()
+    if len(data) < min_bytes:
+        return
+    resp.set_data(gzip.compress(data, compresslevel=5, mtime=0))
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Vary"] = "Accept-Encoding"
