@@ -1,0 +1,400 @@
+"""The production store: PostgreSQL 15 + PostGIS 3, through psycopg2.
+
+Geometry is stored in SRID 4490 with GiST indexes; every bbox and spatial filter is
+built with that SRID (pygeoapi's stock provider mixes SRIDs and answers 500). Counts are
+exact when the planner expects a small result and estimated otherwise; a keyset cursor
+(``fid > last``) serves deep pages in index order instead of O(offset) scans.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg2
+import psycopg2.extensions
+import psycopg2.pool
+import shapely
+
+from onemap.config.catalogue import Catalogue, FieldDef, Layer
+from onemap.config.errors import StoreError
+
+from ..geometry import STORAGE_SRID
+from .base import FeatureBatch, FeaturePage, FeatureQuery, Plan, Store
+from .sql import Dialect, TableSpec, build_where, order_by, quote_ident
+
+LOG = logging.getLogger(__name__)
+SCHEMA = "onemap"
+SCHEMA_VERSION = "1"
+
+_PG_FUNCTIONS = {
+    "intersects": "ST_Intersects", "disjoint": "ST_Disjoint", "contains": "ST_Contains",
+    "within": "ST_Within", "touches": "ST_Touches", "crosses": "ST_Crosses",
+    "overlaps": "ST_Overlaps", "equals": "ST_Equals",
+}
+
+PLAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "text NOT NULL UNIQUE"),
+    ("region", "text NOT NULL"),
+    ("level", "text NOT NULL"),
+    ("type", "text NOT NULL"),
+    ("version", "text NOT NULL"),
+    ("title", "text NOT NULL"),
+    ("status", "text NOT NULL"),
+    ("approval_no", "text"),
+    ("approval_date", "date"),
+    ("valid_from", "date"),
+    ("valid_to", "date"),
+    ("upper_plan_id", "text"),
+    ("submitted_by", "text"),
+    ("submitted_at", "timestamptz"),
+    ("checksum", "text"),
+)
+
+
+def qualified(name: str) -> str:
+    return f"{quote_ident(SCHEMA)}.{quote_ident(name)}"
+
+
+class PostgisDialect(Dialect):
+    """PostGIS SQL with %s placeholders; geometries bound as WKB with SRID 4490."""
+
+    name = "postgis"
+    param = "%s"
+
+    def geometry_literal(self, geom: shapely.Geometry, params: list) -> str:
+        params.append(psycopg2.Binary(shapely.to_wkb(geom, byte_order=1)))
+        return f"ST_GeomFromWKB(%s, {STORAGE_SRID})"
+
+    def spatial(self, op: str, column: str, geom: shapely.Geometry, table: TableSpec, params: list) -> str:
+        lit = self.geometry_literal(geom, params)
+        return f"{_PG_FUNCTIONS[op]}({quote_ident(column)}, {lit})"
+
+    def bbox(self, table: TableSpec, bbox: tuple[float, float, float, float], params: list) -> str:
+        params.extend(bbox)
+        params.extend(bbox)
+        env = f"ST_MakeEnvelope(%s, %s, %s, %s, {STORAGE_SRID})"
+        g = quote_ident(table.geom)
+        # && uses the GiST index; ST_Intersects makes it exact
+        return f"{g} && {env} AND ST_Intersects({g}, {env})"
+
+
+def _sql_type(f: FieldDef) -> str:
+    if f.type == "string":
+        return f"varchar({f.length})" if f.length else "text"
+    return {"integer": "bigint", "number": "double precision", "date": "date"}[f.type]
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+class PostgisStore(Store):
+    """The PostGIS backend (see the module docstring)."""
+
+    backend = "postgis"
+    dialect = PostgisDialect()
+
+    def __init__(self, url: str, catalogue: Catalogue, maxconn: int = 8) -> None:
+        super().__init__(catalogue)
+        self.url = url
+        self._maxconn = maxconn
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+        self.count_exact_max = 100_000
+
+    # ---- connections -----------------------------------------------------------------
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    try:
+                        self._pool = psycopg2.pool.ThreadedConnectionPool(
+                            1, self._maxconn, self.url, application_name="onemap")
+                    except psycopg2.Error as err:
+                        LOG.error("cannot connect to PostGIS: %s", err)
+                        raise StoreError("the database is not reachable") from err
+        return self._pool
+
+    @contextmanager
+    def _conn(self, write: bool = False) -> Iterator[psycopg2.extensions.connection]:
+        pool = self._get_pool()
+        conn = pool.getconn()
+        broken = False
+        try:
+            conn.autocommit = not write
+            yield conn
+            if write:
+                conn.commit()
+        except psycopg2.Error as err:
+            broken = conn.closed != 0
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            LOG.error("PostGIS query failed: %s", err)
+            raise StoreError("the store could not answer this request") from err
+        except BaseException:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken)
+
+    def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None
+
+    # ---- schema ---------------------------------------------------------------------------
+    def is_initialised(self) -> bool:
+        rows = self._fetchall("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.meta",))
+        return bool(rows and rows[0][0])
+
+    def init_schema(self) -> None:
+        with self._conn(write=True) as conn, conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(SCHEMA)}")
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {qualified('meta')} (key text PRIMARY KEY, value text)")
+            cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('layer_extent')} (
+                layer text PRIMARY KEY, minx double precision, miny double precision,
+                maxx double precision, maxy double precision)""")
+            for layer in self.catalogue.layers.values():
+                cols = ", ".join(f"{quote_ident(f.name)} {_sql_type(f)}" for f in layer.stored_fields)
+                geom_type = layer.geometry
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {qualified(layer.id)} ("
+                            f"fid bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, {cols}, "
+                            f"geom geometry({geom_type}, {STORAGE_SRID}) NOT NULL)")
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(layer.id + '_geom_gist')} "
+                            f"ON {qualified(layer.id)} USING gist (geom)")
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(layer.id + '_plan_id')} "
+                            f"ON {qualified(layer.id)} (plan_id, fid)")
+            cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in PLAN_COLUMNS)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {qualified('plans')} ("
+                        f"fid bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, {cols}, "
+                        f"geom geometry(MultiPolygon, {STORAGE_SRID}))")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS plans_geom_gist ON {qualified('plans')} USING gist (geom)")
+            cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_events')} (
+                id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, plan_id text NOT NULL,
+                at timestamptz NOT NULL, by text NOT NULL, from_status text, to_status text NOT NULL,
+                reason text)""")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS plan_events_plan ON {qualified('plan_events')} (plan_id)")
+            cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('registry_version', '0') ON CONFLICT DO NOTHING")
+            cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
+
+    # ---- registry -----------------------------------------------------------------------------
+    def _registry_version(self) -> Any:
+        rows = self._fetchall(f"SELECT value FROM {qualified('meta')} WHERE key = 'registry_version'")
+        return rows[0][0] if rows else None
+
+    def _load_plans(self) -> list[Plan]:
+        names = [n for n, _ in PLAN_COLUMNS]
+        cols = ", ".join(quote_ident(n) for n in names)
+        rows = self._fetchall(f"SELECT fid, {cols}, ST_AsBinary(geom) FROM {qualified('plans')} ORDER BY fid")
+        out = []
+        for row in rows:
+            rec = dict(zip(names, row[1:-1]))
+            out.append(Plan(fid=row[0], outline=shapely.from_wkb(bytes(row[-1])) if row[-1] else None, **rec))
+        return out
+
+    def _bump_registry(self, cur: Any) -> None:
+        cur.execute(f"UPDATE {qualified('meta')} SET value = (value::bigint + 1)::text "
+                    "WHERE key = 'registry_version'")
+
+    def _upsert_plan(self, cur: Any, p: Plan) -> None:
+        rec = p.as_record()
+        names = [n for n, _ in PLAN_COLUMNS]
+        geom = None
+        if p.outline is not None:
+            geom = psycopg2.Binary(shapely.to_wkb(shapely.set_srid(p.outline, STORAGE_SRID), include_srid=True))
+        updates = ", ".join(f"{quote_ident(n)} = excluded.{quote_ident(n)}" for n in names[1:] + ["geom"])
+        cur.execute(
+            f"INSERT INTO {qualified('plans')} ({', '.join(quote_ident(n) for n in names)}, geom) "
+            f"VALUES ({', '.join(['%s'] * len(names))}, ST_Multi(%s::geometry)) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            [rec[n] for n in names] + [geom])
+
+    # ---- writing ----------------------------------------------------------------------------------
+    def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
+              replace_all: bool = False) -> None:
+        with self._conn(write=True) as conn, conn.cursor() as cur:
+            if replace_all:
+                names = ", ".join(qualified(n) for n in [*self.catalogue.layers, "plans", "plan_events",
+                                                         "layer_extent"])
+                cur.execute(f"TRUNCATE {names} RESTART IDENTITY")
+            for p in plans:
+                self._upsert_plan(cur, p)
+            big = replace_all and sum(len(b) for b in batches) > 200_000
+            touched = sorted({b.layer_id for b in batches})
+            if big:
+                # building a GiST index once is far cheaper than maintaining it row by row
+                for lid in touched:
+                    cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(lid + '_geom_gist')}")
+            for batch in batches:
+                self._copy_batch(cur, batch)
+            if big:
+                for lid in touched:
+                    cur.execute(f"CREATE INDEX {quote_ident(lid + '_geom_gist')} ON {qualified(lid)} USING gist (geom)")
+            for lid in touched:
+                cur.execute(f"""INSERT INTO {qualified('layer_extent')}
+                    SELECT %s, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+                    FROM (SELECT ST_Extent(geom) AS e FROM {qualified(lid)}) x
+                    ON CONFLICT (layer) DO UPDATE SET minx = excluded.minx, miny = excluded.miny,
+                        maxx = excluded.maxx, maxy = excluded.maxy""", (lid,))
+            self._bump_registry(cur)
+        if replace_all:
+            with self._conn() as conn, conn.cursor() as cur:
+                for lid in [*self.catalogue.layers, "plans"]:
+                    cur.execute(f"ANALYZE {qualified(lid)}")
+
+    def _copy_batch(self, cur: Any, batch: FeatureBatch) -> None:
+        layer = self.catalogue.layer(batch.layer_id)
+        cur.execute(f"SELECT id, region, level, type, version FROM {qualified('plans')} WHERE id = %s",
+                    (batch.plan_id,))
+        plan = cur.fetchone()
+        if plan is None:
+            raise StoreError(f"no drawer entry {batch.plan_id!r} to attach features to")
+        n = len(batch)
+        names = [f.name for f in layer.fields]
+        extra = set(batch.columns) - set(names)
+        if extra:
+            raise StoreError(f"{layer.id}: unknown columns {sorted(extra)}")
+        cols = [np.asarray(batch.columns.get(nm, [None] * n), dtype=object).tolist() for nm in names]
+        geoms = shapely.set_srid(np.asarray(batch.geometry, dtype=object), STORAGE_SRID)
+        hexes = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        for i in range(n):
+            w.writerow([*(_csv_value(col[i]) for col in cols), *plan, hexes[i]])
+        buf.seek(0)
+        col_sql = ", ".join([*(quote_ident(nm) for nm in names), "plan_id", "plan_region", "plan_level",
+                             "plan_type", "plan_version", "geom"])
+        cur.copy_expert(f"COPY {qualified(layer.id)} ({col_sql}) FROM STDIN WITH (FORMAT csv)", buf)
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def query(self, q: FeatureQuery) -> FeaturePage:
+        return self.query_table(TableSpec.for_layer(q.layer), q)
+
+    def query_table(self, table: TableSpec, q: FeatureQuery, plan_column: str = "plan_id") -> FeaturePage:
+        where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
+                            props=q.props, transform=q.filter_transform, plan_column=plan_column)
+        names = [n for n in table.fields if q.select is None or n in q.select or n == plan_column]
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names),
+                          "NULL" if q.skip_geometry else "ST_AsBinary(geom)"])
+        t = qualified(table.name)
+        wsql, params = where.sql(), list(where.params)
+        offset = q.offset
+        if q.after is not None and not q.sortby:
+            wsql = f"({wsql}) AND fid > %s"
+            params.append(q.after[0])
+            offset = 0
+        sql = f"SELECT {cols} FROM {t} WHERE {wsql} ORDER BY {order_by(table, q.sortby)} LIMIT %s OFFSET %s"
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute(sql, [*params, q.limit, offset])
+            rows = cur.fetchall()
+            matched, exact = None, True
+            if q.count:
+                matched, exact = self._count(cur, t, where.sql(), where.params)
+        return FeaturePage(
+            fids=[r[0] for r in rows],
+            properties=[dict(zip(names, (_py(v) for v in r[1:-1]))) for r in rows],
+            wkb=[bytes(r[-1]) if r[-1] is not None else None for r in rows],
+            number_matched=matched, matched_exact=exact,
+            sort_keys=[(r[0],) for r in rows],
+        )
+
+    def _count(self, cur: Any, table_sql: str, wsql: str, params: list) -> tuple[int, bool]:
+        """Exact when the planner expects few rows; otherwise the planner's estimate."""
+        cur.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_sql} WHERE {wsql}", params)
+        plan = cur.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate <= self.count_exact_max:
+            cur.execute(f"SELECT count(*) FROM {table_sql} WHERE {wsql}", params)
+            return int(cur.fetchone()[0]), True
+        return estimate, False
+
+    def get(self, layer: Layer, fid: int) -> FeaturePage:
+        return self.get_row(TableSpec.for_layer(layer), fid)
+
+    def get_row(self, table: TableSpec, fid: int) -> FeaturePage:
+        names = list(table.fields)
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "ST_AsBinary(geom)"])
+        rows = self._fetchall(f"SELECT {cols} FROM {qualified(table.name)} WHERE fid = %s", (fid,))
+        if not rows:
+            return FeaturePage([], [], [], 0)
+        r = rows[0]
+        return FeaturePage([r[0]], [dict(zip(names, (_py(v) for v in r[1:-1])))],
+                           [bytes(r[-1]) if r[-1] is not None else None], 1)
+
+    def layer_extent(self, layer: Layer | str, plan_ids: Iterable[str] | None = None
+                     ) -> tuple[float, float, float, float] | None:
+        name = layer if isinstance(layer, str) else layer.id
+        if plan_ids is None:
+            rows = self._fetchall(f"SELECT minx, miny, maxx, maxy FROM {qualified('layer_extent')} "
+                                  "WHERE layer = %s", (name,))
+        else:
+            ids = list(plan_ids)
+            if not ids:
+                return None
+            rows = self._fetchall(
+                f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                f"(SELECT ST_Extent(geom) e FROM {qualified(name)} WHERE plan_id = ANY(%s)) x", (ids,))
+        if not rows or rows[0][0] is None:
+            return None
+        return tuple(float(v) for v in rows[0])  # type: ignore[return-value]
+
+    def geometries(self, layer: Layer, plan_ids: Sequence[str],
+                   bbox: tuple[float, float, float, float] | None = None,
+                   columns: Sequence[str] = ()) -> tuple[np.ndarray, dict[str, list]]:
+        table = TableSpec.for_layer(layer)
+        for name in columns:
+            if name not in table.fields:
+                raise StoreError(f"{layer.id} has no column {name}")
+        where = build_where(self.dialect, table, plan_ids=tuple(plan_ids), bbox=bbox, filter_=None, props=[])
+        cols = ", ".join(["fid", *(quote_ident(n) for n in columns), "ST_AsBinary(geom)"])
+        rows = self._fetchall(f"SELECT {cols} FROM {qualified(layer.id)} WHERE {where.sql()} ORDER BY fid",
+                              where.params)
+        geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else np.empty(0, dtype=object)
+        out: dict[str, list] = {"fid": [r[0] for r in rows]}
+        for i, name in enumerate(columns, start=1):
+            out[name] = [_py(r[i]) for r in rows]
+        return geoms, out
+
+    def count_rows(self, layer_id: str) -> int:
+        return int(self._fetchall(f"SELECT count(*) FROM {qualified(layer_id)}")[0][0])
+
+
+def _py(v: Any) -> Any:
+    """Database values as the JSON-friendly types the GeoPackage backend returns."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
