@@ -60,7 +60,7 @@ def collection_resource(layer: Layer, store_url: str, crs_list: list[str],
 
 
 def build(settings: Settings, catalogue: Catalogue, base_url: str, crs_list: list[str],
-          extents: dict[str, list[float] | None]) -> dict[str, Any]:
+          extents: dict[str, list[float] | None], templates_dir: str | None = None) -> dict[str, Any]:
     """The whole pygeoapi configuration dict."""
     resources = {
         layer.id: collection_resource(layer, settings.store_url, crs_list, extents.get(layer.id))
@@ -80,6 +80,7 @@ def build(settings: Settings, catalogue: Catalogue, base_url: str, crs_list: lis
             "map": {"url": f"{base_url}/basemaps/tiles/1.0.0/basemap/webmercator/{{z}}/{{x}}/{{y}}.png",
                     "attribution": "示范省 demo basemap (OneMap)"},
             "admin": False,
+            **({"templates": {"path": templates_dir}} if templates_dir else {}),
         },
         "logging": {"level": settings.log_level},
         "metadata": METADATA,

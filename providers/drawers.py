@@ -56,6 +56,8 @@ def parse_when(value: str | None, tz: str = "Asia/Shanghai") -> When:
 
 def check_region(code: str) -> str:
     """A ``region`` parameter: a 6, 9 or 12 digit division code (400 otherwise)."""
+    if not code.isdigit() or len(code) not in (6, 9, 12):
+        raise InvalidParameterValue(f"region {code!r} is not a 6, 9 or 12 digit administrative division code")
     region_prefix(code)
     return code
 

@@ -38,6 +38,7 @@ from .params import COMMON, check_known
 
 LOG = logging.getLogger("onemap")
 PYGEOAPI_STATIC = Path(pygeoapi.__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"  # overrides of pygeoapi's templates
 
 CORE_CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
@@ -73,7 +74,7 @@ class OneMap:
         crsmod.warm_up(self.crs_list)
         self.pg_config = pygeoapi_config.build(
             settings, self.catalogue, self.base_url, self.crs_list,
-            {k: list(v) if v else None for k, v in extents.items()})
+            {k: list(v) if v else None for k, v in extents.items()}, str(TEMPLATES))
         pygeoapi_compat.install()
         # pygeoapi's HTML rendering walks the whole config as a language struct and warns on
         # every key that is not a locale; those warnings carry no information.

@@ -153,7 +153,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "pygeoapi-config.yml"
     oas_path = out / "openapi.json"
-    cfg_path.write_text(yaml.safe_dump(om.pg_config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # pygeoapi adds runtime values (template paths) to its config: write plain data only
+    plain = json.loads(json.dumps(om.pg_config, default=str))
+    cfg_path.write_text(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), encoding="utf-8")
     oas_path.write_text(json.dumps(om.openapi, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"wrote {cfg_path} and {oas_path}")
     return 0

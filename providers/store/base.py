@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -99,23 +99,7 @@ class Plan:
         return True
 
     def as_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "region": self.region,
-            "level": self.level,
-            "type": self.type,
-            "version": self.version,
-            "title": self.title,
-            "status": self.status,
-            "approval_no": self.approval_no,
-            "approval_date": self.approval_date,
-            "valid_from": self.valid_from,
-            "valid_to": self.valid_to,
-            "upper_plan_id": self.upper_plan_id,
-            "submitted_by": self.submitted_by,
-            "submitted_at": self.submitted_at,
-            "checksum": self.checksum,
-        }
+        return {name: getattr(self, name) for name in PLAN_FIELDS}
 
 
 @dataclass
@@ -247,6 +231,14 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    @abstractmethod
+    def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
+        """Run registry operations atomically (and let other processes see the change)."""
+
+    @abstractmethod
+    def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
+        """The recorded transitions of one drawer entry, oldest first."""
+
     # ---- helpers shared by backends -----------------------------------------
     def field(self, layer: Layer, name: str) -> FieldDef:
         try:
@@ -264,6 +256,70 @@ class Store(ABC):
         return props
 
 
+PLAN_FIELDS = ("id", "region", "level", "type", "version", "title", "status", "approval_no", "approval_date",
+               "valid_from", "valid_to", "upper_plan_id", "submitted_by", "submitted_at", "checksum")
+_DATE_FIELDS = ("approval_date", "valid_from", "valid_to")
+
+
+def plan_from_row(fid: int, values: Sequence[Any], outline_wkb: bytes | None) -> Plan:
+    """A ``Plan`` from a registry row (``PLAN_FIELDS`` order); dates may come as ISO text."""
+    rec = dict(zip(PLAN_FIELDS, values))
+    for name in _DATE_FIELDS:
+        v = rec[name]
+        if isinstance(v, str):
+            rec[name] = dt.date.fromisoformat(v[:10])
+        elif isinstance(v, dt.datetime):
+            rec[name] = v.date()
+    if isinstance(rec["submitted_at"], str):
+        rec["submitted_at"] = dt.datetime.fromisoformat(rec["submitted_at"])
+    outline = shapely.from_wkb(bytes(outline_wkb)) if outline_wkb else None
+    return Plan(fid=fid, outline=outline, **rec)
+
+
+class SqlRegistryTx:
+    """Registry operations inside one open transaction, for either backend's DB-API cursor."""
+
+    def __init__(self, cur: Any, plans_table: str, events_table: str, param: str, lock: str,
+                 outline_sql: str) -> None:
+        self.cur = cur
+        self.plans_table = plans_table
+        self.events_table = events_table
+        self.p = param
+        self.lock = lock
+        self.outline_sql = outline_sql
+
+    def _select(self) -> str:
+        cols = ", ".join(f'"{n}"' for n in PLAN_FIELDS)
+        return f"SELECT fid, {cols}, {self.outline_sql} FROM {self.plans_table}"
+
+    def lock_plan(self, plan_id: str) -> Plan | None:
+        self.cur.execute(f"{self._select()} WHERE id = {self.p} {self.lock}", (plan_id,))
+        row = self.cur.fetchone()
+        return plan_from_row(row[0], row[1:-1], row[-1]) if row else None
+
+    def drawer_plans(self, region: str, level: str, type_: str) -> list[Plan]:
+        self.cur.execute(f"{self._select()} WHERE region = {self.p} AND level = {self.p} AND type = {self.p} "
+                         f"ORDER BY fid {self.lock}", (region, level, type_))
+        return [plan_from_row(r[0], r[1:-1], r[-1]) for r in self.cur.fetchall()]
+
+    def set_plan(self, plan_id: str, **fields: Any) -> None:
+        unknown = set(fields) - set(PLAN_FIELDS)
+        if unknown:
+            raise ValueError(f"not plan fields: {sorted(unknown)}")
+        if not fields:
+            return
+        sets = ", ".join(f'"{k}" = {self.p}' for k in fields)
+        values = [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) and self.p == "?" else v
+                  for v in fields.values()]
+        self.cur.execute(f"UPDATE {self.plans_table} SET {sets} WHERE id = {self.p}", (*values, plan_id))
+
+    def add_event(self, plan_id: str, at: dt.datetime, by: str, from_status: str | None, to_status: str,
+                  reason: str | None) -> None:
+        at_v = at.isoformat() if self.p == "?" else at
+        self.cur.execute(f"INSERT INTO {self.events_table} (plan_id, at, by, from_status, to_status, reason) "
+                         f"VALUES ({', '.join([self.p] * 6)})", (plan_id, at_v, by, from_status, to_status, reason))
+
+
 def today(tz: str = "Asia/Shanghai") -> dt.date:
     """Today's date where the plans are in force."""
     from zoneinfo import ZoneInfo
@@ -272,6 +328,6 @@ def today(tz: str = "Asia/Shanghai") -> dt.date:
 
 
 __all__ = [
-    "FILED_STATES", "PLAN_STATUSES", "FeatureBatch", "FeaturePage", "FeatureQuery", "Plan",
+    "PLAN_FIELDS", "SqlRegistryTx", "plan_from_row", "FILED_STATES", "PLAN_STATUSES", "FeatureBatch", "FeaturePage", "FeatureQuery", "Plan",
     "Store", "When", "region_covers", "region_prefix", "replace", "today",
 ]

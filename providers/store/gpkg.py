@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.errors import StoreError
 
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
-from .base import FeatureBatch, FeaturePage, FeatureQuery, Plan, Store
+from .base import (PLAN_FIELDS, FeatureBatch, FeaturePage, FeatureQuery, Plan, SqlRegistryTx, Store,
+                   plan_from_row)
 from .sql import Dialect, TableSpec, build_where, order_by, quote_ident
 
 LOG = logging.getLogger(__name__)
@@ -159,7 +160,10 @@ def _sql_type(f: FieldDef) -> str:
 
 def _to_db(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        # GeoPackage DATETIME: ISO 8601 in UTC with a Z (GDAL warns on anything else)
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, np.generic):
@@ -167,12 +171,21 @@ def _to_db(value: Any) -> Any:
     return value
 
 
-def _date(v: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(v) if v else None
+class _GpkgCursor:
+    """A DB-API cursor over one sqlite3 connection that keeps its last result."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._cur: sqlite3.Cursor | None = None
 
-def _datetime(v: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(v) if v else None
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cur = self.conn.execute(sql, params)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone() if self._cur else None
+
+    def fetchall(self) -> list:
+        return self._cur.fetchall() if self._cur else []
 
 
 class GpkgStore(Store):
@@ -340,21 +353,26 @@ class GpkgStore(Store):
         return row[0] if row else None
 
     def _load_plans(self) -> list[Plan]:
-        cols = ", ".join(quote_ident(n) for n, _ in PLAN_COLUMNS)
+        cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
         rows = self._execute(f"SELECT fid, {cols}, geom FROM plans ORDER BY fid").fetchall()
-        out = []
-        for row in rows:
-            rec = dict(zip([n for n, _ in PLAN_COLUMNS], row[1:-1]))
-            out.append(Plan(
-                fid=row[0], id=rec["id"], region=rec["region"], level=rec["level"], type=rec["type"],
-                version=rec["version"], title=rec["title"], status=rec["status"],
-                approval_no=rec["approval_no"], approval_date=_date(rec["approval_date"]),
-                valid_from=_date(rec["valid_from"]), valid_to=_date(rec["valid_to"]),
-                upper_plan_id=rec["upper_plan_id"], submitted_by=rec["submitted_by"],
-                submitted_at=_datetime(rec["submitted_at"]), checksum=rec["checksum"],
-                outline=shapely.from_wkb(gpkg_wkb(row[-1])) if row[-1] else None,
-            ))
-        return out
+        return [plan_from_row(r[0], r[1:-1], gpkg_wkb(r[-1])) for r in rows]
+
+    def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")  # takes the write lock: transitions are serialised
+        try:
+            op(SqlRegistryTx(_GpkgCursor(c), "plans", "plan_events", "?", "", "NULL"))
+            self._bump_registry(c)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
+        rows = self._execute("SELECT plan_id, at, by, from_status, to_status, reason FROM plan_events "
+                             "WHERE plan_id = ? ORDER BY id", (plan_id,)).fetchall()
+        return [{"plan_id": r[0], "at": dt.datetime.fromisoformat(r[1]), "by": r[2], "from_status": r[3],
+                 "to_status": r[4], "reason": r[5]} for r in rows]
 
     def _bump_registry(self, c: sqlite3.Connection) -> None:
         c.execute("UPDATE onemap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='registry_version'")
@@ -384,9 +402,16 @@ class GpkgStore(Store):
                 self._upsert_plan(c, p)
             for batch in batches:
                 self._insert_batch(c, batch)
-            touched = {b.layer_id for b in batches} | {"plans"}
-            for name in sorted(touched):
-                self._refresh_contents(c, name)
+            # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
+            bounds: dict[str, list[np.ndarray]] = {}
+            for batch in batches:
+                bounds.setdefault(batch.layer_id, []).append(
+                    shapely.bounds(np.asarray(batch.geometry, dtype=object)))
+            outlines = [p.outline for p in plans if p.outline is not None]
+            if outlines:
+                bounds["plans"] = [shapely.bounds(np.asarray(outlines, dtype=object))]
+            for name, arrays in sorted(bounds.items()):
+                self._extend_contents(c, name, np.vstack(arrays), reset=replace_all)
             self._bump_registry(c)
             c.execute("COMMIT")
         except BaseException:
@@ -435,11 +460,17 @@ class GpkgStore(Store):
             raise StoreError(f"no drawer entry {plan_id!r} to attach features to")
         return dict(zip(("id", "region", "level", "type", "version"), row))
 
-    def _refresh_contents(self, c: sqlite3.Connection, name: str) -> None:
-        r = quote_ident(f"rtree_{name}_geom")
-        row = c.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {r}").fetchone()
+    def _extend_contents(self, c: sqlite3.Connection, name: str, bounds: np.ndarray, reset: bool) -> None:
+        """Grow the table's extent in gpkg_contents to cover ``bounds`` (rows of minx, miny, maxx, maxy)."""
+        new = [float(np.nanmin(bounds[:, 0])), float(np.nanmin(bounds[:, 1])),
+               float(np.nanmax(bounds[:, 2])), float(np.nanmax(bounds[:, 3]))]
+        if not reset:
+            row = c.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
+                            (name,)).fetchone()
+            if row and row[0] is not None:
+                new = [min(new[0], row[0]), min(new[1], row[1]), max(new[2], row[2]), max(new[3], row[3])]
         c.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, "
-                  "last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name=?", (*row, name))
+                  "last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name=?", (*new, name))
 
     # ---- reading ----------------------------------------------------------------
     def query(self, q: FeatureQuery) -> FeaturePage:
@@ -492,7 +523,8 @@ class GpkgStore(Store):
         name = layer if isinstance(layer, str) else layer.id
         r = quote_ident(f"rtree_{name}_geom")
         if plan_ids is None:
-            row = self._execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {r}").fetchone()
+            row = self._execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
+                                (name,)).fetchone()
         else:
             ids = list(plan_ids)
             if not ids:

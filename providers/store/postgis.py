@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,7 +28,8 @@ from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.errors import StoreError
 
 from ..geometry import STORAGE_SRID
-from .base import FeatureBatch, FeaturePage, FeatureQuery, Plan, Store
+from .base import (PLAN_FIELDS, FeatureBatch, FeaturePage, FeatureQuery, Plan, SqlRegistryTx, Store,
+                   plan_from_row)
 from .sql import Dialect, TableSpec, build_where, order_by, quote_ident
 
 LOG = logging.getLogger(__name__)
@@ -213,14 +214,21 @@ class PostgisStore(Store):
         return rows[0][0] if rows else None
 
     def _load_plans(self) -> list[Plan]:
-        names = [n for n, _ in PLAN_COLUMNS]
-        cols = ", ".join(quote_ident(n) for n in names)
+        cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
         rows = self._fetchall(f"SELECT fid, {cols}, ST_AsBinary(geom) FROM {qualified('plans')} ORDER BY fid")
-        out = []
-        for row in rows:
-            rec = dict(zip(names, row[1:-1]))
-            out.append(Plan(fid=row[0], outline=shapely.from_wkb(bytes(row[-1])) if row[-1] else None, **rec))
-        return out
+        return [plan_from_row(r[0], r[1:-1], r[-1]) for r in rows]
+
+    def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
+        with self._conn(write=True) as conn, conn.cursor() as cur:
+            # FOR UPDATE row locks serialise concurrent transitions of the same drawer
+            op(SqlRegistryTx(cur, qualified("plans"), qualified("plan_events"), "%s", "FOR UPDATE", "NULL"))
+            self._bump_registry(cur)
+
+    def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
+        rows = self._fetchall(f"SELECT plan_id, at, by, from_status, to_status, reason FROM "
+                              f"{qualified('plan_events')} WHERE plan_id = %s ORDER BY id", (plan_id,))
+        return [{"plan_id": r[0], "at": r[1], "by": r[2], "from_status": r[3], "to_status": r[4],
+                 "reason": r[5]} for r in rows]
 
     def _bump_registry(self, cur: Any) -> None:
         cur.execute(f"UPDATE {qualified('meta')} SET value = (value::bigint + 1)::text "

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install OneMap into .venv and serve the embedded GeoPackage (the demo region is made on
+# first start). Extra arguments go to `onemap serve`, e.g. --bind 127.0.0.1:8080.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+deploy/venv.sh
+exec .venv/bin/onemap serve "$@"

@@ -1,0 +1,1 @@
+"""OGC API - Processes: compliance review, site selection, plan QC, transmission check."""

@@ -1,0 +1,149 @@
+"""Shared fixtures: the demo region built once per session, the WSGI app, an HTTP client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from onemap.config.settings import Settings
+from onemap.providers.store import open_store
+
+DEMO_PARCELS = int(os.environ.get("ONEMAP_TEST_PARCELS", "3000"))
+DEMO_SEED = 7
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the demo region in a GeoPackage (built once)."""
+    from onemap.server.demo_store import build_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    settings = Settings(data_dir=d)
+    store = open_store(str(settings.gpkg_path))
+    try:
+        meta = build_demo(settings, store, DEMO_PARCELS, DEMO_SEED)
+    finally:
+        store.close()
+    (d / "meta.json").write_text(json.dumps(meta, default=str, ensure_ascii=False), encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def demo_meta(demo_dir: Path) -> dict:
+    return json.loads((demo_dir / "meta.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def settings(demo_dir: Path) -> Settings:
+    return Settings(data_dir=demo_dir, public_url="http://testserver")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings):
+    from onemap.server.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def om(app):
+    return app.extensions["onemap"]
+
+
+def _none_if_null(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, np.datetime64) and np.isnat(v):
+        return None
+    return v
+
+
+class Reference:
+    """The demo GeoPackage read by GDAL (pyogrio), independently of OneMap's store code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cache: dict[str, tuple] = {}
+
+    def layer(self, name: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """(fids, columns, shapely geometries) of a whole table."""
+        if name not in self._cache:
+            meta, fids, geoms, fields = pyogrio.raw.read(self.path, layer=name, return_fids=True)
+            cols = {n: np.asarray(v) for n, v in zip(meta["fields"], fields)}
+            self._cache[name] = (np.asarray(fids), cols, shapely.from_wkb(geoms))
+        return self._cache[name]
+
+    def plans(self) -> dict[str, dict]:
+        fids, cols, _ = self.layer("plans")
+        out = {}
+        for i in range(len(fids)):
+            rec = {k: _none_if_null(v[i]) for k, v in cols.items()}
+            out[rec["id"]] = rec
+        return out
+
+    def in_force(self, day: dt.date) -> set[str]:
+        out = set()
+        for pid, p in self.plans().items():
+            if p["status"] not in ("filed", "superseded", "withdrawn") or not p["valid_from"]:
+                continue
+            vf = dt.date.fromisoformat(str(p["valid_from"])[:10])
+            vt = dt.date.fromisoformat(str(p["valid_to"])[:10]) if p["valid_to"] else None
+            if vf <= day and (vt is None or day < vt):
+                out.add(pid)
+        return out
+
+    def features(self, name: str, plan_ids: set[str]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        fids, cols, geoms = self.layer(name)
+        mask = np.isin(cols["plan_id"], list(plan_ids))
+        return fids[mask], {k: v[mask] for k, v in cols.items()}, geoms[mask]
+
+
+@pytest.fixture(scope="session")
+def ref(demo_dir: Path) -> Reference:
+    return Reference(demo_dir / "onemap.gpkg")
+
+
+@pytest.fixture(scope="session")
+def today() -> dt.date:
+    from onemap.providers.store.base import today as _today
+
+    return _today()
+
+
+def get_json(client, url: str, status: int = 200, **kw) -> dict:
+    r = client.get(url, **kw)
+    assert r.status_code == status, (url, r.status_code, r.data[:500])
+    return json.loads(r.data)
+
+
+def all_items(client, url: str) -> list[dict]:
+    """Follow ``next`` links like QGIS does (bounded)."""
+    feats: list[dict] = []
+    for _ in range(10_000):
+        doc = get_json(client, url)
+        feats.extend(doc["features"])
+        nxt = [link["href"] for link in doc["links"] if link["rel"] == "next"]
+        if not nxt:
+            return feats
+        url = nxt[0].replace("http://testserver", "")
+    raise AssertionError("paging did not end")

@@ -1,0 +1,262 @@
+"""GET/POST /collections/{id}/items: paging, bbox, sorting, properties, filters, drawers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+import shapely
+
+from .conftest import all_items, get_json
+
+
+def ids(doc: dict) -> list[int]:
+    return [f["id"] for f in doc["features"]]
+
+
+# ---- paging ---------------------------------------------------------------------------------
+def test_default_page_and_links(client, ref, today):
+    doc = get_json(client, "/collections/dltb/items")
+    fids, _, _ = ref.features("dltb", ref.in_force(today))
+    assert doc["type"] == "FeatureCollection"
+    assert doc["numberReturned"] == len(doc["features"]) == 10
+    assert doc["numberMatched"] == len(fids)
+    rels = {link["rel"] for link in doc["links"]}
+    assert {"self", "alternate", "collection", "next"} <= rels
+    assert "prev" not in rels
+
+
+def test_qgis_style_paging_returns_every_feature_once(client, ref, today):
+    feats = all_items(client, "/collections/dltb/items?limit=1000&skipGeometry=true")
+    got = [f["id"] for f in feats]
+    assert len(got) == len(set(got)), "a feature came twice"
+    fids, _, _ = ref.features("dltb", ref.in_force(today))
+    assert sorted(got) == sorted(int(f) for f in fids)
+
+
+def test_offset_paging_and_prev(client):
+    first = get_json(client, "/collections/xzq/items?limit=3")
+    second = get_json(client, "/collections/xzq/items?limit=3&offset=3")
+    assert not set(ids(first)) & set(ids(second))
+    assert any(link["rel"] == "prev" for link in second["links"])
+
+
+def test_limit_above_maximum_is_capped(client, settings):
+    doc = get_json(client, f"/collections/dltb/items?limit={settings.max_items * 10}&skipGeometry=true")
+    assert doc["numberReturned"] <= settings.max_items
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1.5"])
+def test_bad_limit_is_400(client, limit):
+    doc = get_json(client, f"/collections/dltb/items?limit={limit}", status=400)
+    assert doc["code"] == "InvalidParameterValue" and "limit" in doc["description"]
+
+
+# ---- bbox ---------------------------------------------------------------------------------------
+def _expected_bbox(ref, today, box: shapely.Geometry) -> set[int]:
+    fids, _, geoms = ref.features("dltb", ref.in_force(today))
+    return {int(f) for f, g in zip(fids, geoms) if g.intersects(box)}
+
+
+def test_bbox_crs84(client, ref, today):
+    fids, _, geoms = ref.features("dltb", ref.in_force(today))
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    b = (cx - 0.02, cy - 0.02, cx + 0.02, cy + 0.02)
+    feats = all_items(client, "/collections/dltb/items?limit=500&skipGeometry=true&bbox=" + ",".join(map(str, b)))
+    want = _expected_bbox(ref, today, shapely.box(*b))
+    assert want and {f["id"] for f in feats} == want
+
+
+def test_bbox_crs_4490_is_lat_lon(client, ref, today):
+    b = (116.95, 31.4, 116.99, 31.44)
+    url = (f"/collections/dltb/items?limit=500&skipGeometry=true&bbox-crs=EPSG:4490"
+           f"&bbox={b[1]},{b[0]},{b[3]},{b[2]}")
+    got = {f["id"] for f in all_items(client, url)}
+    assert got == _expected_bbox(ref, today, shapely.box(*b))
+
+
+def test_bbox_in_gauss_kruger_zone(client, ref, today, om):
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(4490, om.gk_epsg)  # lat,lon -> northing,easting
+    n0, e0 = t.transform(31.40, 116.95)
+    n1, e1 = t.transform(31.44, 116.99)
+    url = (f"/collections/dltb/items?limit=500&skipGeometry=true"
+           f"&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/{om.gk_epsg}&bbox={n0},{e0},{n1},{e1}")
+    got = {f["id"] for f in all_items(client, url)}
+    want = _expected_bbox(ref, today, shapely.box(116.95, 31.40, 116.99, 31.44))
+    # a projected box is not exactly a lon/lat box: allow the difference along the edges
+    assert len(got ^ want) <= max(3, len(want) // 20)
+
+
+@pytest.mark.parametrize("bbox", ["1,2,3", "a,b,c,d", "117,32,116,31", "0,0,1,100", "nan,1,2,3"])
+def test_bad_bbox_is_400(client, bbox):
+    get_json(client, f"/collections/dltb/items?bbox={bbox}", status=400)
+
+
+# ---- sorting, properties, property filters -------------------------------------------------------
+def test_sortby_desc(client):
+    doc = get_json(client, "/collections/dltb/items?sortby=-TBMJ&limit=20&skipGeometry=true")
+    areas = [f["properties"]["TBMJ"] for f in doc["features"]]
+    assert areas == sorted(areas, reverse=True)
+
+
+def test_sortby_unknown_is_400(client):
+    get_json(client, "/collections/dltb/items?sortby=NOPE", status=400)
+
+
+def test_properties_selection(client):
+    doc = get_json(client, "/collections/dltb/items?properties=DLBM,TBMJ&limit=3")
+    for f in doc["features"]:
+        assert set(f["properties"]) == {"DLBM", "TBMJ"}
+
+
+def test_property_filter(client, ref, today):
+    doc = get_json(client, "/collections/dltb/items?DLBM=0101&limit=1&skipGeometry=true")
+    _, cols, _ = ref.features("dltb", ref.in_force(today))
+    assert doc["numberMatched"] == int((cols["DLBM"] == "0101").sum())
+
+
+def test_skip_geometry(client):
+    doc = get_json(client, "/collections/dltb/items?skipGeometry=true&limit=2")
+    assert all(f["geometry"] is None for f in doc["features"])
+
+
+def test_unknown_parameter_is_400(client):
+    doc = get_json(client, "/collections/dltb/items?colour=red", status=400)
+    assert "colour" in doc["description"]
+
+
+# ---- drawers ------------------------------------------------------------------------------------------
+def test_every_feature_carries_its_drawer(client, ref):
+    doc = get_json(client, "/collections/czkfbj/items?limit=50")
+    plans = ref.plans()
+    for f in doc["features"]:
+        p = f["properties"]
+        plan = plans[p["plan_id"]]
+        assert (p["plan_region"], p["plan_level"], p["plan_type"], p["plan_version"]) == (
+            plan["region"], plan["level"], plan["type"], plan["version"])
+        assert p["plan_status"] == "filed"
+        assert p["plan_level_label"] and p["plan_type_label"] == "总体规划"
+
+
+def test_default_is_in_force_today(client, ref, today):
+    feats = all_items(client, "/collections/czkfbj/items?limit=1000&skipGeometry=true")
+    got = {f["properties"]["plan_id"] for f in feats}
+    assert got == {p for p in ref.in_force(today) if ref.plans()[p]["type"] == "master"} & got
+    assert "990100-city-master-2023" in got and "990100-city-master-2021" not in got
+
+
+def test_datetime_before_the_revision_gives_the_2021_boundary(client):
+    feats = all_items(client, "/collections/czkfbj/items?limit=1000&skipGeometry=true&datetime=2022-06-01")
+    plans = {f["properties"]["plan_id"] for f in feats}
+    assert "990100-city-master-2021" in plans and "990100-city-master-2023" not in plans
+
+
+def test_datetime_interval_sees_both_versions(client):
+    feats = all_items(client, "/collections/czkfbj/items?limit=1000&skipGeometry=true"
+                              "&datetime=2022-01-01/..&region=990100")
+    plans = {f["properties"]["plan_id"] for f in feats}
+    assert {"990100-city-master-2021", "990100-city-master-2023"} <= plans
+
+
+def test_datetime_as_utc_timestamp(client):
+    a = get_json(client, "/collections/czkfbj/items?skipGeometry=true&datetime=2022-06-01T04:00:00Z")
+    b = get_json(client, "/collections/czkfbj/items?skipGeometry=true&datetime=2022-06-01")
+    assert a["numberMatched"] == b["numberMatched"]
+
+
+@pytest.mark.parametrize("value", ["notadate", "2022-13-01", "2023-01-01/2022-01-01", "../..x", "a/b/c"])
+def test_bad_datetime_is_400(client, value):
+    get_json(client, f"/collections/czkfbj/items?datetime={value}", status=400)
+
+
+def test_region_covers_sub_regions(client, ref, today):
+    feats = all_items(client, "/collections/czkfbj/items?limit=1000&skipGeometry=true&region=990100")
+    regions = {f["properties"]["plan_region"] for f in feats}
+    assert "990100" in regions
+    assert any(r.startswith("9901") and r != "990100" for r in regions), "county plans missing"
+    assert "990000" not in regions
+
+
+def test_region_of_a_county_sees_only_its_drawers(client):
+    feats = all_items(client, "/collections/czkfbj/items?limit=1000&skipGeometry=true&region=990121")
+    assert feats and {f["properties"]["plan_region"] for f in feats} == {"990121"}
+
+
+@pytest.mark.parametrize("region", ["abc", "99", "9901001", "1234567890123"])
+def test_bad_region_is_400(client, region):
+    get_json(client, f"/collections/czkfbj/items?region={region}", status=400)
+
+
+def test_plan_level_is_queryable(client):
+    doc = get_json(client, "/collections/stbhhx/items?plan_level=county&limit=100&skipGeometry=true")
+    assert doc["features"] and {f["properties"]["plan_level"] for f in doc["features"]} == {"county"}
+
+
+def test_explicit_plan_id_shows_a_superseded_plan(client):
+    doc = get_json(client, "/collections/czkfbj/items?plan_id=990100-city-master-2021&limit=100")
+    assert doc["features"]
+    assert {f["properties"]["plan_status"] for f in doc["features"]} == {"superseded"}
+
+
+# ---- output --------------------------------------------------------------------------------------------
+def test_chinese_is_readable_and_utf8(client):
+    r = client.get("/collections/dltb/items?limit=5")
+    assert "地类".encode() in r.data or "水田".encode() in r.data or r.data.decode("utf-8")
+    assert b"\\u" not in r.data.replace(b"\\u003c", b"")
+    assert r.headers["Content-Type"].startswith("application/geo+json")
+
+
+def test_gzip_for_large_responses_only(client):
+    big = client.get("/collections/dltb/items?limit=200", headers={"Accept-Encoding": "gzip"})
+    assert big.headers.get("Content-Encoding") == "gzip"
+    json.loads(gzip.decompress(big.data))
+    small = client.get("/collections/dltb/items?limit=1&skipGeometry=true&properties=BSM",
+                       headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers
+
+
+def test_post_cql2_json(client, ref, today):
+    body = {"op": "and", "args": [{"op": "=", "args": [{"property": "DLBM"}, "0301"]},
+                                  {"op": ">", "args": [{"property": "TBMJ"}, 5000]}]}
+    r = client.post("/collections/dltb/items?skipGeometry=true&limit=1", data=json.dumps(body),
+                    content_type="application/query-cql-json")
+    assert r.status_code == 200
+    _, cols, _ = ref.features("dltb", ref.in_force(today))
+    want = int(((cols["DLBM"] == "0301") & (cols["TBMJ"] > 5000)).sum())
+    assert json.loads(r.data)["numberMatched"] == want
+
+
+def test_html_items(client):
+    r = client.get("/collections/dltb/items?f=html&limit=3")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "三调地类图斑".encode() in r.data
+
+
+def test_keyset_next_link_is_consistent(client):
+    doc = get_json(client, "/collections/dltb/items?limit=5&skipGeometry=true")
+    nxt = [link["href"] for link in doc["links"] if link["rel"] == "next"][0]
+    assert "after=" in nxt
+    doc2 = get_json(client, nxt.replace("http://testserver", ""))
+    assert min(ids(doc2)) > max(ids(doc))
+
+
+def test_numbers_in_area_match_geometry(client, ref, today):
+    """TBMJ is the geodesic area of the parcel geometry (CGCS2000 ellipsoid)."""
+    from onemap.providers.geometry import geodesic_area
+
+    doc = get_json(client, "/collections/dltb/items?limit=20")
+    for f in doc["features"]:
+        g = shapely.geometry.shape(f["geometry"])
+        assert f["properties"]["TBMJ"] == pytest.approx(geodesic_area(g), rel=1e-4)
+
+
+def test_dates_sort_stably(client):
+    a = get_json(client, "/collections/dltb/items?sortby=DLBM&limit=30&skipGeometry=true")
+    b = get_json(client, "/collections/dltb/items?sortby=DLBM&limit=30&skipGeometry=true")
+    assert ids(a) == ids(b)
+    codes = [f["properties"]["DLBM"] for f in a["features"]]
+    assert codes == sorted(codes)

@@ -1,0 +1,1 @@
+"""Tile matrix sets, MVT encoding, tile caches and basemap rendering."""
