@@ -55,6 +55,8 @@ def collection_resource(layer: Layer, store_url: str, crs_list: list[str],
             "id_field": "fid",
             "crs": list(crs_list),
             "storage_crs": CRS84,
+            # region and plan_id are drawer parameters, not fields: let them reach the provider
+            "include_extra_query_parameters": True,
         }],
     }
 

@@ -50,6 +50,20 @@ CORE_CONFORMANCE = [
 ]
 
 
+class OneMapAPIRequest(APIRequest):
+    """pygeoapi's request wrapper; an unusable ``lang``/Accept-Language means the default locale.
+
+    pygeoapi 0.24 raises (a 500) when Babel cannot build a locale it matched, e.g. for
+    ``lang=zh-CN`` against the configured ``zh-CN``.
+    """
+
+    def _get_locale(self, headers: dict, supported_locales: Any) -> tuple:
+        try:
+            return super()._get_locale(headers, supported_locales)
+        except Exception:
+            return None, l10n.str2locale(supported_locales[0])
+
+
 class OneMap:
     """Everything one running application holds: settings, catalogue, store, pygeoapi API."""
 
@@ -104,7 +118,7 @@ class OneMap:
 
     def call_pygeoapi(self, fn: Callable, *args: Any, post: Callable[[dict], dict] | None = None) -> Response:
         """Run a pygeoapi API function on the current request; ``post`` may amend its JSON."""
-        api_req = APIRequest.from_flask(request, self.api.locales)
+        api_req = OneMapAPIRequest.from_flask(request, self.api.locales)
         if not api_req.is_valid():
             headers, status, content = self.api.get_format_exception(api_req)
         else:
