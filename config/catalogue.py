@@ -31,6 +31,16 @@ PLAN_TYPES: dict[str, dict[str, str]] = {
     "survey": {"zh": "现状调查", "en": "Status-quo survey"},
 }
 
+PLAN_STATUSES: dict[str, dict[str, str]] = {
+    "submitted": {"zh": "已提交", "en": "Submitted"},
+    "checked": {"zh": "已质检", "en": "Checked"},
+    "approved": {"zh": "已批复", "en": "Approved"},
+    "filed": {"zh": "已备案（现行）", "en": "Filed (in force)"},
+    "superseded": {"zh": "已替代", "en": "Superseded"},
+    "withdrawn": {"zh": "已废止", "en": "Withdrawn"},
+    "rejected": {"zh": "已退回", "en": "Rejected"},
+}
+
 I18n = dict[str, str]
 FieldType = Literal["string", "integer", "number", "date"]
 PlanType = Literal["master", "detailed", "special", "survey"]
@@ -108,6 +118,7 @@ class Layer(BaseModel):
     drawer_types: list[PlanType]
     ysdm: Ysdm | None = None
     fields: tuple[FieldDef, ...]
+    drawer: bool = True  # features belong to drawer entries (False only for the registry itself)
 
     @field_validator("fields")
     @classmethod
@@ -116,11 +127,17 @@ class Layer(BaseModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"duplicate fields {sorted(dup)}")
-        reserved = {f.name for f in DRAWER_FIELDS + PLAN_STATE_FIELDS} | {"fid", "geom", "geometry", "id"}
-        clash = reserved & set(names)
+        return v
+
+    @model_validator(mode="after")
+    def _reserved(self) -> "Layer":
+        reserved = {"fid", "geom", "geometry"}
+        if self.drawer:
+            reserved |= {f.name for f in DRAWER_FIELDS + PLAN_STATE_FIELDS} | {"id"}
+        clash = reserved & {f.name for f in self.fields}
         if clash:
             raise ValueError(f"field names {sorted(clash)} are reserved")
-        return v
+        return self
 
     @model_validator(mode="after")
     def _labels(self) -> "Layer":
@@ -136,7 +153,7 @@ class Layer(BaseModel):
     @cached_property
     def all_fields(self) -> tuple[FieldDef, ...]:
         """Own fields, then the drawer fields, then the plan state (output only)."""
-        return self.fields + DRAWER_FIELDS + PLAN_STATE_FIELDS
+        return self.fields + DRAWER_FIELDS + PLAN_STATE_FIELDS if self.drawer else self.fields
 
     @cached_property
     def field_map(self) -> dict[str, FieldDef]:
@@ -145,7 +162,7 @@ class Layer(BaseModel):
     @cached_property
     def stored_fields(self) -> tuple[FieldDef, ...]:
         """Columns of the layer's table (own fields and the drawer keys)."""
-        return self.fields + DRAWER_FIELDS
+        return self.fields + DRAWER_FIELDS if self.drawer else self.fields
 
     @cached_property
     def computed_labels(self) -> tuple[FieldDef, ...]:
@@ -161,6 +178,40 @@ class Layer(BaseModel):
         return value.get(lang) or value.get("zh") or ""
 
 
+def _f(name: str, zh: str, en: str, type_: FieldType = "string", length: int | None = None,
+       **kw: object) -> FieldDef:
+    return FieldDef(name=name, type=type_, length=length, title={"zh": zh, "en": en}, **kw)
+
+
+# The drawer registry as a collection: one feature per drawer entry, its region as geometry.
+REGISTRY = Layer(
+    id="plans", table_code="PLANS", drawer=False, category="registry", geometry="MultiPolygon",
+    tier="public", drawer_types=[],
+    title={"zh": "规划目录（抽屉）", "en": "Plan registry (drawers)"},
+    description={"zh": "各级各类规划及现状调查的抽屉条目：每个版本的状态、批复文号、有效期和上位规划。",
+                 "en": "Every drawer entry (plan version or survey): status, approval, validity interval "
+                       "and the upper-level plan it follows."},
+    keywords={"zh": ["规划目录", "抽屉"], "en": ["plan registry", "drawers"]},
+    fields=(
+        _f("id", "规划标识", "Plan id", length=64, required=True),
+        _f("region", "行政区代码", "Region code", length=12, required=True),
+        _f("level", "规划层级", "Plan level", length=10, required=True, code_table="plan_level"),
+        _f("type", "规划类型", "Plan type", length=10, required=True, code_table="plan_type"),
+        _f("version", "版本", "Version", length=32, required=True),
+        _f("title", "规划名称", "Title", length=200, required=True),
+        _f("status", "状态", "Status", length=12, required=True, code_table="plan_status"),
+        _f("approval_no", "批复文号", "Approval document number", length=100),
+        _f("approval_date", "批复日期", "Approval date", "date"),
+        _f("valid_from", "生效日期", "In force from", "date"),
+        _f("valid_to", "失效日期", "In force until", "date"),
+        _f("upper_plan_id", "上位规划", "Upper-level plan", length=64),
+        _f("submitted_by", "提交单位", "Submitted by", length=100),
+        _f("submitted_at", "提交时间", "Submitted at", length=40),
+        _f("checksum", "成果包校验码 (SHA-256)", "Package checksum (SHA-256)", length=64),
+    ),
+)
+
+
 class Catalogue:
     """The validated catalogue with its code tables."""
 
@@ -168,6 +219,9 @@ class Catalogue:
         self.layers: dict[str, Layer] = {layer.id: layer for layer in layers}
         self.categories = categories
         self.code_tables = code_tables
+        self.registry = REGISTRY
+        # every OGC API collection: the data layers and the registry
+        self.collections: dict[str, Layer] = {**self.layers, REGISTRY.id: REGISTRY}
         self._check()
 
     def _check(self) -> None:
@@ -175,7 +229,7 @@ class Catalogue:
         codes = [layer.table_code for layer in self.layers.values()]
         if len(set(codes)) != len(codes):
             raise ConfigError("two layers share a table code")
-        for layer in self.layers.values():
+        for layer in self.collections.values():
             if layer.category not in self.categories:
                 raise ConfigError(f"layer {layer.id}: unknown category {layer.category}")
             for f in layer.all_fields:
@@ -183,8 +237,8 @@ class Catalogue:
                     for tid in self.expand_table_ids(layer, f):
                         if tid not in self.code_tables:
                             raise ConfigError(f"layer {layer.id} field {f.name}: no code table {tid!r}")
-        if "plans" in ids:
-            raise ConfigError("'plans' is the registry collection's id; a layer cannot take it")
+        if REGISTRY.id in ids:
+            raise ConfigError(f"'{REGISTRY.id}' is the registry collection's id; a layer cannot take it")
 
     def expand_table_ids(self, layer: Layer, f: FieldDef) -> list[str]:
         """The code tables a field may use; a template like ``ydyh_{YDYHBB}`` gives one per edition."""
@@ -206,8 +260,9 @@ class Catalogue:
         return self.code_tables.get(tid)
 
     def layer(self, layer_id: str) -> Layer:
+        """A data layer or the registry collection, by collection id."""
         try:
-            return self.layers[layer_id]
+            return self.collections[layer_id]
         except KeyError:
             from .errors import NotFound
 
@@ -232,6 +287,7 @@ def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
     inline = dict(raw.get("code_tables_inline") or {})
     inline["plan_level"] = {"title": {"zh": "规划层级", "en": "Plan level"}, "codes": PLAN_LEVELS}
     inline["plan_type"] = {"title": {"zh": "规划类型", "en": "Plan type"}, "codes": PLAN_TYPES}
+    inline["plan_status"] = {"title": {"zh": "规划状态", "en": "Plan status"}, "codes": PLAN_STATUSES}
     tables = load_code_tables(codes_dir, inline)
     layers = []
     for i, spec in enumerate(raw.get("layers") or []):

@@ -66,7 +66,7 @@ def build(settings: Settings, catalogue: Catalogue, base_url: str, crs_list: lis
     """The whole pygeoapi configuration dict."""
     resources = {
         layer.id: collection_resource(layer, settings.store_url, crs_list, extents.get(layer.id))
-        for layer in catalogue.layers.values()
+        for layer in catalogue.collections.values()
     }
     return {
         "server": {

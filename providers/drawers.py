@@ -62,6 +62,15 @@ def check_region(code: str) -> str:
     return code
 
 
+def registry_entries(store: Store, when: When | None, region: str | None) -> tuple[str, ...] | None:
+    """Registry entries in ``region`` (and under it) in force during ``when``; None: all entries."""
+    if when is None and region is None:
+        return None
+    prefix = region_prefix(region) if region else None
+    return tuple(sorted(p.id for p in store.plans().values()
+                        if (prefix is None or p.region.startswith(prefix)) and (when is None or p.in_force(when))))
+
+
 def resolve_plans(store: Store, layer: Layer, when: When, region: str | None,
                   plan_id: str | None) -> tuple[str, ...]:
     """The drawer entries whose features a request sees.

@@ -21,9 +21,9 @@ from onemap.config.catalogue import Catalogue, Layer, get_catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
 
 from . import crs as crsmod
-from .drawers import parse_when, resolve_plans
+from .drawers import parse_when, registry_entries, resolve_plans
 from .store import Store, get_store
-from .store.base import FeaturePage, FeatureQuery, When
+from .store.base import FeaturePage, FeatureQuery, When, today
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class ItemsQuery:
     """An items request, validated: every value in storage terms."""
 
     layer: Layer
-    when: When
+    when: When | None  # None: no datetime given (today for drawer layers, everything for the registry)
     region: str | None = None
     plan_id: str | None = None
     bbox: tuple[float, float, float, float] | None = None
@@ -77,7 +77,11 @@ class FeatureService:
 
     # ---- queries ---------------------------------------------------------------
     def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
-        plan_ids = resolve_plans(self.store, q.layer, q.when, q.region, q.plan_id)
+        if q.layer.drawer:
+            when = q.when or When.at(today(self.tz))
+            plan_ids: tuple[str, ...] | None = resolve_plans(self.store, q.layer, when, q.region, q.plan_id)
+        else:
+            plan_ids = registry_entries(self.store, q.when, q.region)
         fq = FeatureQuery(
             layer=q.layer, plan_ids=plan_ids, bbox=q.bbox, filter=q.filter, props=q.props,
             sortby=q.sortby, offset=q.offset, limit=q.limit, select=q.select,
@@ -93,6 +97,11 @@ class FeatureService:
 
     def item(self, layer: Layer, fid: str | int, crs: str = crsmod.CRS84, geometry_as: str = "fragment",
              lang: str = "zh") -> dict:
+        if not layer.drawer:  # registry entries are addressed by their plan id
+            page = self.store.query(FeatureQuery(layer=layer, plan_ids=(str(fid),), limit=1, count=False))
+            if not page.fids:
+                raise NotFound(f"no drawer entry {fid!r}")
+            return self._features(layer, page, crs, geometry_as, lang, None)[0]
         try:
             key = int(fid)
         except (TypeError, ValueError):
@@ -112,10 +121,12 @@ class FeatureService:
         geometries = self._geometry_json(page.wkb, crs_uri)
         plans = self.store.plans()
         labelled = layer.computed_labels
+        state = layer.drawer and (select is None or any(
+            n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")))
         out = []
         for i, fid in enumerate(page.fids):
             props = page.properties[i]
-            if select is None or any(n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")):
+            if state:
                 self.store.with_plan_state(props, plans.get(props.get("plan_id")))
             for f in labelled:
                 if f.name in props:
@@ -129,7 +140,9 @@ class FeatureService:
                 geom = orjson.loads(geom)
             elif geom is not None:
                 geom = orjson.Fragment(geom)
-            out.append({"type": "Feature", "id": fid, "geometry": geom, "properties": props})
+            out.append({"type": "Feature", "id": fid if layer.drawer else page.properties[i].get("id", fid),
+                        "geometry": geom,
+                        "properties": props})
         return out
 
     @staticmethod
@@ -200,7 +213,8 @@ class OneMapFeatureProvider(BaseProvider):
             if crs_transform_spec is not None:
                 target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
             iq = ItemsQuery(
-                layer=self.layer, when=parse_when(datetime_), region=region, plan_id=plan_id,
+                layer=self.layer, when=parse_when(datetime_) if datetime_ else None, region=region,
+                plan_id=plan_id,
                 bbox=tuple(bbox[:4]) if bbox else None, filter=filterq, props=props,
                 sortby=[(s["property"], s["order"] != "-") for s in sortby or []],
                 offset=offset, limit=limit,

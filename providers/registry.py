@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES
+from onemap.config.catalogue import PLAN_LEVELS, PLAN_STATUSES, PLAN_TYPES
 from onemap.config.errors import Conflict, InvalidParameterValue, NotFound
 
 from .store.base import Plan, Store, region_prefix, today
@@ -30,15 +30,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "withdrawn": (),
     "rejected": (),
 }
-STATUS_LABELS = {
-    "submitted": {"zh": "已提交", "en": "Submitted"},
-    "checked": {"zh": "已质检", "en": "Checked"},
-    "approved": {"zh": "已批复", "en": "Approved"},
-    "filed": {"zh": "已备案（现行）", "en": "Filed (in force)"},
-    "superseded": {"zh": "已替代", "en": "Superseded"},
-    "withdrawn": {"zh": "已废止", "en": "Withdrawn"},
-    "rejected": {"zh": "已退回", "en": "Rejected"},
-}
+STATUS_LABELS = PLAN_STATUSES
 
 
 @dataclass

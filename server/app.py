@@ -77,8 +77,8 @@ class OneMap:
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
-        extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.layers.items()}
-        known = [e for e in extents.values() if e]
+        extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}
+        known = [e for lid, e in extents.items() if e and lid in self.catalogue.layers]
         self.gk_epsg = None
         if known:
             minx = min(e[0] for e in known)
@@ -99,7 +99,7 @@ class OneMap:
 
     # ---- helpers used by the endpoint modules -----------------------------------------
     def layer(self, collection_id: str) -> Layer:
-        layer = self.catalogue.layers.get(collection_id)
+        layer = self.catalogue.collections.get(collection_id)
         if layer is None:
             raise NotFound(f"collection {collection_id!r} does not exist")
         return layer

@@ -36,6 +36,42 @@ def _settings(**overrides):
         raise CliError(f"invalid setting {name}: {first['msg']}") from None
 
 
+def _store(args: argparse.Namespace):
+    """The store the command works on: --database, else the configured one."""
+    from onemap.providers.store import open_store
+
+    settings = _settings(database_url=getattr(args, "database", None))
+    return settings, open_store(settings.store_url)
+
+
+def _date(value: str | None, what: str):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{what} takes a date like 2024-05-01, not {value!r}") from None
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain text table that lines up with Chinese text too."""
+    cols = [header, *rows]
+    widths = [max(_width(str(r[i])) for r in cols) for i in range(len(header))]
+    lines = []
+    for r in cols:
+        lines.append("  ".join(str(v) + " " * (w - _width(str(v))) for v, w in zip(r, widths)).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def _parse_bind(bind: str) -> tuple[str, int]:
     host, sep, port = bind.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -161,6 +197,89 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from onemap.providers.registry import Registry, plan_json
+
+    settings, store = _store(args)
+    try:
+        if not store.is_initialised():
+            raise CliError("the store has no OneMap schema: run `onemap db init` or `onemap demo` first")
+        reg = Registry(store, settings.timezone)
+        if args.action == "list":
+            plans = reg.list(args.region, args.level, args.type, args.status)
+            if args.json:
+                for p in plans:
+                    print(json.dumps(plan_json(p), ensure_ascii=False))
+                return 0
+            rows = [[p.id, p.status, p.valid_from.isoformat() if p.valid_from else "-",
+                     p.valid_to.isoformat() if p.valid_to else "-", p.title] for p in plans]
+            print(_table(rows, ["id", "status", "valid_from", "valid_to", "title"]))
+            return 0
+        if not args.id:
+            raise CliError(f"plan {args.action} needs a plan id")
+        if args.action == "show":
+            p = reg.get(args.id)
+            events = reg.events(args.id)
+            if args.json:
+                doc = plan_json(p)
+                doc["events"] = [{"at": e.at.isoformat() if hasattr(e.at, "isoformat") else str(e.at), "by": e.by,
+                                  "from": e.from_status, "to": e.to_status, "reason": e.reason} for e in events]
+                print(json.dumps(doc, ensure_ascii=False))
+                return 0
+            for k, v in plan_json(p).items():
+                print(f"{k:>14}: {v if v is not None else '-'}")
+            print("\ntrace (全过程留痕):")
+            print(_table([[str(e.at), e.by, e.from_status or "-", e.to_status, e.reason or ""] for e in events],
+                         ["at", "by", "from", "to", "reason"]))
+            return 0
+        if not args.by:
+            raise CliError(f"plan {args.action} needs --by (who does it)")
+        if args.action == "approve":
+            if not args.approval_no:
+                raise CliError("plan approve needs --approval-no (批复文号)")
+            p = reg.approve(args.id, args.by, args.approval_no, _date(args.approval_date, "--approval-date"),
+                            args.reason)
+        elif args.action == "file":
+            p = reg.file(args.id, args.by, _date(args.valid_from, "--valid-from"), args.reason)
+        elif args.action == "withdraw":
+            p = reg.withdraw(args.id, args.by, args.reason, _date(args.valid_to, "--valid-to"))
+        elif args.action == "reject":
+            p = reg.reject(args.id, args.by, args.reason)
+        else:  # pragma: no cover - argparse restricts the choices
+            raise CliError(f"unknown action {args.action}")
+        print(f"{p.id}: {p.status}" + (f" (in force from {p.valid_from})" if p.status == "filed" else ""))
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from onemap.providers.packages import load_package
+
+    settings, store = _store(args)
+    try:
+        if not store.is_initialised():
+            raise CliError("the store has no OneMap schema: run `onemap db init` first")
+        plan = load_package(store, args.package, region=args.region, level=args.level, type_=args.type,
+                            version=args.version, title=args.title, by=args.by, upper_plan_id=args.upper)
+    finally:
+        store.close()
+    print(f"loaded {args.package} as {plan.id} (submitted; sha256 {plan.checksum[:12]}...)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from onemap.providers.packages import export_plan
+
+    settings, store = _store(args)
+    try:
+        out = export_plan(store, args.plan_id, args.out, args.format, args.crs)
+    finally:
+        store.close()
+    print(f"exported {args.plan_id} to {out} ({args.format}, {args.crs})")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from onemap.providers.store import open_store
 
@@ -200,6 +319,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write (default) or validate the catalogue and code tables")
     c.add_argument("--out", help="folder to write into (default $ONEMAP_DATA_DIR)")
     c.set_defaults(func=cmd_config)
+
+    pl = sub.add_parser("plan", help="the drawer registry: list, show and move plans through their lifecycle")
+    pl.add_argument("action", choices=["list", "show", "approve", "file", "withdraw", "reject"])
+    pl.add_argument("id", nargs="?", help="drawer entry id, e.g. 990100-city-master-2023")
+    pl.add_argument("--by", help="who does it (recorded in the trace)")
+    pl.add_argument("--reason", help="why (required to withdraw or reject)")
+    pl.add_argument("--json", action="store_true", help="one JSON object per entry (list, show)")
+    pl.add_argument("--region", help="list: this region's drawers and those under it")
+    pl.add_argument("--level", help="list: only this level")
+    pl.add_argument("--type", help="list: only this type")
+    pl.add_argument("--status", help="list: only this status")
+    pl.add_argument("--approval-no", help="approve: the approval document number (批复文号)")
+    pl.add_argument("--approval-date", help="approve: date of approval (default today)")
+    pl.add_argument("--valid-from", help="file: in force from (default today)")
+    pl.add_argument("--valid-to", help="withdraw: in force until (default today)")
+    pl.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    pl.set_defaults(func=cmd_plan)
+
+    ld = sub.add_parser("load", help="load a plan package (GeoPackage, zipped Shapefiles, File Geodatabase) "
+                        "as a submitted drawer entry")
+    ld.add_argument("package", help="the package file (.gpkg, .zip) or folder (.gdb)")
+    ld.add_argument("--region", required=True, help="region code of the drawer, e.g. 990121")
+    ld.add_argument("--level", required=True, help="national, province, city, county or township")
+    ld.add_argument("--type", required=True, help="master, detailed, special or survey")
+    ld.add_argument("--version", required=True, help="version of the plan, e.g. 2024")
+    ld.add_argument("--title", help="title of the plan")
+    ld.add_argument("--by", default="onemap", help="who submits it")
+    ld.add_argument("--upper", help="id of the upper-level plan it follows (default: found in the registry)")
+    ld.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    ld.set_defaults(func=cmd_load)
+
+    ex = sub.add_parser("export", help="write a drawer entry as a package in the national layout")
+    ex.add_argument("plan_id")
+    ex.add_argument("out", help="output file (.gpkg, .zip for Shapefiles, .gdb folder)")
+    ex.add_argument("--format", default="gpkg", choices=["gpkg", "shp", "gdb"])
+    ex.add_argument("--crs", default="EPSG:4490", help="EPSG:4490 or a Gauss-Krüger zone such as EPSG:4527")
+    ex.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    ex.set_defaults(func=cmd_export)
 
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["init"], help="init: create OneMap's schema")

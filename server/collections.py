@@ -23,7 +23,7 @@ GEOMETRY_FORMAT = {"MultiPolygon": "geometry-multipolygon", "MultiLineString": "
 def _temporal_extent(om: "OneMap", layer: Layer) -> list[str | None] | None:
     begins, ends = [], []
     for p in om.store.plans().values():
-        if p.type in layer.drawer_types and p.status in FILED_STATES and p.valid_from:
+        if (p.type in layer.drawer_types or not layer.drawer) and p.status in FILED_STATES and p.valid_from:
             begins.append(p.valid_from)
             ends.append(p.valid_to)
     if not begins:
@@ -34,7 +34,7 @@ def _temporal_extent(om: "OneMap", layer: Layer) -> list[str | None] | None:
 
 def amend_collection(om: "OneMap", doc: dict[str, Any]) -> dict[str, Any]:
     """Extents from the store (they change as plans are filed), CRS lists, category, links."""
-    layer = om.catalogue.layers.get(doc.get("id", ""))
+    layer = om.catalogue.collections.get(doc.get("id", ""))
     if layer is None:
         return doc
     bbox = om.store.layer_extent(layer)

@@ -80,6 +80,9 @@ def components(om: "OneMap") -> dict:
                           "review); overrides datetime.", {"type": "string", "maxLength": 64}),
         "featureId": {"name": "featureId", "in": "path", "required": True, "description": "Feature id.",
                       "schema": {"type": "integer", "minimum": 1}},
+        "planId": {"name": "featureId", "in": "path", "required": True,
+                   "description": "Drawer entry id, e.g. 990100-city-master-2023.",
+                   "schema": {"type": "string", "maxLength": 64}},
     }
     link = {"type": "object", "required": ["href"], "properties": {
         "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
@@ -172,8 +175,10 @@ def collection_paths(layer: Layer, lang: str = "zh") -> dict:
     title = layer.t("title", lang)
     op = "".join(w.capitalize() for w in layer.id.split("_"))
     prop_params = []
+    from .params import ITEMS
+
     for f in layer.queryables.values():
-        if f.name == "plan_id":
+        if f.name in ITEMS:  # e.g. plan_id, region: API parameters with their own meaning
             continue
         schema: dict[str, Any] = {"type": f.json_type}
         if f.type == "string" and f.length:
@@ -182,9 +187,11 @@ def collection_paths(layer: Layer, lang: str = "zh") -> dict:
             schema = {"type": "string", "format": "date"}
         prop_params.append(_query(f.name, f"Features whose {f.name} ({f.label('zh')} / {f.label('en')}) "
                                   "equals this value.", schema))
-    items_params = [_p(n) for n in ("f", "lang", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset",
-                                    "after", "sortby", "properties", "skipGeometry", "filter",
-                                    "filter-lang", "filter-crs", "region", "plan_id")]
+    names = ["f", "lang", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "after", "sortby",
+             "properties", "skipGeometry", "filter", "filter-lang", "filter-crs", "region"]
+    if layer.drawer:
+        names.append("plan_id")
+    items_params = [_p(n) for n in names]
     return {
         base: {"get": {"tags": [tag], "summary": f"{title}: collection metadata",
                        "operationId": f"describe{op}Collection", "parameters": [_p("f"), _p("lang")],
@@ -208,7 +215,7 @@ def collection_paths(layer: Layer, lang: str = "zh") -> dict:
                      "responses": {"200": _r("Features"), **_errors()}}},
         f"{base}/items/{{featureId}}": {"get": {
             "tags": [tag], "summary": f"{title}: one feature", "operationId": f"get{op}Feature",
-            "parameters": [_p("featureId"), _p("f"), _p("lang"), _p("crs")],
+            "parameters": [_p("featureId" if layer.drawer else "planId"), _p("f"), _p("lang"), _p("crs")],
             "responses": {"200": _r("Feature"), **_errors()}}},
     }
 
@@ -236,7 +243,7 @@ def build(om: "OneMap") -> dict:
                                            **_errors(False)}}},
     }
     tags = [{"name": "server", "description": "Server metadata"}]
-    for layer in om.catalogue.layers.values():
+    for layer in om.catalogue.collections.values():
         paths.update(collection_paths(layer))
         tags.append({"name": layer.id, "description": f"{layer.t('title')} / {layer.t('title', 'en')}"})
     for extra in getattr(om, "openapi_extensions", []):

@@ -132,6 +132,8 @@ def parse_items(args: MultiDict, layer: Layer, *, supported_crs: list[str], defa
     plan_id = args.get("plan_id")
     if plan_id is not None and (not plan_id or len(plan_id) > 64):
         raise InvalidParameterValue("plan_id must be a plan identifier (at most 64 characters)")
+    if plan_id is not None and not layer.drawer:
+        raise InvalidParameterValue("plan_id selects a drawer entry's features; filter the registry by id")
 
     sortby: list[tuple[str, bool]] = []
     if args.get("sortby"):
@@ -157,12 +159,12 @@ def parse_items(args: MultiDict, layer: Layer, *, supported_crs: list[str], defa
 
     props = []
     for name in args.keys():
-        if name in layer.queryables and name not in ("plan_id",):
+        if name in layer.queryables and name not in ITEMS:  # ITEMS names mean their API meaning
             props.append((name, coerce_value(layer.queryables[name], args[name])))
 
     return ItemsQuery(
         layer=layer,
-        when=parse_when(args.get("datetime"), tz),
+        when=parse_when(args.get("datetime"), tz) if args.get("datetime") else None,
         region=region,
         plan_id=plan_id,
         bbox=parse_bbox(args.get("bbox"), bbox_crs),

@@ -48,9 +48,79 @@ def demo_meta(demo_dir: Path) -> dict:
     return json.loads((demo_dir / "meta.json").read_text(encoding="utf-8"))
 
 
+# ---- PostGIS ------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def settings(demo_dir: Path) -> Settings:
-    return Settings(data_dir=demo_dir, public_url="http://testserver")
+def pg():
+    """A throwaway PostgreSQL + PostGIS cluster on a free port (tests/pgcluster.py)."""
+    from .pgcluster import pg_bin, start_cluster
+
+    if pg_bin() is None:
+        pytest.fail("PostgreSQL 15 is missing: deploy/test.sh installs it (deploy/system-packages.sh)")
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+def _janitor(pg, dbname: str, template: str | None = None, as_template: bool = False):
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    return DatabaseJanitor(user=pg.user, host=pg.host, port=pg.port, dbname=dbname,
+                           template_dbname=template, as_template=as_template)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg, tmp_path_factory) -> str:
+    """A template database holding the same demo region (same parcels and seed) as the GeoPackage."""
+    from onemap.server.demo_store import build_demo
+
+    name = "onemap_demo_template"
+    _janitor(pg, name, as_template=True).init()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("pgdemo"), database_url=pg.url(name))
+    store = open_store(settings.store_url)
+    try:
+        build_demo(settings, store, DEMO_PARCELS, DEMO_SEED)
+    finally:
+        store.close()
+    return name
+
+
+_clones = iter(range(1, 10_000))
+
+
+def pg_clone(pg, template: str) -> str:
+    """A new database cloned from the template (fast: PostgreSQL copies the files)."""
+    name = f"onemap_t{next(_clones)}"
+    _janitor(pg, name, template=template).init()
+    return pg.url(name)
+
+
+@pytest.fixture(scope="session", params=["gpkg", "postgis"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def settings(backend: str, demo_dir: Path, request) -> Settings:
+    """Settings of the session's shared (read-only) demo store, on each backend."""
+    if backend == "gpkg":
+        return Settings(data_dir=demo_dir, public_url="http://testserver")
+    pg = request.getfixturevalue("pg")
+    url = pg_clone(pg, request.getfixturevalue("pg_template"))
+    return Settings(data_dir=demo_dir, database_url=url, public_url="http://testserver")
+
+
+@pytest.fixture()
+def fresh_settings(backend: str, demo_dir: Path, tmp_path: Path, request) -> Settings:
+    """A private copy of the demo store, for tests that change it."""
+    import shutil
+
+    if backend == "gpkg":
+        shutil.copyfile(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+        shutil.copyfile(demo_dir / "dem.tif", tmp_path / "dem.tif")
+        return Settings(data_dir=tmp_path, public_url="http://testserver")
+    pg = request.getfixturevalue("pg")
+    url = pg_clone(pg, request.getfixturevalue("pg_template"))
+    return Settings(data_dir=tmp_path, database_url=url, public_url="http://testserver")
 
 
 @pytest.fixture(scope="session")

@@ -218,8 +218,11 @@ class Store(ABC):
 
     @abstractmethod
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False) -> None:
-        """Register plans and write their features in one transaction (all or nothing)."""
+              replace_all: bool = False, events: Sequence[tuple] = ()) -> None:
+        """Register plans, write their features and record events in one transaction (all or nothing).
+
+        ``events`` are (plan_id, at, by, from_status, to_status, reason) tuples.
+        """
 
     @abstractmethod
     def geometries(self, layer: Layer, plan_ids: Sequence[str],

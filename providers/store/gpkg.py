@@ -389,7 +389,7 @@ class GpkgStore(Store):
 
     # ---- writing ----------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False) -> None:
+              replace_all: bool = False, events: Sequence[tuple] = ()) -> None:
         c = self.conn()
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -402,6 +402,9 @@ class GpkgStore(Store):
                 self._upsert_plan(c, p)
             for batch in batches:
                 self._insert_batch(c, batch)
+            tx = SqlRegistryTx(_GpkgCursor(c), "plans", "plan_events", "?", "", "NULL")
+            for event in events:
+                tx.add_event(*event)
             # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
             bounds: dict[str, list[np.ndarray]] = {}
             for batch in batches:
@@ -477,11 +480,11 @@ class GpkgStore(Store):
         table = TableSpec.for_layer(q.layer)
         return self.query_table(table, q)
 
-    def query_table(self, table: TableSpec, q: FeatureQuery, plan_column: str = "plan_id") -> FeaturePage:
+    def query_table(self, table: TableSpec, q: FeatureQuery) -> FeaturePage:
         """A page of any GeoPackage feature table described by ``table``."""
         where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
-                            props=q.props, transform=q.filter_transform, plan_column=plan_column)
-        names = [n for n in table.fields if q.select is None or n in q.select or n == plan_column]
+                            props=q.props, transform=q.filter_transform)
+        names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
         cols = ", ".join(["fid", *(quote_ident(n) for n in names), "NULL" if q.skip_geometry else "geom"])
         t = quote_ident(table.name)
         wsql = where.sql()

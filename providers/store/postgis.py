@@ -249,7 +249,7 @@ class PostgisStore(Store):
 
     # ---- writing ----------------------------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False) -> None:
+              replace_all: bool = False, events: Sequence[tuple] = ()) -> None:
         with self._conn(write=True) as conn, conn.cursor() as cur:
             if replace_all:
                 names = ", ".join(qualified(n) for n in [*self.catalogue.layers, "plans", "plan_events",
@@ -265,6 +265,9 @@ class PostgisStore(Store):
                     cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(lid + '_geom_gist')}")
             for batch in batches:
                 self._copy_batch(cur, batch)
+            tx = SqlRegistryTx(cur, qualified("plans"), qualified("plan_events"), "%s", "", "NULL")
+            for event in events:
+                tx.add_event(*event)
             if big:
                 for lid in touched:
                     cur.execute(f"CREATE INDEX {quote_ident(lid + '_geom_gist')} ON {qualified(lid)} USING gist (geom)")
@@ -308,10 +311,10 @@ class PostgisStore(Store):
     def query(self, q: FeatureQuery) -> FeaturePage:
         return self.query_table(TableSpec.for_layer(q.layer), q)
 
-    def query_table(self, table: TableSpec, q: FeatureQuery, plan_column: str = "plan_id") -> FeaturePage:
+    def query_table(self, table: TableSpec, q: FeatureQuery) -> FeaturePage:
         where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
-                            props=q.props, transform=q.filter_transform, plan_column=plan_column)
-        names = [n for n in table.fields if q.select is None or n in q.select or n == plan_column]
+                            props=q.props, transform=q.filter_transform)
+        names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
         cols = ", ".join(["fid", *(quote_ident(n) for n in names),
                           "NULL" if q.skip_geometry else "ST_AsBinary(geom)"])
         t = qualified(table.name)

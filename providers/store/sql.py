@@ -93,11 +93,12 @@ class TableSpec:
     fid: str = "fid"
     geom: str = "geom"
     queryable: frozenset[str] = frozenset()
+    plan_column: str = "plan_id"  # the column a drawer restriction applies to
 
     @classmethod
     def for_layer(cls, layer: Layer) -> "TableSpec":
         return cls(name=layer.id, fields={f.name: f for f in layer.stored_fields},
-                   queryable=frozenset(layer.queryables))
+                   queryable=frozenset(layer.queryables), plan_column="plan_id" if layer.drawer else "id")
 
 
 @dataclass
@@ -391,12 +392,11 @@ def order_by(table: TableSpec, sortby: list[tuple[str, bool]]) -> str:
 def build_where(dialect: Dialect, table: TableSpec, *, plan_ids: tuple[str, ...] | None,
                 bbox: tuple[float, float, float, float] | None, filter_: Any,
                 props: list[tuple[str, Any]],
-                transform: Callable[[shapely.Geometry], shapely.Geometry] | None = None,
-                plan_column: str = "plan_id") -> Where:
+                transform: Callable[[shapely.Geometry], shapely.Geometry] | None = None) -> Where:
     """The WHERE of a feature query: drawer, bbox, property filters and CQL2."""
     w = Where()
     if plan_ids is not None:
-        w.add(dialect.in_list(quote_ident(plan_column), list(plan_ids), w.params))
+        w.add(dialect.in_list(quote_ident(table.plan_column), list(plan_ids), w.params))
     if bbox is not None:
         w.add(dialect.bbox(table, bbox, w.params))
     for name, value in props:
