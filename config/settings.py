@@ -34,10 +34,11 @@ class Settings(BaseSettings):
     default_items: int = Field(default=10, ge=1)
     max_items: int = Field(default=10000, ge=1)
     gzip_min_bytes: int = Field(default=1400, ge=0, description="compress bodies above this size")
-    count_exact_max: int = Field(
-        default=200_000,
+    count_max_cost: float = Field(
+        default=20_000.0,
         ge=0,
-        description="numberMatched is exact when the estimate is below this, estimated above",
+        description="PostGIS: numberMatched is counted when the planner's cost for counting is at most "
+                    "this (cost units), and estimated otherwise",
     )
     pretty_print: bool = False
     log_level: str = "INFO"

@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from onemap.config.catalogue import Catalogue, FieldDef, Layer
+from onemap.config.catalogue import PLAN_TYPES, Catalogue, FieldDef, Layer
 from onemap.config.errors import Conflict, InvalidParameterValue, LoadError, NotFound
 
 from .geometry import STORAGE_SRID, as_multi
@@ -309,17 +309,19 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
 
 
 # ---- registering ---------------------------------------------------------------------------------
-def region_outline(store: Store, region: str) -> shapely.Geometry | None:
-    """The region's outline from the land survey in force (xzq)."""
+def region_feature(store: Store, region: str) -> tuple[shapely.Geometry, str] | None:
+    """The region's outline and name from the land survey in force (xzq)."""
     xzq = store.catalogue.layers.get("xzq")
     if xzq is None:
         return None
     survey = store.plans_in_force(When.at(today()), None, xzq)
     if not survey:
         return None
-    geoms, cols = store.geometries(xzq, survey, columns=["XZQDM"])
-    match = [g for g, code in zip(geoms, cols["XZQDM"]) if code == region]
-    return as_multi(match[0]) if match else None
+    geoms, cols = store.geometries(xzq, survey, columns=["XZQDM", "XZQMC"])
+    for g, code, name in zip(geoms, cols["XZQDM"], cols["XZQMC"]):
+        if code == region:
+            return as_multi(g), name
+    return None
 
 
 def upper_plan(store: Store, region: str, level: str, type_: str) -> str | None:
@@ -349,15 +351,17 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
     if wrong:
         raise LoadError(f"package refused, nothing was loaded: layers {', '.join(wrong)} do not belong "
                         f"in a {type_} plan")
-    outline = region_outline(store, region)
-    if outline is None:
+    found = region_feature(store, region)
+    if found is None:
         allg = np.concatenate([pl.geometry for pl in pkg.layers])
-        outline = as_multi(shapely.convex_hull(shapely.union_all(shapely.envelope(allg))))
+        outline, name = as_multi(shapely.convex_hull(shapely.union_all(shapely.envelope(allg)))), region
+    else:
+        outline, name = found
     from zoneinfo import ZoneInfo
 
     plan = Plan(
         id=pid, region=region, level=level, type=type_, version=version,
-        title=title or f"{region} {level} {type_} plan {version}", status="submitted",
+        title=title or f"{name}{PLAN_TYPES[type_]['zh']}（{version}版）", status="submitted",
         upper_plan_id=upper_plan_id if upper_plan_id is not None else upper_plan(store, region, level, type_),
         submitted_by=by, submitted_at=dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0),
         checksum=pkg.checksum, outline=outline,

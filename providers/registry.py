@@ -159,8 +159,13 @@ class Registry:
         return self._move(plan_id, "rejected", by, reason)
 
 
-def plan_json(p: Plan) -> dict[str, Any]:
-    """The scripting form of a drawer entry (``onemap plan list --json``)."""
+def plan_json(p: Plan, tz: str = "Asia/Shanghai") -> dict[str, Any]:
+    """The scripting form of a drawer entry (``onemap plan list --json``); times in ``tz``."""
+    from zoneinfo import ZoneInfo
+
+    submitted = p.submitted_at
+    if submitted is not None and submitted.tzinfo is not None:
+        submitted = submitted.astimezone(ZoneInfo(tz))
     return {
         "id": p.id, "region": p.region, "level": p.level, "type": p.type, "version": p.version,
         "status": p.status, "title": p.title,
@@ -169,6 +174,6 @@ def plan_json(p: Plan) -> dict[str, Any]:
         "approval_no": p.approval_no,
         "approval_date": p.approval_date.isoformat() if p.approval_date else None,
         "upper_plan_id": p.upper_plan_id, "submitted_by": p.submitted_by,
-        "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,
+        "submitted_at": submitted.isoformat() if submitted else None,
         "checksum": p.checksum,
     }

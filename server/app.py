@@ -75,6 +75,8 @@ class OneMap:
             raise ConfigError(
                 f"the store at {settings.store_url if settings.backend == 'gpkg' else 'ONEMAP_DATABASE_URL'} "
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
+        if hasattr(self.store, "count_max_cost"):
+            self.store.count_max_cost = settings.count_max_cost
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
         extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}

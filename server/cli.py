@@ -209,7 +209,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             plans = reg.list(args.region, args.level, args.type, args.status)
             if args.json:
                 for p in plans:
-                    print(json.dumps(plan_json(p), ensure_ascii=False))
+                    print(json.dumps(plan_json(p, settings.timezone), ensure_ascii=False))
                 return 0
             rows = [[p.id, p.status, p.valid_from.isoformat() if p.valid_from else "-",
                      p.valid_to.isoformat() if p.valid_to else "-", p.title] for p in plans]
@@ -221,12 +221,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
             p = reg.get(args.id)
             events = reg.events(args.id)
             if args.json:
-                doc = plan_json(p)
+                doc = plan_json(p, settings.timezone)
                 doc["events"] = [{"at": e.at.isoformat() if hasattr(e.at, "isoformat") else str(e.at), "by": e.by,
                                   "from": e.from_status, "to": e.to_status, "reason": e.reason} for e in events]
                 print(json.dumps(doc, ensure_ascii=False))
                 return 0
-            for k, v in plan_json(p).items():
+            for k, v in plan_json(p, settings.timezone).items():
                 print(f"{k:>14}: {v if v is not None else '-'}")
             print("\ntrace (全过程留痕):")
             print(_table([[str(e.at), e.by, e.from_status or "-", e.to_status, e.reason or ""] for e in events],

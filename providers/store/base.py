@@ -202,14 +202,92 @@ class Store(ABC):
                 out.append(p.id)
         return tuple(sorted(out))
 
-    # ---- features -----------------------------------------------------------
-    @abstractmethod
-    def query(self, q: FeatureQuery) -> FeaturePage:
-        """One page of features."""
+    # ---- backend primitives (each backend: its SQL spelling and its connection) ----------
+    dialect: Any
 
     @abstractmethod
+    def _table_sql(self, name: str) -> str:
+        """The quoted (schema-qualified) name of a table."""
+
+    @abstractmethod
+    def _geom_sql(self) -> str:
+        """The select expression giving a row's geometry in the backend's own encoding."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """Run a read query."""
+
+    @abstractmethod
+    def _wkb(self, value: Any) -> bytes | None:
+        """The WKB of a geometry value as ``_geom_sql`` returned it."""
+
+    @abstractmethod
+    def _count(self, table_sql: str, where_sql: str, params: Sequence[Any]) -> tuple[int, bool]:
+        """numberMatched: (count, exact?)."""
+
+    def _value(self, v: Any) -> Any:
+        return v
+
+    # ---- features -----------------------------------------------------------
+    def query(self, q: FeatureQuery) -> FeaturePage:
+        """One page of features."""
+        from .sql import TableSpec
+
+        return self.query_table(TableSpec.for_layer(q.layer), q)
+
+    def query_table(self, table: Any, q: FeatureQuery) -> FeaturePage:
+        """One page of any feature table (a layer or the registry)."""
+        from .sql import build_where, order_by, quote_ident
+
+        where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
+                            props=q.props, transform=q.filter_transform)
+        names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "NULL" if q.skip_geometry else self._geom_sql()])
+        t = self._table_sql(table.name)
+        P = self.dialect.param
+        pc = quote_ident(table.plan_column)
+        wsql, params, offset = where.sql(), list(where.params), q.offset
+        if q.after is not None and not q.sortby:
+            # keyset continuation in the default (drawer, id) order: no O(offset) scan
+            key = self._rows(f"SELECT {pc} FROM {t} WHERE fid = {P}", [q.after[0]])
+            if not key:
+                raise InvalidParameterValue("after: that feature no longer exists; start from the first page")
+            last_plan = key[0][0]
+            later = sorted(p for p in q.plan_ids if p > last_plan) if q.plan_ids is not None else None
+            if later is None:
+                wsql = f"({wsql}) AND ({pc}, fid) > ({P}, {P})"
+                params += [last_plan, q.after[0]]
+            else:
+                # spelled out so that a btree on (plan, fid) starts right at the cursor
+                more = f" OR {pc} IN ({', '.join([P] * len(later))})" if later else ""
+                wsql = f"({wsql}) AND (({pc} = {P} AND fid > {P}){more})"
+                params += [last_plan, q.after[0], *later]
+            offset = 0
+        rows = self._rows(f"SELECT {cols} FROM {t} WHERE {wsql} ORDER BY {order_by(table, q.sortby)} "
+                          f"LIMIT {P} OFFSET {P}", [*params, q.limit, offset])
+        matched, exact = (self._count(t, where.sql(), where.params) if q.count else (None, True))
+        v = self._value
+        return FeaturePage(
+            fids=[r[0] for r in rows],
+            properties=[dict(zip(names, (v(x) for x in r[1:-1]))) for r in rows],
+            wkb=[self._wkb(r[-1]) for r in rows],
+            number_matched=matched, matched_exact=exact,
+            sort_keys=[(r[0],) for r in rows],
+        )
+
     def get(self, layer: Layer, fid: int) -> FeaturePage:
         """The feature with this id (an empty page when there is none)."""
+        from .sql import TableSpec, quote_ident
+
+        table = TableSpec.for_layer(layer)
+        names = list(table.fields)
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names), self._geom_sql()])
+        rows = self._rows(f"SELECT {cols} FROM {self._table_sql(table.name)} WHERE fid = {self.dialect.param}",
+                          [fid])
+        if not rows:
+            return FeaturePage([], [], [], 0)
+        r = rows[0]
+        return FeaturePage([r[0]], [dict(zip(names, (self._value(x) for x in r[1:-1])))], [self._wkb(r[-1])], 1)
 
     @abstractmethod
     def layer_extent(self, layer: Layer, plan_ids: Iterable[str] | None = None

@@ -25,7 +25,7 @@ from onemap.config.errors import StoreError
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
 from .base import (PLAN_FIELDS, FeatureBatch, FeaturePage, FeatureQuery, Plan, SqlRegistryTx, Store,
                    plan_from_row)
-from .sql import Dialect, TableSpec, build_where, order_by, quote_ident
+from .sql import Dialect, TableSpec, build_where, quote_ident
 
 LOG = logging.getLogger(__name__)
 
@@ -476,50 +476,21 @@ class GpkgStore(Store):
                   "last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name=?", (*new, name))
 
     # ---- reading ----------------------------------------------------------------
-    def query(self, q: FeatureQuery) -> FeaturePage:
-        table = TableSpec.for_layer(q.layer)
-        return self.query_table(table, q)
+    def _table_sql(self, name: str) -> str:
+        return quote_ident(name)
 
-    def query_table(self, table: TableSpec, q: FeatureQuery) -> FeaturePage:
-        """A page of any GeoPackage feature table described by ``table``."""
-        where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
-                            props=q.props, transform=q.filter_transform)
-        names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
-        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "NULL" if q.skip_geometry else "geom"])
-        t = quote_ident(table.name)
-        wsql = where.sql()
-        params = list(where.params)
-        if q.after is not None and not q.sortby:
-            wsql = f"({wsql}) AND fid > ?"
-            params.append(q.after[0])
-            offset = 0
-        else:
-            offset = q.offset
-        sql = f"SELECT {cols} FROM {t} WHERE {wsql} ORDER BY {order_by(table, q.sortby)} LIMIT ? OFFSET ?"
-        rows = self._execute(sql, [*params, q.limit, offset]).fetchall()
-        matched = None
-        if q.count:
-            matched = self._execute(f"SELECT count(*) FROM {t} WHERE {where.sql()}", where.params).fetchone()[0]
-        return FeaturePage(
-            fids=[r[0] for r in rows],
-            properties=[dict(zip(names, r[1:-1])) for r in rows],
-            wkb=[gpkg_wkb(r[-1]) for r in rows],
-            number_matched=matched,
-            matched_exact=True,
-            sort_keys=[(r[0],) for r in rows],
-        )
+    def _geom_sql(self) -> str:
+        return "geom"
 
-    def get(self, layer: Layer, fid: int) -> FeaturePage:
-        table = TableSpec.for_layer(layer)
-        return self.get_row(table, fid)
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return self._execute(sql, params).fetchall()
 
-    def get_row(self, table: TableSpec, fid: int) -> FeaturePage:
-        names = list(table.fields)
-        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "geom"])
-        row = self._execute(f"SELECT {cols} FROM {quote_ident(table.name)} WHERE fid = ?", (fid,)).fetchone()
-        if row is None:
-            return FeaturePage([], [], [], 0)
-        return FeaturePage([row[0]], [dict(zip(names, row[1:-1]))], [gpkg_wkb(row[-1])], 1)
+    def _wkb(self, value: Any) -> bytes | None:
+        return gpkg_wkb(value)
+
+    def _count(self, table_sql: str, where_sql: str, params: Sequence[Any]) -> tuple[int, bool]:
+        # SQLite has no planner estimate to fall back on: the embedded store always counts
+        return int(self._execute(f"SELECT count(*) FROM {table_sql} WHERE {where_sql}", params).fetchone()[0]), True
 
     def layer_extent(self, layer: Layer | str, plan_ids: Iterable[str] | None = None
                      ) -> tuple[float, float, float, float] | None:

@@ -379,7 +379,13 @@ def _as_date(v: Any) -> dt.date | None:
 
 
 def order_by(table: TableSpec, sortby: list[tuple[str, bool]]) -> str:
-    """ORDER BY on allow-listed fields, always ending with the id so pages are stable."""
+    """ORDER BY on allow-listed fields, always ending with the id so pages are stable.
+
+    The default order is (drawer entry, id): it follows the (plan_id, fid) index, so a page
+    of the plan in force never scans past the rows of superseded versions.
+    """
+    if not sortby:
+        return f"{quote_ident(table.plan_column)} ASC, {quote_ident(table.fid)} ASC"
     parts = []
     for name, asc in sortby:
         if name not in table.fields:
