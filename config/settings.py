@@ -40,6 +40,8 @@ class Settings(BaseSettings):
         description="PostGIS: numberMatched is counted when the planner's cost for counting is at most "
                     "this (cost units), and estimated otherwise",
     )
+    count_max_rows: int = Field(default=10_000, ge=0,
+                                description="PostGIS: ... and when it expects at most this many matches")
     pretty_print: bool = False
     log_level: str = "INFO"
     timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")

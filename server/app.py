@@ -77,6 +77,7 @@ class OneMap:
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
         if hasattr(self.store, "count_max_cost"):
             self.store.count_max_cost = settings.count_max_cost
+            self.store.count_max_rows = settings.count_max_rows
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
         extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}

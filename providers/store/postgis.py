@@ -119,6 +119,7 @@ class PostgisStore(Store):
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._pool_lock = threading.Lock()
         self.count_max_cost = 20_000.0  # planner cost units; set from ONEMAP_COUNT_MAX_COST
+        self.count_max_rows = 10_000  # rows the planner expects; set from ONEMAP_COUNT_MAX_ROWS
 
     # ---- connections -----------------------------------------------------------------
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -352,8 +353,9 @@ class PostgisStore(Store):
     def _count(self, table_sql: str, where_sql: str, params: Sequence[Any]) -> tuple[int, bool]:
         """Exact when the planner expects counting to be cheap; otherwise its row estimate.
 
-        Deciding by estimated cost rather than rows: a few thousand matches can still cost a
-        scan of a million rows when no index narrows the filter.
+        Both the estimated cost and the estimated rows must be small: a few thousand matches
+        can still cost a scan of a million rows when no index narrows the filter, and an
+        indexed bbox holding tens of thousands of polygons still costs an exact test each.
         """
         with self._conn() as conn, conn.cursor() as cur:
             # the plain scan's plan gives both the row estimate (parallel aggregate plans
@@ -364,7 +366,7 @@ class PostgisStore(Store):
                 plan = json.loads(plan)
             top = plan[0]["Plan"]
             estimate = int(top["Plan Rows"])
-            if float(top["Total Cost"]) <= self.count_max_cost:
+            if float(top["Total Cost"]) <= self.count_max_cost and estimate <= self.count_max_rows:
                 cur.execute(f"SELECT count(*) FROM {table_sql} WHERE {where_sql}", params)
                 return int(cur.fetchone()[0]), True
             return estimate, False
