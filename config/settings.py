@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     )
     count_max_rows: int = Field(default=10_000, ge=0,
                                 description="PostGIS: ... and when it expects at most this many matches")
+    tile_cache: bool = Field(default=True, description="cache rendered vector tiles under data_dir/tiles")
     pretty_print: bool = False
     log_level: str = "INFO"
     timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")

@@ -125,15 +125,25 @@ class Registry:
                             raise Conflict(f"{other.id} is in force from {other.valid_from}, after {valid_from}")
                         tx.set_plan(other.id, status="superseded", valid_to=valid_from)
                         tx.add_event(other.id, at, by, "filed", "superseded", f"superseded by {plan.id}")
+                        tx.invalidate_tiles(other.id, self._effective(valid_from, at))
+                tx.invalidate_tiles(plan.id, self._effective(valid_from, at))
             if to == "withdrawn":
                 extra["valid_to"] = extra.get("valid_to") or today(self.tz)
                 if plan.valid_from and extra["valid_to"] < plan.valid_from:
                     raise InvalidParameterValue("a plan cannot be withdrawn before it came into force")
+                tx.invalidate_tiles(plan.id, self._effective(extra["valid_to"], at))
             tx.set_plan(plan.id, status=to, **extra)
             tx.add_event(plan.id, at, by, plan.status, to, reason)
 
         self.store.transaction(op)
         return self.get(plan_id)
+
+    def _effective(self, day: dt.date, at: dt.datetime) -> float:
+        """When a change of the one map takes effect: the start of ``day`` (local), or now if earlier."""
+        from zoneinfo import ZoneInfo
+
+        start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(self.tz))
+        return max(start, at).timestamp()
 
     def mark_checked(self, plan_id: str, by: str, reason: str | None = None) -> Plan:
         return self._move(plan_id, "checked", by, reason)

@@ -28,9 +28,11 @@ from onemap.config.settings import Settings, get_settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService
 from onemap.providers.store import Store, get_store
+from onemap.providers.vector_tiles import VectorTileService
 
 from . import collections as collections_ep
 from . import items as items_ep
+from . import tiles_ep
 from . import openapi as openapi_mod
 from . import pygeoapi_compat
 from .http import JSON, install, json_response, output_format
@@ -75,10 +77,14 @@ class OneMap:
             raise ConfigError(
                 f"the store at {settings.store_url if settings.backend == 'gpkg' else 'ONEMAP_DATABASE_URL'} "
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
+        self.store.ensure_schema()
         if hasattr(self.store, "count_max_cost"):
             self.store.count_max_cost = settings.count_max_cost
             self.store.count_max_rows = settings.count_max_rows
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
+        self.tiles = VectorTileService(self.store, settings.data_dir / "tiles" if settings.tile_cache else None,
+                                       settings.timezone)
+        self.openapi_extensions = [lambda paths, tags: tiles_ep.openapi_paths(self, paths, tags)]
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
         extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}
         known = [e for lid, e in extents.items() if e and lid in self.catalogue.layers]
@@ -98,13 +104,33 @@ class OneMap:
         logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
         self.openapi = openapi_mod.build(self)
         self.api = API(self.pg_config, self.openapi)
-        self.conformance = sorted(set(CORE_CONFORMANCE + items_ep.CONFORMS_TO))
+        self.conformance = sorted(set(CORE_CONFORMANCE + items_ep.CONFORMS_TO + tiles_ep.CONFORMS_TO))
 
     # ---- helpers used by the endpoint modules -----------------------------------------
     def layer(self, collection_id: str) -> Layer:
         layer = self.catalogue.collections.get(collection_id)
         if layer is None:
             raise NotFound(f"collection {collection_id!r} does not exist")
+        return layer
+
+    def amend_landing(self, doc: dict) -> dict:
+        """Links pygeoapi does not know: our tile endpoints."""
+        rel = "http://www.opengis.net/def/rel/ogc/1.0/"
+        doc["links"] = [link for link in doc.get("links", []) if "tilematrixsets" not in link.get("rel", "")]
+        doc["links"] += [
+            {"rel": rel + "tiling-schemes", "type": JSON, "title": "Tile matrix sets",
+             "href": f"{self.base_url}/tileMatrixSets"},
+            {"rel": rel + "tilesets-vector", "type": JSON, "title": "Vector tiles of the one map",
+             "href": f"{self.base_url}/tiles"},
+        ]
+        return doc
+
+    def tiled_layer(self, collection_id: str) -> Layer:
+        """A data layer that has tiles (the registry collection has none)."""
+        layer = self.catalogue.layers.get(collection_id)
+        if layer is None:
+            raise NotFound(f"collection {collection_id!r} has no tiles" if collection_id in self.catalogue.collections
+                           else f"collection {collection_id!r} does not exist")
         return layer
 
     def lang(self) -> str:
@@ -182,7 +208,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/")
     def landing() -> Response:
         simple()
-        return om.call_pygeoapi(core_api.landing_page)
+        return om.call_pygeoapi(core_api.landing_page, post=om.amend_landing)
 
     @app.get("/conformance")
     def conformance() -> Response:
@@ -233,6 +259,38 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/collections/<collection_id>/items/<feature_id>")
     def item(collection_id: str, feature_id: str) -> Response:
         return items_ep.item(om, collection_id, feature_id)
+
+    @app.get("/tileMatrixSets")
+    def tile_matrix_sets() -> Response:
+        return tiles_ep.tile_matrix_sets(om)
+
+    @app.get("/tileMatrixSets/<tms_id>")
+    def tile_matrix_set(tms_id: str) -> Response:
+        return tiles_ep.tile_matrix_set(om, tms_id)
+
+    @app.get("/collections/<collection_id>/tiles")
+    def collection_tilesets(collection_id: str) -> Response:
+        return tiles_ep.collection_tilesets(om, collection_id)
+
+    @app.get("/collections/<collection_id>/tiles/<tms_id>")
+    def collection_tileset(collection_id: str, tms_id: str) -> Response:
+        return tiles_ep.collection_tileset(om, collection_id, tms_id)
+
+    @app.get("/collections/<collection_id>/tiles/<tms_id>/<z>/<row>/<col>")
+    def collection_tile(collection_id: str, tms_id: str, z: str, row: str, col: str) -> Response:
+        return tiles_ep.collection_tile(om, collection_id, tms_id, z, row, col)
+
+    @app.get("/tiles")
+    def dataset_tilesets() -> Response:
+        return tiles_ep.dataset_tilesets(om)
+
+    @app.get("/tiles/<tms_id>")
+    def dataset_tileset(tms_id: str) -> Response:
+        return tiles_ep.dataset_tileset(om, tms_id)
+
+    @app.get("/tiles/<tms_id>/<z>/<row>/<col>")
+    def dataset_tile(tms_id: str, z: str, row: str, col: str) -> Response:
+        return tiles_ep.dataset_tile(om, tms_id, z, row, col)
 
     @app.get("/static/<path:filename>")
     def static_files(filename: str) -> Response:

@@ -66,6 +66,9 @@ def amend_collection(om: "OneMap", doc: dict[str, Any]) -> dict[str, Any]:
         ("http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA_JSON, f"{base}/queryables", "Queryables"),
         ("http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON, f"{base}/schema", "Schema"),
     ]
+    if layer.drawer:
+        extra.append(("http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json",
+                      f"{base}/tiles", "Vector tilesets"))
     for rel, mtype, href, title in extra:
         if rel not in rels:
             doc.setdefault("links", []).append({"rel": rel, "type": mtype, "href": href, "title": title})

@@ -166,6 +166,17 @@ class Store(ABC):
     def is_initialised(self) -> bool:
         """Does the store hold OneMap's schema?"""
 
+    @abstractmethod
+    def schema_version(self) -> str | None:
+        """The schema version recorded in the store."""
+
+    expected_schema: str = ""
+
+    def ensure_schema(self) -> None:
+        """Bring an older store up to this code's schema (init_schema only adds what is missing)."""
+        if self.schema_version() != self.expected_schema:
+            self.init_schema()
+
     # ---- registry -----------------------------------------------------------
     @abstractmethod
     def _registry_version(self) -> Any:
@@ -290,6 +301,10 @@ class Store(ABC):
         return FeaturePage([r[0]], [dict(zip(names, (self._value(x) for x in r[1:-1])))], [self._wkb(r[-1])], 1)
 
     @abstractmethod
+    def vector_tile(self, layer: Layer, spec: Any) -> bytes:
+        """One MVT layer for a tile (``tiles.mvt.TileSpec``); empty bytes when nothing is there."""
+
+    @abstractmethod
     def layer_extent(self, layer: Layer, plan_ids: Iterable[str] | None = None
                      ) -> tuple[float, float, float, float] | None:
         """The bbox (lon/lat) of a layer's features, of these plans or of all."""
@@ -319,6 +334,26 @@ class Store(ABC):
     @abstractmethod
     def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
         """The recorded transitions of one drawer entry, oldest first."""
+
+    def plan_layers(self, plan_id: str) -> dict[str, tuple[int, tuple[float, float, float, float]]]:
+        """The layers a drawer entry holds: feature count and lon/lat extent per layer."""
+        rows = self._rows(f"SELECT layer, features, minx, miny, maxx, maxy FROM {self._table_sql('plan_layers')} "
+                          f"WHERE plan_id = {self.dialect.param} ORDER BY layer", [plan_id])
+        return {r[0]: (int(r[1]), (r[2], r[3], r[4], r[5])) for r in rows}
+
+    def tile_invalidations(self) -> list[tuple[str, tuple[float, float, float, float], float]]:
+        """(layer, lon/lat bbox, effective epoch seconds) of every recorded invalidation.
+
+        Read again only when the registry changes (invalidations are written by transitions).
+        """
+        version = self._registry_version()
+        cached = getattr(self, "_inval_cache", None)
+        if cached is None or cached[0] != version:
+            rows = self._rows(f"SELECT layer, minx, miny, maxx, maxy, effective FROM "
+                              f"{self._table_sql('tile_invalidations')} ORDER BY id", [])
+            cached = (version, [(r[0], (r[1], r[2], r[3], r[4]), float(r[5])) for r in rows])
+            self._inval_cache = cached
+        return cached[1]
 
     # ---- helpers shared by backends -----------------------------------------
     def field(self, layer: Layer, name: str) -> FieldDef:
@@ -360,14 +395,15 @@ def plan_from_row(fid: int, values: Sequence[Any], outline_wkb: bytes | None) ->
 class SqlRegistryTx:
     """Registry operations inside one open transaction, for either backend's DB-API cursor."""
 
-    def __init__(self, cur: Any, plans_table: str, events_table: str, param: str, lock: str,
-                 outline_sql: str) -> None:
+    def __init__(self, cur: Any, table: Callable[[str], str], param: str, lock: str = "") -> None:
         self.cur = cur
-        self.plans_table = plans_table
-        self.events_table = events_table
+        self.plans_table = table("plans")
+        self.events_table = table("plan_events")
+        self.layers_table = table("plan_layers")
+        self.invalidations_table = table("tile_invalidations")
         self.p = param
         self.lock = lock
-        self.outline_sql = outline_sql
+        self.outline_sql = "NULL"
 
     def _select(self) -> str:
         cols = ", ".join(f'"{n}"' for n in PLAN_FIELDS)
@@ -393,6 +429,26 @@ class SqlRegistryTx:
         values = [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) and self.p == "?" else v
                   for v in fields.values()]
         self.cur.execute(f"UPDATE {self.plans_table} SET {sets} WHERE id = {self.p}", (*values, plan_id))
+
+    def invalidate_tiles(self, plan_id: str, effective: float) -> None:
+        """Cached tiles of this plan's layers and area are stale from ``effective`` (epoch seconds)."""
+        p = self.p
+        self.cur.execute(f"INSERT INTO {self.invalidations_table} (layer, minx, miny, maxx, maxy, effective) "
+                         f"SELECT layer, minx, miny, maxx, maxy, {p} FROM {self.layers_table} WHERE plan_id = {p}",
+                         (effective, plan_id))
+
+    def add_plan_layer(self, plan_id: str, layer: str, features: int,
+                       bounds: tuple[float, float, float, float]) -> None:
+        p = self.p
+        self.cur.execute(f"SELECT features, minx, miny, maxx, maxy FROM {self.layers_table} "
+                         f"WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
+        row = self.cur.fetchone()
+        if row is not None:
+            features += row[0]
+            bounds = (min(bounds[0], row[1]), min(bounds[1], row[2]), max(bounds[2], row[3]), max(bounds[3], row[4]))
+            self.cur.execute(f"DELETE FROM {self.layers_table} WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
+        self.cur.execute(f"INSERT INTO {self.layers_table} (plan_id, layer, features, minx, miny, maxx, maxy) "
+                         f"VALUES ({', '.join([p] * 7)})", (plan_id, layer, features, *bounds))
 
     def add_event(self, plan_id: str, at: dt.datetime, by: str, from_status: str | None, to_status: str,
                   reason: str | None) -> None:

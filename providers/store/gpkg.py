@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -171,6 +171,11 @@ def _to_db(value: Any) -> Any:
     return value
 
 
+def _total_bounds(geoms: Any) -> tuple[float, float, float, float]:
+    b = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
+
 class _GpkgCursor:
     """A DB-API cursor over one sqlite3 connection that keeps its last result."""
 
@@ -192,6 +197,7 @@ class GpkgStore(Store):
     """The embedded GeoPackage backend (see the module docstring)."""
 
     backend = "gpkg"
+    expected_schema = SCHEMA_VERSION
     dialect = GpkgDialect()
 
     def __init__(self, path: str | Path, catalogue: Catalogue) -> None:
@@ -269,6 +275,11 @@ class GpkgStore(Store):
                 id INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL, at DATETIME NOT NULL,
                 by TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT)""")
             c.execute("CREATE INDEX IF NOT EXISTS plan_events_plan ON plan_events (plan_id)")
+            c.execute("""CREATE TABLE IF NOT EXISTS plan_layers (plan_id TEXT NOT NULL, layer TEXT NOT NULL,
+                features INTEGER NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE,
+                PRIMARY KEY (plan_id, layer))""")
+            c.execute("""CREATE TABLE IF NOT EXISTS tile_invalidations (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                layer TEXT NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE, effective DOUBLE NOT NULL)""")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
                       (SCHEMA_VERSION,))
@@ -347,6 +358,10 @@ class GpkgStore(Store):
                 BEGIN DELETE FROM {r} WHERE id = OLD.fid; END""",
         ]
 
+    def schema_version(self) -> str | None:
+        rows = self._rows("SELECT value FROM onemap_meta WHERE key = 'schema_version'", [])
+        return rows[0][0] if rows else None
+
     # ---- registry --------------------------------------------------------------
     def _registry_version(self) -> Any:
         row = self._execute("SELECT value FROM onemap_meta WHERE key='registry_version'").fetchone()
@@ -361,7 +376,7 @@ class GpkgStore(Store):
         c = self.conn()
         c.execute("BEGIN IMMEDIATE")  # takes the write lock: transitions are serialised
         try:
-            op(SqlRegistryTx(_GpkgCursor(c), "plans", "plan_events", "?", "", "NULL"))
+            op(SqlRegistryTx(_GpkgCursor(c), quote_ident, "?"))
             self._bump_registry(c)
             c.execute("COMMIT")
         except BaseException:
@@ -398,11 +413,14 @@ class GpkgStore(Store):
                     c.execute(f"DELETE FROM {quote_ident(layer.id)}")
                 c.execute("DELETE FROM plans")
                 c.execute("DELETE FROM plan_events")
+                c.execute("DELETE FROM plan_layers")
+                c.execute("DELETE FROM tile_invalidations")
             for p in plans:
                 self._upsert_plan(c, p)
+            tx = SqlRegistryTx(_GpkgCursor(c), quote_ident, "?")
             for batch in batches:
                 self._insert_batch(c, batch)
-            tx = SqlRegistryTx(_GpkgCursor(c), "plans", "plan_events", "?", "", "NULL")
+                tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch), _total_bounds(batch.geometry))
             for event in events:
                 tx.add_event(*event)
             # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
@@ -491,6 +509,27 @@ class GpkgStore(Store):
     def _count(self, table_sql: str, where_sql: str, params: Sequence[Any]) -> tuple[int, bool]:
         # SQLite has no planner estimate to fall back on: the embedded store always counts
         return int(self._execute(f"SELECT count(*) FROM {table_sql} WHERE {where_sql}", params).fetchone()[0]), True
+
+    def vector_tile(self, layer: Layer, spec: Any) -> bytes:
+        from onemap.tiles.mvt import encode
+
+        if not spec.plan_ids:
+            return b""
+        names = list(spec.properties)
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "geom"])
+        t = quote_ident(layer.id)
+        r = quote_ident(f"rtree_{layer.id}_geom")
+        minx, miny, maxx, maxy = spec.query_bbox
+        ph = ", ".join("?" * len(spec.plan_ids))
+        # same selection as PostGIS: envelope meets the buffered tile, not below a pixel,
+        # largest first, capped
+        sql = (f"SELECT {cols} FROM {t} WHERE plan_id IN ({ph}) AND fid IN (SELECT id FROM {r} "
+               f"WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?) "
+               f"AND max(ST_MaxX(geom) - ST_MinX(geom), ST_MaxY(geom) - ST_MinY(geom)) >= ? "
+               f"ORDER BY (ST_MaxX(geom) - ST_MinX(geom)) * (ST_MaxY(geom) - ST_MinY(geom)) DESC, fid LIMIT ?")
+        rows = self._rows(sql, [*spec.plan_ids, maxx, minx, maxy, miny, spec.min_size, spec.cap])
+        return encode(spec, [r[0] for r in rows], [dict(zip(names, r[1:-1])) for r in rows],
+                      [gpkg_wkb(r[-1]) for r in rows])
 
     def layer_extent(self, layer: Layer | str, plan_ids: Iterable[str] | None = None
                      ) -> tuple[float, float, float, float] | None:

@@ -1,0 +1,214 @@
+"""A MapProxy source plugin: ``type: onemap_raster`` renders map requests from a local raster.
+
+MapProxy finds it through the ``mapproxy`` entry-point group (``pyproject.toml``):
+``mapproxy.config.loader.load_plugins`` loads this module and calls
+``plugin_entrypoint()``, which registers the source type and its YAML options.
+
+The source answers any map request (any SRS, bbox and size) in-process: a windowed,
+decimated read of the GeoTIFF (served from its overviews when zoomed out) and a
+``rasterio.warp.reproject`` into the requested grid. Serving the basemap over HTTP to
+ourselves instead could deadlock a gunicorn sync worker that is waiting on itself.
+
+Options::
+
+    sources:
+      basemap:
+        type: onemap_raster
+        file: /path/to/basemap.tif      # required; re-read when the file is replaced
+        background: '#ECEAE4'          # outside the raster (default: opaque light grey)
+        resampling: bilinear            # nearest | bilinear | cubic | average | lanczos
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mapproxy.config.configuration.base import parse_color
+from mapproxy.config.configuration.source import (SourceConfiguration, register_source_configuration,
+                                                 resolution_range)
+from mapproxy.config.spec import coverage as coverage_spec
+from mapproxy.config.spec import image_opts as image_opts_spec
+from mapproxy.config.spec import scale_hints
+from mapproxy.extent import DefaultMapExtent
+from mapproxy.image import ImageResult
+from mapproxy.layer import BlankImageError
+from mapproxy.layer.map_layer import MapLayer
+from mapproxy.source import SourceError
+from mapproxy.util.ext.dictspec.spec import required
+
+SOURCE_TYPE = "onemap_raster"
+DEFAULT_BACKGROUND = "#ECEAE4"
+LOG = logging.getLogger("onemap.mapproxy")
+
+
+class _Handles(threading.local):
+    """Open datasets per thread (GDAL handles are not thread-safe) and per process (not fork-safe)."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[str, tuple[tuple[int, int, int, int], Any]] = {}
+
+
+_handles = _Handles()
+
+
+def _dataset(path: str) -> Any:
+    """The open raster at ``path``, reopened once the file has been replaced (re-rendered)."""
+    import rasterio
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"the basemap raster {os.path.basename(path)} does not exist (yet)") from None
+    key = (os.getpid(), st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _handles.by_path.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if cached is not None and cached[0][0] == os.getpid():
+        cached[1].close()
+    ds = rasterio.open(path)
+    _handles.by_path[path] = (key, ds)
+    return ds
+
+
+_crs_cache: dict[str, Any] = {}
+
+
+def _rio_crs(srs: Any) -> Any:
+    """rasterio's CRS for a MapProxy SRS (lon/lat order for geographic ones, as MapProxy's bboxes are)."""
+    from rasterio.crs import CRS
+
+    code = srs.srs_code
+    crs = _crs_cache.get(code)
+    if crs is None:
+        crs = CRS.from_wkt(srs.proj.to_wkt())
+        _crs_cache[code] = crs
+    return crs
+
+
+def read_rgb(path: str, bbox: tuple[float, float, float, float], size: tuple[int, int], srs: Any,
+             background: tuple[int, int, int], resampling: str = "bilinear") -> np.ndarray:
+    """The raster's first three bands as a (height, width, 3) uint8 image of ``bbox`` in ``srs``.
+
+    Pixels the raster does not cover get ``background``.
+    """
+    from rasterio.enums import Resampling
+    from rasterio.transform import Affine, from_bounds
+    from rasterio.warp import reproject, transform_bounds
+    from rasterio.windows import Window
+
+    width, height = size
+    out = np.empty((3, height, width), dtype=np.uint8)
+    out[:] = np.asarray(background[:3], dtype=np.uint8)[:, None, None]
+    ds = _dataset(path)
+    dst_crs = _rio_crs(srs)
+    try:
+        left, bottom, right, top = transform_bounds(dst_crs, ds.crs, *bbox, densify_pts=21)
+    except Exception:  # a bbox outside the CRS's area of use cannot show the raster
+        return out.transpose(1, 2, 0)
+    if not all(map(math.isfinite, (left, bottom, right, top))):
+        return out.transpose(1, 2, 0)
+    t = ds.transform
+    # the source window, a couple of pixels wider for the resampling kernel, clipped to the raster
+    col0 = max(0, math.floor((left - t.c) / t.a) - 2)
+    col1 = min(ds.width, math.ceil((right - t.c) / t.a) + 2)
+    row0 = max(0, math.floor((top - t.f) / t.e) - 2)
+    row1 = min(ds.height, math.ceil((bottom - t.f) / t.e) + 2)
+    if col1 <= col0 or row1 <= row0:
+        return out.transpose(1, 2, 0)
+    win = Window(col0, row0, col1 - col0, row1 - row0)
+    # decimate to about the requested resolution: GDAL then reads the matching overview
+    factor = max(1.0, min((right - left) / width / t.a, (top - bottom) / height / -t.e))
+    out_w = max(1, round(win.width / factor))
+    out_h = max(1, round(win.height / factor))
+    rs = getattr(Resampling, resampling)
+    src = ds.read((1, 2, 3), window=win, out_shape=(3, out_h, out_w), resampling=rs)
+    src_transform = ds.window_transform(win) * Affine.scale(win.width / out_w, win.height / out_h)
+    reproject(src, out, src_transform=src_transform, src_crs=ds.crs,
+              dst_transform=from_bounds(*bbox, width, height), dst_crs=dst_crs, resampling=rs,
+              init_dest_nodata=False)
+    return out.transpose(1, 2, 0)
+
+
+class RasterSource(MapLayer):
+    """A MapProxy source reading a local RGB raster (see the module docstring)."""
+
+    supports_meta_tiles = True
+
+    def __init__(self, path: str, background: tuple[int, ...], resampling: str = "bilinear",
+                 image_opts: Any = None, coverage: Any = None, res_range: Any = None) -> None:
+        super().__init__(image_opts=image_opts)
+        self.path = path
+        self.background = tuple(background[:3])
+        self.resampling = resampling
+        self.coverage = coverage
+        self.res_range = res_range
+        # the background is part of the map: every request gets an opaque image
+        self.extent = DefaultMapExtent()
+
+    def is_opaque(self, query: Any) -> bool:
+        return True
+
+    def get_map(self, query: Any) -> ImageResult:
+        self.check_res_range(query)
+        if self.coverage is not None and not self.coverage.intersects(query.bbox, query.srs):
+            raise BlankImageError()
+        try:
+            rgb = read_rgb(self.path, tuple(query.bbox), tuple(query.size), query.srs, self.background,
+                           self.resampling)
+        except SourceError:
+            raise
+        except Exception as err:  # a broken raster must show as a source error, not crash the worker
+            LOG.exception("reading %s failed", self.path)
+            raise SourceError(f"cannot read the basemap raster: {err.__class__.__name__}") from err
+        return ImageResult(Image.fromarray(np.ascontiguousarray(rgb), "RGB"), size=query.size,
+                           image_opts=self.image_opts)
+
+
+class OneMapRasterSourceConfiguration(SourceConfiguration):
+    """``type: onemap_raster`` in mapproxy.yaml."""
+
+    source_type = (SOURCE_TYPE,)
+    supports_meta_tiles = True
+    defaults: dict = {}
+
+    def source(self, params: Any = None) -> RasterSource:
+        from rasterio.enums import Resampling
+
+        resampling = self.conf.get("resampling", "bilinear")
+        if not hasattr(Resampling, resampling):
+            from mapproxy.config.configuration.base import ConfigurationError
+
+            raise ConfigurationError(f"{SOURCE_TYPE}: unknown resampling {resampling!r}")
+        return RasterSource(
+            path=self.context.globals.abspath(self.conf["file"]),
+            background=parse_color(self.conf.get("background", DEFAULT_BACKGROUND)),
+            resampling=resampling,
+            image_opts=self.image_opts(),
+            coverage=self.coverage(),
+            res_range=resolution_range(self.conf),
+        )
+
+
+SOURCE_SPEC = {
+    **scale_hints,
+    "coverage": coverage_spec,
+    "seed_only": bool(),
+    "concurrent_requests": int(),
+    required("file"): str(),
+    "background": str(),
+    "resampling": str(),
+    "transparent": bool(),
+    "image": image_opts_spec,
+}
+
+
+def plugin_entrypoint() -> None:
+    """Called by MapProxy for the ``mapproxy`` entry point; registering twice is harmless."""
+    register_source_configuration(SOURCE_TYPE, OneMapRasterSourceConfiguration, SOURCE_TYPE, dict(SOURCE_SPEC))

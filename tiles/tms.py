@@ -1,0 +1,92 @@
+"""Tile matrix sets, as data: morecantile's WebMercatorQuad and WorldCRS84Quad, and our
+CGCS2000 quad grid (tiles/tms/CGCS2000Quad.json) laid out like Tianditu's ``c`` matrix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import morecantile
+
+from onemap.config.errors import NotFound
+
+TMS_DIR = Path(__file__).parent / "tms"
+ORDER = ("WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad")
+# Tiles deeper than this are not served: a parcel survey needs no finer than ~0.3 m pixels.
+MAX_ZOOM = 20
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, morecantile.TileMatrixSet]:
+    """Every tile matrix set OneMap serves, by id."""
+    out = {}
+    for tid in ORDER:
+        path = TMS_DIR / f"{tid}.json"
+        if path.exists():
+            out[tid] = morecantile.TileMatrixSet.model_validate_json(path.read_text(encoding="utf-8"))
+        else:
+            out[tid] = morecantile.tms.get(tid)
+    return out
+
+
+def get(tms_id: str) -> morecantile.TileMatrixSet:
+    tms = registry().get(tms_id)
+    if tms is None:
+        raise NotFound(f"tile matrix set {tms_id!r} is not offered; see /tileMatrixSets")
+    return tms
+
+
+def max_zoom(tms: morecantile.TileMatrixSet) -> int:
+    return min(MAX_ZOOM, tms.maxzoom)
+
+
+@dataclass(frozen=True)
+class TileRef:
+    """A validated tile address and its extent in lon/lat (storage) and in the tile's CRS."""
+
+    tms_id: str
+    z: int
+    x: int  # column
+    y: int  # row
+    lonlat: tuple[float, float, float, float]
+    native: tuple[float, float, float, float]  # xy bounds in the TMS CRS (x = easting/longitude)
+    geographic: bool
+
+    @property
+    def pixel_lonlat(self) -> float:
+        """The width of one 256-px screen pixel in degrees of longitude (for generalisation)."""
+        return (self.lonlat[2] - self.lonlat[0]) / 256.0
+
+
+def tile(tms_id: str, z: str | int, row: str | int, col: str | int) -> TileRef:
+    """Check a tile address; outside the matrix is a 404 (never a 500)."""
+    tms = get(tms_id)
+    try:
+        zi, yi, xi = int(z), int(row), int(col)
+    except (TypeError, ValueError):
+        raise NotFound("tile address must be integers: /{tileMatrix}/{tileRow}/{tileCol}") from None
+    if not 0 <= zi <= max_zoom(tms):
+        raise NotFound(f"tile matrix {z} is not in {tms_id} (0-{max_zoom(tms)})")
+    m = tms.matrix(zi)
+    if not (0 <= xi < m.matrixWidth and 0 <= yi < m.matrixHeight):
+        raise NotFound(f"tile {z}/{row}/{col} is outside the {tms_id} matrix")
+    t = morecantile.Tile(xi, yi, zi)
+    xy = tms.xy_bounds(t)
+    ll = tms.bounds(t)
+    geographic = tms.crs._pyproj_crs.is_geographic
+    return TileRef(tms_id, zi, xi, yi, (ll.left, ll.bottom, ll.right, ll.top),
+                   (xy.left, xy.bottom, xy.right, xy.top), geographic)
+
+
+def tms_document(tms: morecantile.TileMatrixSet) -> dict:
+    """The OGC Two Dimensional Tile Matrix Set document."""
+    doc = json.loads(tms.model_dump_json(exclude_none=True))
+    doc.setdefault("uri", f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms.id}")
+    return doc
+
+
+def tiles_for_bbox(tms: morecantile.TileMatrixSet, bbox: tuple[float, float, float, float], z: int):
+    """Tiles of level ``z`` covering a lon/lat bbox."""
+    return tms.tiles(bbox[0], bbox[1], bbox[2], bbox[3], [z])
