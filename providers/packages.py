@@ -225,13 +225,15 @@ def read_layer(src: Source, catalogue: Catalogue, errors: list[str]) -> PackageL
         if g.geom_type not in ("Polygon", "MultiPolygon"):
             errors.append(f"{where}: a {g.geom_type}, but {name} holds polygons")
             continue
-        if not g.is_valid:
-            errors.append(f"{where}: invalid geometry ({shapely.is_valid_reason(g)})")
-            continue
         minx, miny, maxx, maxy = g.bounds
-        if not (73 <= minx and maxx <= 136 and 3 <= miny and maxy <= 54):
+        # before validity: coordinates a projection cannot invert come back infinite
+        if not (np.isfinite([minx, miny, maxx, maxy]).all() and 73 <= minx and maxx <= 136
+                and 3 <= miny and maxy <= 54):
             errors.append(f"{where}: lies outside China after reprojection from EPSG:{epsg} "
                           "(wrong zone, or swapped X/Y?)")
+            continue
+        if not g.is_valid:
+            errors.append(f"{where}: invalid geometry ({shapely.is_valid_reason(g)})")
             continue
         out_geoms[i] = as_multi(g)
     check_codes(catalogue, layer, label, columns, errors)

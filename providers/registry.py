@@ -13,8 +13,12 @@ here once; each backend only runs them inside its own transaction (``Store.trans
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import shapely
 
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_STATUSES, PLAN_TYPES
 from onemap.config.errors import Conflict, InvalidParameterValue, NotFound
@@ -31,6 +35,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": (),
 }
 STATUS_LABELS = PLAN_STATUSES
+# Above this many features a revision's changed area is not worked out feature by feature:
+# the whole extent of both versions is invalidated instead.
+DIFF_MAX_FEATURES = 200_000
+MAX_BOXES = 64
 
 
 @dataclass
@@ -110,6 +118,8 @@ class Registry:
             raise InvalidParameterValue("say who does this (--by)")
         at = _now(self.tz)
 
+        changed = self._changed_areas(plan_id) if to == "filed" else {}
+
         def op(tx: Any) -> None:
             plan = tx.lock_plan(plan_id)
             if plan is None:
@@ -119,14 +129,30 @@ class Registry:
             if to == "filed":
                 valid_from = extra.get("valid_from") or today(self.tz)
                 extra["valid_from"] = valid_from
-                for other in tx.drawer_plans(plan.region, plan.level, plan.type):
+                drawer = tx.drawer_plans(plan.region, plan.level, plan.type)
+                for other in drawer:
+                    if other.id == plan.id or other.valid_from is None:
+                        continue
+                    # one version in force per drawer and day: a filing may not reach back
+                    # into (or before) the interval of a version already in force
+                    if other.status == "filed" and other.valid_from >= valid_from:
+                        raise Conflict(f"{other.id} is in force from {other.valid_from}: a new version must "
+                                       f"come into force after that, not on {valid_from}")
+                    if other.status in ("superseded", "withdrawn") and other.valid_to and valid_from < other.valid_to:
+                        raise Conflict(f"{other.id} was in force until {other.valid_to}: a new version cannot "
+                                       f"come into force before that ({valid_from})")
+                for other in drawer:
                     if other.id != plan.id and other.status == "filed":
-                        if other.valid_from and other.valid_from > valid_from:
-                            raise Conflict(f"{other.id} is in force from {other.valid_from}, after {valid_from}")
                         tx.set_plan(other.id, status="superseded", valid_to=valid_from)
                         tx.add_event(other.id, at, by, "filed", "superseded", f"superseded by {plan.id}")
-                        tx.invalidate_tiles(other.id, self._effective(valid_from, at))
-                tx.invalidate_tiles(plan.id, self._effective(valid_from, at))
+                        if other.id not in changed:
+                            tx.invalidate_tiles(other.id, self._effective(valid_from, at))
+                if plan.id in changed:
+                    for layer_id, boxes in changed[plan.id].items():
+                        for box in boxes:
+                            tx.invalidate_area(layer_id, box, self._effective(valid_from, at))
+                else:
+                    tx.invalidate_tiles(plan.id, self._effective(valid_from, at))
             if to == "withdrawn":
                 extra["valid_to"] = extra.get("valid_to") or today(self.tz)
                 if plan.valid_from and extra["valid_to"] < plan.valid_from:
@@ -138,12 +164,54 @@ class Registry:
         self.store.transaction(op)
         return self.get(plan_id)
 
+    def _changed_areas(self, plan_id: str) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
+        """Where a filing changes the map, when it supersedes the drawer's filed version.
+
+        Returns ``{plan_id: {layer: [bbox, ...]}, other_id: {}}`` covering both versions, or {}
+        when there is nothing to compare (then whole extents are invalidated). A feature that is
+        in both versions with the same geometry and attributes changes nothing.
+        """
+        plan = self.store.plan(plan_id)
+        if plan is None:
+            return {}
+        previous = [p for p in self.store.plans().values()
+                    if (p.region, p.level, p.type) == (plan.region, plan.level, plan.type)
+                    and p.status == "filed" and p.id != plan.id]
+        if len(previous) != 1:
+            return {}
+        old = previous[0]
+        new_layers, old_layers = self.store.plan_layers(plan.id), self.store.plan_layers(old.id)
+        if max([n for n, _ in new_layers.values()] + [n for n, _ in old_layers.values()] + [0]) > DIFF_MAX_FEATURES:
+            return {}
+        boxes: dict[str, list[tuple[float, float, float, float]]] = {}
+        for layer_id in sorted(set(new_layers) | set(old_layers)):
+            if layer_id not in new_layers or layer_id not in old_layers:
+                boxes[layer_id] = [(new_layers.get(layer_id) or old_layers[layer_id])[1]]
+                continue
+            layer = self.store.catalogue.layers[layer_id]
+            names = [f.name for f in layer.fields]
+            keyed = []
+            for pid in (old.id, plan.id):
+                geoms, cols = self.store.geometries(layer, [pid], columns=names)
+                keys = [(g.wkb, tuple(cols[n][i] for n in names)) for i, g in enumerate(geoms)]
+                keyed.append(dict(zip(keys, geoms)))
+            diff = [g for k, g in keyed[0].items() if k not in keyed[1]] + \
+                   [g for k, g in keyed[1].items() if k not in keyed[0]]
+            if diff:
+                boxes[layer_id] = _coalesce([tuple(float(v) for v in b)
+                                             for b in shapely.bounds(np.asarray(diff, dtype=object))])
+        return {plan.id: boxes, old.id: {}}
+
     def _effective(self, day: dt.date, at: dt.datetime) -> float:
-        """When a change of the one map takes effect: the start of ``day`` (local), or now if earlier."""
+        """When a change of the one map takes effect: the start of ``day`` (local), or now if earlier.
+
+        ``now`` to the microsecond (``at`` is rounded to the second for the trace): a tile rendered a
+        moment before the change must count as older than it.
+        """
         from zoneinfo import ZoneInfo
 
-        start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(self.tz))
-        return max(start, at).timestamp()
+        start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(self.tz)).timestamp()
+        return max(start, time.time())
 
     def mark_checked(self, plan_id: str, by: str, reason: str | None = None) -> Plan:
         return self._move(plan_id, "checked", by, reason)
@@ -167,6 +235,20 @@ class Registry:
         if not reason:
             raise InvalidParameterValue("rejecting a plan needs a reason (--reason)")
         return self._move(plan_id, "rejected", by, reason)
+
+
+def _coalesce(boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
+    """At most MAX_BOXES boxes covering ``boxes`` (merged along a coarsening grid)."""
+    cell = 0.001
+    while len(boxes) > MAX_BOXES:
+        merged: dict[tuple[int, int], list[float]] = {}
+        for b in boxes:
+            key = (int((b[0] + b[2]) / 2 // cell), int((b[1] + b[3]) / 2 // cell))
+            m = merged.setdefault(key, [b[0], b[1], b[2], b[3]])
+            m[0], m[1], m[2], m[3] = min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])
+        boxes = [tuple(v) for v in merged.values()]  # type: ignore[misc]
+        cell *= 2
+    return boxes
 
 
 def plan_json(p: Plan, tz: str = "Asia/Shanghai") -> dict[str, Any]:

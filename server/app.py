@@ -296,6 +296,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def static_files(filename: str) -> Response:
         return send_from_directory(PYGEOAPI_STATIC, filename, max_age=86400)
 
+    from onemap.tiles import basemaps
+    basemaps.mount(app, om)
     return app
 
 

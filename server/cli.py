@@ -294,10 +294,17 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 # ---- parser ------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one sentence too (``onemap: error: ...``, exit 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"onemap: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="onemap", description="OneMap: the territorial spatial planning one map "
+    p = _Parser(prog="onemap", description="OneMap: the territorial spatial planning one map "
                                 "over OGC API. Settings come from ONEMAP_* environment variables.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("serve", help="run the server with gunicorn (creates the demo region on first start)")
     s.add_argument("--bind", default=DEFAULT_BIND, help=f"HOST:PORT to listen on (default {DEFAULT_BIND})")

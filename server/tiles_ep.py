@@ -100,6 +100,8 @@ def _tileset(om: "OneMap", base: str, tms_id: str, layers: list[Layer], title: s
         "dataType": "vector",
         "crs": tmsmod.tms_document(t)["crs"],
         "tileMatrixSetURI": tmsmod.tms_document(t)["uri"],
+        # the draft's name for the definition's URL, still read by GDAL before 3.7
+        "tileMatrixSetDefinition": f"{om.base_url}/tileMatrixSets/{tms_id}",
         "tileMatrixSetLimits": _limits(t, bbox),
         "layers": [{"id": layer.id, "title": layer.t("title", lang), "dataType": "vector",
                     "geometryDimension": 2, "minTileMatrix": "0", "maxTileMatrix": str(tmsmod.max_zoom(t)),

@@ -21,6 +21,7 @@ Options::
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -56,6 +57,20 @@ class _Handles(threading.local):
 
 
 _handles = _Handles()
+_all_open: list[Any] = []  # every thread's handles, closed at exit
+_all_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    # GDAL datasets still open while the interpreter tears rasterio down fail noisily
+    with _all_lock:
+        for ds in _all_open:
+            try:
+                ds.close()
+            except Exception:
+                pass
+        _all_open.clear()
 
 
 def _dataset(path: str) -> Any:
@@ -72,8 +87,13 @@ def _dataset(path: str) -> Any:
         return cached[1]
     if cached is not None and cached[0][0] == os.getpid():
         cached[1].close()
+        with _all_lock:
+            if cached[1] in _all_open:
+                _all_open.remove(cached[1])
     ds = rasterio.open(path)
     _handles.by_path[path] = (key, ds)
+    with _all_lock:
+        _all_open.append(ds)
     return ds
 
 
@@ -129,7 +149,7 @@ def read_rgb(path: str, bbox: tuple[float, float, float, float], size: tuple[int
     out_h = max(1, round(win.height / factor))
     rs = getattr(Resampling, resampling)
     src = ds.read((1, 2, 3), window=win, out_shape=(3, out_h, out_w), resampling=rs)
-    src_transform = ds.window_transform(win) * Affine.scale(win.width / out_w, win.height / out_h)
+    src_transform = ds.window_transform(win) @ Affine.scale(win.width / out_w, win.height / out_h)
     reproject(src, out, src_transform=src_transform, src_crs=ds.crs,
               dst_transform=from_bounds(*bbox, width, height), dst_crs=dst_crs, resampling=rs,
               init_dest_nodata=False)

@@ -84,6 +84,12 @@ def encode(spec: TileSpec, fids: list[int], props: list[dict[str, Any]], wkb: li
     geoms = shapely.simplify(geoms, spec.tolerance, preserve_topology=False)
     geoms = _to_native(geoms, spec.ref)
     geoms = shapely.clip_by_rect(geoms, *spec.native_clip)
+    # into tile units in one vectorised pass (the encoder's own quantize transforms each
+    # coordinate through Python)
+    x0, y0, x1, y1 = spec.ref.native
+    scale = np.array([EXTENT / (x1 - x0), EXTENT / (y1 - y0)])
+    origin = np.array([x0, y0])
+    geoms = shapely.transform(geoms, lambda xy: np.rint((xy - origin) * scale))
     features = []
     for fid, p, g in zip(fids, props, geoms):
         if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon", "LineString",
@@ -95,5 +101,5 @@ def encode(spec: TileSpec, fids: list[int], props: list[dict[str, Any]], wkb: li
         return b""
     return mapbox_vector_tile.encode(
         [{"name": spec.layer_name, "features": features}],
-        default_options={"quantize_bounds": spec.ref.native, "extents": EXTENT,
+        default_options={"extents": EXTENT,
                          "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid})

@@ -81,9 +81,22 @@ def tile(tms_id: str, z: str | int, row: str | int, col: str | int) -> TileRef:
 
 
 def tms_document(tms: morecantile.TileMatrixSet) -> dict:
-    """The OGC Two Dimensional Tile Matrix Set document."""
+    """The OGC Two Dimensional Tile Matrix Set document (2.0), readable by TMS 1.0 clients too.
+
+    GDAL up to 3.6 (Debian 12's) parses only the 1.0 JSON encoding (``type``, ``identifier``,
+    ``supportedCRS``, ``tileMatrix`` with ``topLeftCorner``) and otherwise fails to open an
+    OGC API tileset. The 1.0 members are added beside the 2.0 ones; 2.0 readers ignore them.
+    """
     doc = json.loads(tms.model_dump_json(exclude_none=True))
     doc.setdefault("uri", f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms.id}")
+    doc["type"] = "TileMatrixSetType"
+    doc["identifier"] = tms.id
+    doc["supportedCRS"] = doc["crs"] if isinstance(doc["crs"], str) else str(tms.crs)
+    doc["tileMatrix"] = [{
+        "type": "TileMatrixType", "identifier": m["id"], "scaleDenominator": m["scaleDenominator"],
+        "topLeftCorner": m["pointOfOrigin"], "tileWidth": m["tileWidth"], "tileHeight": m["tileHeight"],
+        "matrixWidth": m["matrixWidth"], "matrixHeight": m["matrixHeight"],
+    } for m in doc["tileMatrices"]]
     return doc
 
 

@@ -437,6 +437,12 @@ class SqlRegistryTx:
                          f"SELECT layer, minx, miny, maxx, maxy, {p} FROM {self.layers_table} WHERE plan_id = {p}",
                          (effective, plan_id))
 
+    def invalidate_area(self, layer: str, bbox: tuple[float, float, float, float], effective: float) -> None:
+        """Cached tiles of ``layer`` meeting ``bbox`` are stale from ``effective``."""
+        p = self.p
+        self.cur.execute(f"INSERT INTO {self.invalidations_table} (layer, minx, miny, maxx, maxy, effective) "
+                         f"VALUES ({', '.join([p] * 6)})", (layer, *bbox, effective))
+
     def add_plan_layer(self, plan_id: str, layer: str, features: int,
                        bounds: tuple[float, float, float, float]) -> None:
         p = self.p

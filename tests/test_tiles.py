@@ -1,0 +1,263 @@
+"""OGC API - Tiles: tile matrix sets, tilesets, MVT tiles, cache, invalidation when plans change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+
+from .conftest import get_json
+
+CENTRAL = (117.066, 31.483)  # the demo's central city
+
+
+def tile_at(tms_id: str, z: int, lon: float = CENTRAL[0], lat: float = CENTRAL[1]) -> tuple[int, int]:
+    from onemap.tiles import tms as tmsmod
+
+    t = tmsmod.get(tms_id).tile(lon, lat, z)
+    return t.y, t.x
+
+
+def decode(data: bytes) -> dict:
+    return mapbox_vector_tile.decode(data)
+
+
+# ---- tile matrix sets ------------------------------------------------------------------------------
+def test_tile_matrix_sets(client):
+    doc = get_json(client, "/tileMatrixSets")
+    assert {s["id"] for s in doc["tileMatrixSets"]} == {"WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"}
+    cg = get_json(client, "/tileMatrixSets/CGCS2000Quad")
+    assert cg["crs"] == "http://www.opengis.net/def/crs/EPSG/0/4490"
+    m0 = cg["tileMatrices"][0]
+    assert (m0["matrixWidth"], m0["matrixHeight"], m0["pointOfOrigin"], m0["cellSize"]) == (2, 1, [90.0, -180.0], 0.703125)
+    assert cg["tileMatrices"][1]["cellSize"] == pytest.approx(0.703125 / 2)
+    get_json(client, "/tileMatrixSets/Nope", status=404)
+
+
+@pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"])
+def test_round_trip_tile_bbox_tile(tms_id):
+    """tile -> bounds -> tile gives the same tile at every zoom (STYLE: TMS as data)."""
+    from onemap.tiles import tms as tmsmod
+
+    t = tmsmod.get(tms_id)
+    for z in range(0, 19, 3):
+        tile = t.tile(*CENTRAL, z)
+        b = t.bounds(tile)
+        cx, cy = (b.left + b.right) / 2, (b.bottom + b.top) / 2
+        assert t.tile(cx, cy, z) == tile
+        assert t.tile(b.left + 1e-9, b.top - 1e-9, z) == tile
+
+
+def test_cgcs2000_grid_lines_up_with_tianditu_c():
+    """Level 0: two tiles, west and east hemispheres; level z tile widths are 180/2^z degrees."""
+    from onemap.tiles import tms as tmsmod
+
+    t = tmsmod.get("CGCS2000Quad")
+    assert t.bounds(morecantile.Tile(0, 0, 0)) == (-180.0, -90.0, 0.0, 90.0)
+    assert t.bounds(morecantile.Tile(1, 0, 0)) == (0.0, -90.0, 180.0, 90.0)
+    b = t.bounds(t.tile(*CENTRAL, 10))
+    assert b.right - b.left == pytest.approx(180 / 2**10)
+
+
+# ---- tilesets -----------------------------------------------------------------------------------------
+def test_collection_tilesets_and_links(client):
+    doc = get_json(client, "/collections/czkfbj/tiles")
+    assert len(doc["tilesets"]) == 3
+    ts = get_json(client, "/collections/czkfbj/tiles/CGCS2000Quad")
+    rels = {link["rel"]: link for link in ts["links"]}
+    assert rels["item"]["href"].endswith("/collections/czkfbj/tiles/CGCS2000Quad/{tileMatrix}/{tileRow}/{tileCol}")
+    assert rels["item"]["type"] == "application/vnd.mapbox-vector-tile"
+    assert rels["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"]["href"].endswith("/tileMatrixSets/CGCS2000Quad")
+    assert ts["dataType"] == "vector" and ts["layers"][0]["id"] == "czkfbj"
+    limits = {lim["tileMatrix"]: lim for lim in ts["tileMatrixSetLimits"]}
+    row, col = tile_at("CGCS2000Quad", 10)
+    assert limits["10"]["minTileRow"] <= row <= limits["10"]["maxTileRow"]
+    coll = get_json(client, "/collections/czkfbj")
+    assert any(link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector" for link in coll["links"])
+
+
+def test_tilejson(client):
+    doc = get_json(client, "/collections/dltb/tiles/WebMercatorQuad?f=tilejson")
+    assert doc["tilejson"] == "3.0.0"
+    assert doc["tiles"][0].endswith("/collections/dltb/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert doc["vector_layers"][0]["id"] == "dltb" and "DLBM" in doc["vector_layers"][0]["fields"]
+    get_json(client, "/collections/dltb/tiles/CGCS2000Quad?f=tilejson", status=400)
+
+
+def test_registry_has_no_tiles(client):
+    get_json(client, "/collections/plans/tiles", status=404)
+
+
+# ---- tiles ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"])
+def test_tile_of_each_matrix_set(client, tms_id):
+    row, col = tile_at(tms_id, 12)
+    r = client.get(f"/collections/dltb/tiles/{tms_id}/12/{row}/{col}")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    layer = decode(r.data)["dltb"]
+    assert layer["features"]
+    f = layer["features"][0]
+    assert isinstance(f["id"], int) and f["id"] > 0
+    props = f["properties"]
+    assert props["DLBM"] and props["DLMC"]  # code with its label
+    assert props["plan_id"] == "990000-province-survey-2023"
+
+
+def test_drawer_date_applies_to_tiles(client):
+    row, col = tile_at("WebMercatorQuad", 11)
+    now = decode(client.get(f"/collections/czkfbj/tiles/WebMercatorQuad/11/{row}/{col}").data)["czkfbj"]
+    then = decode(client.get(f"/collections/czkfbj/tiles/WebMercatorQuad/11/{row}/{col}?datetime=2022-06-01").data)
+    plans_now = {f["properties"]["plan_id"] for f in now["features"]}
+    plans_then = {f["properties"]["plan_id"] for f in then["czkfbj"]["features"]}
+    assert "990100-city-master-2023" in plans_now and "990100-city-master-2021" not in plans_now
+    assert "990100-city-master-2021" in plans_then and "990100-city-master-2023" not in plans_then
+
+
+def test_outside_matrix_404_empty_204(client):
+    get_json(client, "/collections/dltb/tiles/WebMercatorQuad/21/0/0", status=404)
+    get_json(client, "/collections/dltb/tiles/WebMercatorQuad/3/8/0", status=404)
+    get_json(client, "/collections/dltb/tiles/CGCS2000Quad/0/0/2", status=404)
+    get_json(client, "/collections/dltb/tiles/WebMercatorQuad/x/0/0", status=404)
+    get_json(client, "/collections/dltb/tiles/Nope/1/0/0", status=404)
+    r = client.get("/collections/dltb/tiles/WebMercatorQuad/5/0/0")  # the Arctic: no parcels
+    assert r.status_code == 204 and r.data == b""
+
+
+def test_bad_tile_parameters(client):
+    row, col = tile_at("WebMercatorQuad", 12)
+    get_json(client, f"/collections/dltb/tiles/WebMercatorQuad/12/{row}/{col}?colour=red", status=400)
+    get_json(client, f"/collections/dltb/tiles/WebMercatorQuad/12/{row}/{col}?datetime=nope", status=400)
+    get_json(client, f"/collections/dltb/tiles/WebMercatorQuad/12/{row}/{col}?f=png", status=400)
+
+
+def test_low_zoom_is_generalised_and_capped(client):
+    """Nothing smaller than a screen pixel reaches a tile; every feature is bigger."""
+    from onemap.tiles import tms as tmsmod
+
+    row, col = tile_at("WebMercatorQuad", 8)
+    r = client.get(f"/collections/dltb/tiles/WebMercatorQuad/8/{row}/{col}")
+    assert r.status_code in (200, 204)
+    if r.status_code == 200:
+        ref = tmsmod.tile("WebMercatorQuad", 8, row, col)
+        px = 4096 / 256  # one screen pixel in tile units
+        for f in decode(r.data)["dltb"]["features"]:
+            xs, ys = _coords(f["geometry"]["coordinates"])
+            assert max(max(xs) - min(xs), max(ys) - min(ys)) >= px * 0.9, ref
+
+
+def _coords(c):
+    xs, ys = [], []
+
+    def walk(v):
+        if isinstance(v[0], (int, float)):
+            xs.append(v[0])
+            ys.append(v[1])
+        else:
+            for w in v:
+                walk(w)
+
+    walk(c)
+    return xs, ys
+
+
+def test_dataset_tiles_combine_layers(client):
+    row, col = tile_at("WebMercatorQuad", 12)
+    layers = decode(client.get(f"/tiles/WebMercatorQuad/12/{row}/{col}").data)
+    assert {"dltb", "czkfbj", "ghfq"} <= set(layers)
+    only = decode(client.get(f"/tiles/WebMercatorQuad/12/{row}/{col}?collections=czkfbj,ghfq").data)
+    assert set(only) == {"czkfbj", "ghfq"}
+    get_json(client, f"/tiles/WebMercatorQuad/12/{row}/{col}?collections=nope", status=404)
+
+
+def test_head_cors_etag_and_cache(client):
+    row, col = tile_at("WebMercatorQuad", 13)
+    url = f"/collections/ghfq/tiles/WebMercatorQuad/13/{row}/{col}"
+    first = client.get(url, headers={"Origin": "http://portal.example"})
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
+    second = client.get(url)
+    assert second.headers["X-Cache"] == "HIT" and second.data == first.data
+    assert second.headers["ETag"] == first.headers["ETag"] and "max-age" in second.headers["Cache-Control"]
+    head = client.head(url)
+    assert head.status_code == first.status_code and head.data == b""
+    assert head.headers["ETag"] == first.headers["ETag"]
+    not_modified = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert not_modified.status_code == 304
+
+
+def test_both_backends_put_the_same_features_in_a_tile(demo_dir, pg, pg_template, tmp_path):
+    """PostGIS (ST_AsMVT) and the GeoPackage (mapbox-vector-tile) select the same features."""
+    from onemap.config.settings import Settings
+    from onemap.server.app import create_app
+
+    from .conftest import pg_clone
+
+    apps = [create_app(Settings(data_dir=demo_dir, tile_cache=False)),
+            create_app(Settings(data_dir=tmp_path, database_url=pg_clone(pg, pg_template), tile_cache=False))]
+    for tms_id in ("WebMercatorQuad", "CGCS2000Quad"):
+        for layer, z in (("dltb", 12), ("dltb", 14), ("czkfbj", 10), ("ghfq", 11), ("stbhhx", 9)):
+            row, col = tile_at(tms_id, z)
+            ids = []
+            for app in apps:
+                r = app.test_client().get(f"/collections/{layer}/tiles/{tms_id}/{z}/{row}/{col}")
+                ids.append({f["id"] for f in decode(r.data).get(layer, {}).get("features", [])}
+                           if r.status_code == 200 else set())
+            assert ids[0] == ids[1], (tms_id, layer, z)
+            assert ids[0], (tms_id, layer, z)
+
+
+# ---- invalidation ------------------------------------------------------------------------------------------
+def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
+    """After a new city plan version is filed, the next request for an affected tile shows it,
+    while a cached tile elsewhere stays cached."""
+    import numpy as np
+    import shapely
+
+    from onemap.providers.geometry import as_multi
+    from onemap.providers.registry import Registry
+    from onemap.providers.store import open_store
+    from onemap.providers.store.base import FeatureBatch, Plan
+    from onemap.server.app import create_app
+
+    app = create_app(fresh_settings)
+    client = app.test_client()
+    row, col = tile_at("WebMercatorQuad", 12)
+    url = f"/collections/czkfbj/tiles/WebMercatorQuad/12/{row}/{col}"
+    before = decode(client.get(url).data)["czkfbj"]["features"]
+    assert client.get(url).headers["X-Cache"] == "HIT"
+    far_row, far_col = tile_at("WebMercatorQuad", 12, 116.80, 31.49)  # the western county seat
+    far = f"/collections/czkfbj/tiles/WebMercatorQuad/12/{far_row}/{far_col}"
+    client.get(far)
+    other_layer = f"/collections/dltb/tiles/WebMercatorQuad/12/{row}/{col}"
+    client.get(other_layer)
+
+    store = open_store(fresh_settings.store_url)
+    try:
+        layer = store.catalogue.layers["czkfbj"]
+        names = [f.name for f in layer.fields]
+        geoms, cols = store.geometries(layer, ["990100-city-master-2023"], columns=names)
+        # the 2025 revision grows the central city's boundary by ~200 m and keeps the rest
+        near = {i for i, g in enumerate(geoms) if g.distance(shapely.Point(*CENTRAL)) < 0.05}
+        assert near and len(near) < len(geoms)
+        new_geoms = np.array([as_multi(shapely.buffer(g, 0.002)) if i in near else g for i, g in enumerate(geoms)],
+                             dtype=object)
+        batch = FeatureBatch("czkfbj", "990100-city-master-2025", {n: list(cols[n]) for n in names}, new_geoms)
+        old = store.plan("990100-city-master-2023")
+        plan = Plan(id="990100-city-master-2025", region="990100", level="city", type="master", version="2025",
+                    title="示范市国土空间总体规划（2025年修订）", status="submitted", outline=old.outline)
+        store.write([plan], [batch])
+        reg = Registry(store)
+        reg.mark_checked(plan.id, "质检中心")
+        reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号")
+        reg.file(plan.id, "示范市自然资源和规划局", valid_from=dt.date.today() - dt.timedelta(days=1))
+    finally:
+        store.close()
+
+    after = client.get(url)
+    assert after.headers["X-Cache"] == "MISS"
+    plans = {f["properties"]["plan_id"] for f in decode(after.data)["czkfbj"]["features"]}
+    assert "990100-city-master-2025" in plans and "990100-city-master-2023" not in plans
+    assert {f["properties"]["plan_id"] for f in before} >= {"990100-city-master-2023"}
+    assert client.get(far).headers["X-Cache"] == "HIT"  # outside the changed area
+    assert client.get(other_layer).headers["X-Cache"] == "HIT"  # a layer the plan does not change

@@ -1,0 +1,512 @@
+"""Cached basemaps: MapProxy mounted under ``/basemaps/``, its configuration generated, and seeding.
+
+``mapproxy_config(settings)`` builds MapProxy's configuration from ``config/basemaps.yaml``
+(the basemap and the upstream tile services, as data), the layer catalogue and the
+settings; ``mount(app, om)`` writes it to ``<data_dir>/mapproxy/mapproxy.yaml``, loads it
+with ``mapproxy.wsgiapp.make_wsgi_app`` and mounts MapProxy's WSGI app under
+``/basemaps`` with werkzeug's ``DispatcherMiddleware``; ``seed(...)`` fills the caches with
+MapProxy's own seeder.
+
+What MapProxy serves (below ``/basemaps``)::
+
+    /wmts/1.0.0/WMTSCapabilities.xml                       WMTS RESTful capabilities
+    /wmts/{layer}/{grid}/{z}/{x}/{y}.{png|jpeg}            WMTS RESTful tiles
+    /service?SERVICE=WMTS&REQUEST=GetCapabilities          WMTS KVP (and GetTile)
+    /tms/1.0.0/{layer}/{grid}/{z}/{x}/{y}.{ext}            TMS (row from the bottom)
+    /tiles/1.0.0/{layer}/{grid}/{z}/{x}/{y}.{ext}?origin=nw XYZ (row from the top)
+    /service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap...   WMS 1.1.1 and 1.3.0
+    /demo/                                                 only with ONEMAP_MAPPROXY_DEMO=1
+
+Grids: ``WebMercatorQuad`` (GLOBAL_WEBMERCATOR) and ``CGCS2000Quad`` (EPSG:4490, laid out like
+Tianditu's ``c`` matrix). Each layer has one file cache per grid; the CGCS2000 cache is
+fed from the Web Mercator one (MapProxy refuses to feed a 4490 grid straight from a
+3857 tile source). The basemap's caches refresh tiles older than ``basemap.tif``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from onemap.config.errors import ConfigError
+
+from . import basemap_render
+
+LOG = logging.getLogger("onemap.basemaps")
+
+MOUNT = "/basemaps"
+DEFAULT_DEFINITIONS = Path(__file__).resolve().parent.parent / "config" / "basemaps.yaml"
+DEMO_ENV = "ONEMAP_MAPPROXY_DEMO"
+
+WEBMERCATOR = "WebMercatorQuad"  # the ids OneMap's OGC API - Tiles uses too (tiles/tms.py)
+CGCS2000 = "CGCS2000Quad"
+GRIDS = (WEBMERCATOR, CGCS2000)
+WEBMERCATOR_LEVELS = 19  # 0..18
+CGCS2000_LEVELS = 18  # 0..17, Tianditu's c matrix 1..18
+CGCS2000_LEVEL0_RES = 0.703125  # degrees per pixel: 2x1 tiles of 256 px cover the world
+WMS_SRS = ["EPSG:3857", "EPSG:4490", "EPSG:4326", "CRS:84"]
+METRES_PER_DEGREE = 2 * math.pi * 6378137.0 / 360  # MapProxy's own conversion for resolution ranges
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+Progress = Callable[[str, float], None]
+
+
+# ---- definitions (config/basemaps.yaml) -------------------------------------------------------
+@dataclass(frozen=True)
+class BasemapDef:
+    """The rendered basemap layer."""
+
+    id: str
+    title: dict[str, str]
+    abstract: dict[str, str]
+    landcover_layer: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A proxied tile service, on when its key variable is set (or when it needs none)."""
+
+    id: str
+    title: dict[str, str]
+    url: str
+    grid: str
+    format: str = "image/png"
+    transparent: bool = False
+    key_env: str | None = None
+    levels: tuple[int, int] | None = None
+    http: dict[str, Any] = field(default_factory=dict)
+    attribution: str | None = None
+
+    def key(self, environ: dict[str, str] | None = None) -> str | None:
+        """The key from the environment ('' for services that need none, None when unset)."""
+        env = os.environ if environ is None else environ
+        if not self.key_env:
+            return ""
+        value = env.get(self.key_env, "").strip()
+        return value or None
+
+    def mapproxy_url(self, key: str) -> str:
+        """The URL in MapProxy's template syntax (``%(x)s``), with the key filled in."""
+        url = self.url.replace("%", "%%").replace("{key}", key.replace("%", "%%"))
+        for name in ("x", "y", "z"):
+            url = url.replace("{" + name + "}", f"%({name})s")
+        return url
+
+
+def _i18n(value: Any, what: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    if not isinstance(value, dict) or not value.get("zh"):
+        raise ConfigError(f"basemaps: {what} needs a zh text (and optionally en)")
+    return {"zh": str(value["zh"]), "en": str(value.get("en") or value["zh"])}
+
+
+def load_definitions(path: Path | None = None) -> tuple[BasemapDef, list[Upstream]]:
+    """The basemap and upstream definitions, checked (a mistake is a ConfigError at start-up)."""
+    path = Path(path or DEFAULT_DEFINITIONS)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the basemap definitions {path}: {err}") from None
+    b = doc.get("basemap") or {}
+    basemap = BasemapDef(
+        id=str(b.get("id", "basemap")), title=_i18n(b.get("title", "底图"), "basemap.title"),
+        abstract=_i18n(b.get("abstract", ""), "basemap.abstract") if b.get("abstract") else {"zh": "", "en": ""},
+        landcover_layer=str(b.get("landcover_layer", basemap_render.LANDCOVER_LAYER)),
+        format=str(b.get("format", "image/jpeg")))
+    ups: list[Upstream] = []
+    ids = {basemap.id}
+    for i, u in enumerate(doc.get("upstreams") or []):
+        where = f"upstreams[{i}]"
+        if not isinstance(u, dict) or not u.get("id") or not u.get("url"):
+            raise ConfigError(f"basemaps: {where} needs an id and a url")
+        uid = str(u["id"])
+        if not _ID.match(uid) or uid in ids:
+            raise ConfigError(f"basemaps: {where}: id {uid!r} is not a unique name of letters, digits and _")
+        ids.add(uid)
+        grid = str(u.get("grid", WEBMERCATOR))
+        if grid not in GRIDS:
+            raise ConfigError(f"basemaps: {where}: grid must be one of {', '.join(GRIDS)}")
+        url = str(u["url"])
+        if not all("{" + k + "}" in url for k in ("x", "y", "z")):
+            raise ConfigError(f"basemaps: {where}: the url needs {{x}}, {{y}} and {{z}}")
+        if "{key}" in url and not u.get("key_env"):
+            raise ConfigError(f"basemaps: {where}: the url has {{key}} but no key_env names its variable")
+        levels = u.get("levels")
+        if levels is not None:
+            if (not isinstance(levels, list) or len(levels) != 2 or not all(isinstance(v, int) for v in levels)
+                    or not 0 <= levels[0] <= levels[1]):
+                raise ConfigError(f"basemaps: {where}: levels is [first, last]")
+            levels = (levels[0], levels[1])
+        ups.append(Upstream(
+            id=uid, title=_i18n(u.get("title", uid), f"{where}.title"), url=url, grid=grid,
+            format=str(u.get("format", "image/png")), transparent=bool(u.get("transparent", False)),
+            key_env=u.get("key_env") or None, levels=levels, http=dict(u.get("http") or {}),
+            attribution=u.get("attribution")))
+    return basemap, ups
+
+
+def _definitions_path(settings: Any) -> Path:
+    # a `basemaps` setting, once the settings have one, replaces the shipped definitions
+    return Path(getattr(settings, "basemaps", None) or DEFAULT_DEFINITIONS)
+
+
+def active_upstreams(upstreams: Iterable[Upstream], environ: dict[str, str] | None = None
+                     ) -> list[tuple[Upstream, str]]:
+    """The upstreams whose key variable is set, with their keys."""
+    out = []
+    for u in upstreams:
+        key = u.key(environ)
+        if key is not None:
+            out.append((u, key))
+    return out
+
+
+# ---- MapProxy configuration -------------------------------------------------------------------
+def mapproxy_dir(settings: Any) -> Path:
+    """MapProxy's configuration, caches and locks."""
+    return Path(settings.data_dir).resolve() / "mapproxy"
+
+
+def config_path(settings: Any) -> Path:
+    return mapproxy_dir(settings) / "mapproxy.yaml"
+
+
+def _grid_res(grid: str, level: int) -> float:
+    """A level's resolution in metres (MapProxy compares resolution ranges in metres)."""
+    if grid == WEBMERCATOR:
+        return basemap_render.level_resolution(level)
+    return CGCS2000_LEVEL0_RES / 2 ** level * METRES_PER_DEGREE
+
+
+def _title(t: dict[str, str]) -> str:
+    return t["zh"] if t["zh"] == t["en"] else f"{t['zh']} / {t['en']}"
+
+
+def grids() -> dict[str, dict]:
+    """The two grids: Web Mercator, and CGCS2000 laid out like Tianditu's ``c`` matrix."""
+    return {
+        WEBMERCATOR: {"base": "GLOBAL_WEBMERCATOR", "num_levels": WEBMERCATOR_LEVELS},
+        CGCS2000: {
+            "srs": "EPSG:4490", "bbox": [-180, -90, 180, 90], "bbox_srs": "EPSG:4490", "origin": "nw",
+            "tile_size": [256, 256], "min_res": CGCS2000_LEVEL0_RES, "num_levels": CGCS2000_LEVELS,
+        },
+    }
+
+
+def _cache(grid: str, sources: list[str], fmt: str, directory: Path, **extra: Any) -> dict:
+    return {
+        "grids": [grid], "sources": sources, "format": fmt,
+        "cache": {"type": "file", "directory_layout": "tms", "directory": str(directory)},
+        "link_single_color_images": True,  # the background around the region: one file
+        **extra,
+    }
+
+
+def mapproxy_config(settings: Any, environ: dict[str, str] | None = None,
+                    definitions: Path | None = None) -> dict:
+    """MapProxy's configuration for these settings (``environ`` defaults to ``os.environ``).
+
+    Upstreams are added only when their key variable is set; the demo service only with
+    ONEMAP_MAPPROXY_DEMO=1. ``definitions`` replaces config/basemaps.yaml.
+    """
+    from onemap.config.catalogue import get_catalogue
+
+    env = os.environ if environ is None else environ
+    basemap, upstreams = load_definitions(definitions or _definitions_path(settings))
+    catalogue = get_catalogue(settings.catalogue, settings.codes_dir)
+    landcover = catalogue.layers.get(basemap.landcover_layer)
+    if landcover is None:
+        raise ConfigError(f"basemaps: the catalogue has no layer {basemap.landcover_layer!r} to render")
+    mp = mapproxy_dir(settings)
+    raster = basemap_render.basemap_path(settings).resolve()
+    refresh = {"mtime": str(raster)}
+
+    sources: dict[str, dict] = {
+        f"{basemap.id}_raster": {
+            "type": "onemap_raster", "file": str(raster),
+            "background": "#%02X%02X%02X" % basemap_render.BACKGROUND, "resampling": "bilinear",
+        },
+    }
+    feed = f"{basemap.id}_{WEBMERCATOR}"
+    caches: dict[str, dict] = {
+        feed: _cache(WEBMERCATOR, [f"{basemap.id}_raster"], basemap.format, mp / "cache" / basemap.id / WEBMERCATOR,
+                     refresh_before=refresh),
+        f"{basemap.id}_{CGCS2000}": _cache(CGCS2000, [feed], basemap.format,
+                                           mp / "cache" / basemap.id / CGCS2000, refresh_before=refresh),
+    }
+    landcover_title = landcover.t("title", "zh") if hasattr(landcover, "t") else basemap.landcover_layer
+    layers: list[dict] = [{
+        "name": basemap.id, "title": _title(basemap.title),
+        "sources": [feed], "tile_sources": [feed, f"{basemap.id}_{CGCS2000}"],
+        "md": {"abstract": " ".join(filter(None, [basemap.abstract["zh"], basemap.abstract["en"],
+                                                  f"({landcover_title} {basemap.landcover_layer})"]))},
+    }]
+
+    for up, key in active_upstreams(upstreams, env):
+        src: dict[str, Any] = {"type": "tile", "url": up.mapproxy_url(key), "grid": up.grid,
+                               "transparent": up.transparent}
+        if up.levels:
+            # coarser or finer than the service has: transparent, not an error from upstream
+            src["min_res"] = _grid_res(up.grid, up.levels[0]) * math.sqrt(2)
+            src["max_res"] = _grid_res(up.grid, up.levels[1]) / math.sqrt(2)
+        if up.http:
+            src["http"] = up.http
+        sources[f"{up.id}_tiles"] = src
+        other = CGCS2000 if up.grid == WEBMERCATOR else WEBMERCATOR
+        native = f"{up.id}_{up.grid}"
+        caches[native] = _cache(up.grid, [f"{up.id}_tiles"], up.format, mp / "cache" / up.id / up.grid)
+        caches[f"{up.id}_{other}"] = _cache(other, [native], up.format, mp / "cache" / up.id / other)
+        wm = f"{up.id}_{WEBMERCATOR}"
+        layers.append({
+            "name": up.id, "title": _title(up.title), "sources": [wm],
+            "tile_sources": [wm, f"{up.id}_{CGCS2000}"],
+            "md": {"abstract": up.attribution or ""},
+        })
+
+    md = {
+        "title": "OneMap 底图服务 / basemaps",
+        "abstract": "国土空间规划“一张图”底图：WMTS、TMS/XYZ 与 WMS，瓦片矩阵集 WebMercatorQuad（EPSG:3857）与 "
+                    "CGCS2000Quad（EPSG:4490，天地图 c 矩阵布局）。 Territorial spatial planning basemaps over WMTS, "
+                    "TMS/XYZ and WMS, on Web Mercator and CGCS2000 grids.",
+        "access_constraints": "see the layers' attributions",
+        "fees": "none",
+    }
+    services: dict[str, Any] = {
+        "wmts": {"restful": True, "kvp": True, "md": md},
+        "tms": {"use_grid_names": True},
+        "wms": {"versions": ["1.3.0", "1.1.1"], "srs": list(WMS_SRS), "bbox_srs": ["EPSG:4490", "EPSG:3857"],
+                "image_formats": ["image/png", "image/jpeg"], "md": md},
+    }
+    if env.get(DEMO_ENV, "").strip() == "1":
+        services["demo"] = {}
+
+    return {
+        "globals": {
+            "cache": {"base_dir": str(mp / "cache"), "lock_dir": str(mp / "locks"),
+                      "tile_lock_dir": str(mp / "tile_locks")},
+            # truecolour PNG: the paletted default bands the relief shading
+            "image": {"resampling_method": "bilinear", "paletted": False},
+            "http": {"client_timeout": 20},
+        },
+        "services": services,
+        "grids": grids(),
+        "sources": sources,
+        "caches": caches,
+        "layers": layers,
+    }
+
+
+def write_config(settings: Any, environ: dict[str, str] | None = None) -> Path:
+    """Write the generated configuration to ``<data_dir>/mapproxy/mapproxy.yaml`` (atomically)."""
+    conf = mapproxy_config(settings, environ)
+    path = config_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = ("# generated by onemap.tiles.basemaps from config/basemaps.yaml: edits are overwritten\n"
+            + yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
+    fd, tmp = tempfile.mkstemp(prefix=".mapproxy-", suffix=".yaml", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    # the file may hold an upstream's key: readable by the server's user only
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def make_mapproxy_app(settings: Any, environ: dict[str, str] | None = None) -> Any:
+    """MapProxy's WSGI app for these settings (the configuration is written first)."""
+    from mapproxy.wsgiapp import make_wsgi_app
+
+    return make_wsgi_app(str(write_config(settings, environ)), ignore_config_warnings=False)
+
+
+# ---- mounting ---------------------------------------------------------------------------------
+class BasemapsApp:
+    """MapProxy as OneMap mounts it: public URLs, CORS, and a basemap raster kept current.
+
+    MapProxy builds capabilities URLs from the request; they are rewritten to the public
+    URL (``om.base_url``, which includes any mount prefix) as the rest of the API does.
+    At most every ``check_interval`` seconds the basemap's fingerprint is compared with
+    the survey in force; a change re-renders the raster (under a lock shared by the
+    workers), and MapProxy's caches then refresh the tiles that are older than it.
+    """
+
+    def __init__(self, mapproxy_app: Any, settings: Any, store: Any, base_url: str,
+                 check_interval: float = 10.0) -> None:
+        self.mapproxy = mapproxy_app
+        self.settings = settings
+        self.store = store
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme or "http"
+        self.host = parts.netloc
+        self.script_name = parts.path.rstrip("/") + MOUNT
+        self.check_interval = check_interval
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-render the basemap if the survey in force (or the DEM) has changed."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_interval:
+            return
+        with self._lock:
+            if not force and now - self._checked < self.check_interval:
+                return
+            try:
+                basemap_render.ensure_basemap(self.settings, self.store)
+            except Exception:  # keep serving what is cached; the log tells why
+                LOG.exception("the basemap could not be rendered")
+            self._checked = time.monotonic()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        self.refresh()
+        # clients must not steer the URLs MapProxy writes into its documents
+        for name in ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_SCRIPT_NAME"):
+            environ.pop(name, None)
+        environ["wsgi.url_scheme"] = self.scheme
+        if self.host:
+            environ["HTTP_HOST"] = self.host
+        environ["SCRIPT_NAME"] = self.script_name
+
+        def cors_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers = [(k, v) for k, v in headers if k.lower() != "access-control-allow-origin"]
+            headers.append(("Access-Control-Allow-Origin", "*"))
+            return start_response(status, headers, exc_info)
+
+        return self.mapproxy(environ, cors_start_response)
+
+
+def mount(app: Any, om: Any) -> BasemapsApp:
+    """Mount MapProxy under ``/basemaps`` of the Flask app (``app.wsgi_app``, so the test client sees it)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    basemaps = BasemapsApp(make_mapproxy_app(om.settings), om.settings, om.store, om.base_url)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {MOUNT: basemaps})
+    app.extensions["onemap_basemaps"] = basemaps
+    return basemaps
+
+
+# ---- seeding ----------------------------------------------------------------------------------
+def region_bbox(settings: Any, store: Any) -> tuple[float, float, float, float]:
+    """The lon/lat extent of the survey in force (else of the rendered basemap)."""
+    basemap, _ = load_definitions(_definitions_path(settings))
+    layer = store.catalogue.layers[basemap.landcover_layer]
+    from onemap.providers.store.base import When, today
+
+    plan_ids = store.plans_in_force(When.at(today(settings.timezone)), None, layer)
+    ext = store.layer_extent(layer, plan_ids) if plan_ids else None
+    if ext:
+        return tuple(float(v) for v in ext)
+    path = basemap_render.basemap_path(settings)
+    if path.exists():
+        import rasterio
+        from rasterio.warp import transform_bounds
+
+        with rasterio.open(path) as ds:
+            return tuple(transform_bounds(ds.crs, "EPSG:4490", *ds.bounds))
+    raise ConfigError("no region to seed: the land survey has no parcels in force; pass a bbox")
+
+
+class _SeedProgress:
+    """MapProxy's progress logger, reporting to ``progress(stage, fraction)`` instead of stdout."""
+
+    def __init__(self, report: Progress, tasks: Sequence[Any]) -> None:
+        self.report = report
+        self.tasks = list(tasks)
+        self.index = 0
+        self.progress_store = None
+        self.current_task_id = None
+
+    def _stage(self) -> str:
+        md = self.tasks[self.index].md if self.index < len(self.tasks) else {}
+        return f"seeding {md.get('cache_name', '')}"
+
+    def _fraction(self, task_fraction: float) -> float:
+        return min(1.0, (self.index + min(max(task_fraction, 0.0), 1.0)) / max(1, len(self.tasks)))
+
+    def log_message(self, msg: str) -> None:
+        LOG.info("%s", msg)
+
+    def log_step(self, progress: Any) -> None:
+        self.report(self._stage(), self._fraction(progress.progress))
+
+    def log_progress(self, progress: Any, level: int, bbox: Any, tiles: int) -> None:
+        self.report(self._stage(), self._fraction(progress.progress))
+
+
+def seed(settings: Any, om_or_store: Any, levels: tuple[int, int] = (0, 10),
+         bbox: Sequence[float] | None = None, progress: Progress | None = None,
+         layers: Sequence[str] | None = None, concurrency: int | None = None) -> dict[str, Any]:
+    """Fill the caches of both grids for the region (or ``bbox``, lon/lat) at ``levels`` (inclusive).
+
+    ``layers`` defaults to the rendered basemap (upstream layers can be named too; only
+    their missing tiles are fetched). The basemap is re-rendered first if it is stale.
+    Uses MapProxy's seeder (``mapproxy.seed``), with worker processes. Returns a summary.
+    """
+    from mapproxy.config.loader import load_configuration
+    from mapproxy.seed.config import SeedingConfiguration
+    from mapproxy.seed.seeder import seed as mapproxy_seed
+
+    store = getattr(om_or_store, "store", om_or_store)
+    report = progress or (lambda stage, fraction: None)
+    first, last = int(levels[0]), int(levels[1])
+    if not 0 <= first <= last:
+        raise ValueError(f"levels must be FIRST-LAST with 0 <= FIRST <= LAST, not {first}-{last}")
+    basemap, _ = load_definitions(_definitions_path(settings))
+    layers = list(layers or [basemap.id])
+    if basemap.id in layers:
+        basemap_render.ensure_basemap(settings, store, progress=report)
+    if bbox is None:
+        bbox = region_bbox(settings, store)
+    west, south, east, north = (float(v) for v in bbox)
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValueError(f"bbox must be west,south,east,north in degrees, not {list(bbox)}")
+
+    path = write_config(settings)
+    conf = load_configuration(str(path), seed=True)
+    known = {lyr["name"] for lyr in mapproxy_config(settings)["layers"]}
+    unknown = [name for name in layers if name not in known]
+    if unknown:
+        raise ValueError(f"no such basemap layer (or its key variable is not set): {', '.join(unknown)}")
+    raster = str(basemap_render.basemap_path(settings).resolve())
+    seeds: dict[str, dict] = {}
+    for name in layers:
+        for grid in GRIDS:  # Web Mercator first: the CGCS2000 cache is made from it
+            seeds[f"{name}_{grid}"] = {
+                "caches": [f"{name}_{grid}"], "grids": [grid], "coverages": ["region"],
+                "levels": {"from": first, "to": min(last, WEBMERCATOR_LEVELS - 1 if grid == WEBMERCATOR
+                                                     else CGCS2000_LEVELS - 1)},
+                # only tiles older than the raster (for upstreams: only missing tiles) are made
+                "refresh_before": {"mtime": raster} if name == basemap.id else {"time": "2000-01-01T00:00:00"},
+            }
+    seed_conf = {"coverages": {"region": {"bbox": [west, south, east, north], "srs": "EPSG:4490"}},
+                 "seeds": seeds}
+    started = time.monotonic()
+    with conf:
+        tasks = SeedingConfiguration(seed_conf, mapproxy_conf=conf).seeds(list(seeds))
+        logger = _SeedProgress(report, tasks)
+        # MapProxy's seeder prints each task to stdout; OneMap reports through `progress`
+        with contextlib.redirect_stdout(io.StringIO()):
+            for i, task in enumerate(tasks):
+                logger.index = i
+                report(logger._stage(), logger._fraction(0.0))
+                mapproxy_seed([task], concurrency=concurrency or max(1, min(4, os.cpu_count() or 1)),
+                              progress_logger=logger)
+    report("seeding done", 1.0)
+    return {"layers": layers, "levels": [first, last], "bbox": [west, south, east, north],
+            "tasks": [t.md["cache_name"] for t in tasks], "seconds": round(time.monotonic() - started, 2)}
