@@ -463,19 +463,28 @@ def server(tmp_path_factory, demo_dir):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.fixture(scope="module")
+def served_centre(demo_dir) -> tuple[float, float]:
+    """The middle of the demo region the real server serves (backend-independent)."""
+    import pyogrio
+
+    west, south, east, north = pyogrio.read_info(demo_dir / "onemap.gpkg", layer="dltb")["total_bounds"]
+    return (west + east) / 2, (south + north) / 2
+
+
 needs_gdal = pytest.mark.skipif(shutil.which("gdalinfo") is None,
                                 reason="GDAL's command-line tools are installed by deploy/test.sh")
 
 
 @needs_gdal
-def test_gdal_reads_the_wmts(server, tmp_path, centre):
+def test_gdal_reads_the_wmts(server, tmp_path, served_centre):
     caps = f"WMTS:{server}/basemaps/wmts/1.0.0/WMTSCapabilities.xml"
     out = subprocess.run(["gdalinfo", caps], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert re.search(r"layer=basemap,tilematrixset=CGCS2000Quad", out.stdout)
     assert re.search(r"layer=basemap,tilematrixset=WebMercatorQuad", out.stdout)
     # and reads pixels of the region through the CGCS2000 matrix set
-    lon, lat = centre
+    lon, lat = served_centre
     dst = tmp_path / "region.tif"
     out = subprocess.run(["gdal_translate", "-q", "-outsize", "256", "256", "-projwin_srs", "EPSG:4326", "-projwin",
                           str(lon - 0.15), str(lat + 0.12), str(lon + 0.15), str(lat - 0.12),
@@ -487,7 +496,7 @@ def test_gdal_reads_the_wmts(server, tmp_path, centre):
         assert is_region(ds.read((1, 2, 3)).transpose(1, 2, 0).astype(float))
 
 
-def test_owslib_lists_the_layers_and_fetches_a_tile(server, centre):
+def test_owslib_lists_the_layers_and_fetches_a_tile(server, served_centre):
     from owslib.wmts import WebMapTileService
 
     wmts = WebMapTileService(f"{server}/basemaps/wmts/1.0.0/WMTSCapabilities.xml")
@@ -495,7 +504,7 @@ def test_owslib_lists_the_layers_and_fetches_a_tile(server, centre):
     assert set(wmts.contents["basemap"].tilematrixsetlinks) == {WM, CG}
     matrix = wmts.tilematrixsets[CG].tilematrix
     assert (matrix["00"].matrixwidth, matrix["00"].matrixheight) == (2, 1)
-    x, y = cg_tile(*centre, 9)
+    x, y = cg_tile(*served_centre, 9)
     tile = wmts.gettile(layer="basemap", tilematrixset=CG, tilematrix="09", row=y, column=x, format="image/jpeg")
     img = np.asarray(Image.open(io.BytesIO(tile.read())).convert("RGB"), dtype=float)
     assert img.shape == (256, 256, 3) and is_region(img)

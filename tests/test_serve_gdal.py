@@ -86,3 +86,68 @@ def test_gdal_reads_the_whole_layer_once(server, tmp_path):
     bsm = list(fields[0])
     assert len(bsm) == expected_count(data, "dltb")
     assert len(set(bsm)) == len(bsm)
+
+
+# ---- vector tiles, read by GDAL ---------------------------------------------------------------------
+def _tile(tms_id: str, z: int) -> tuple[int, int]:
+    from onemap.tiles import tms as tmsmod
+
+    t = tmsmod.get(tms_id).tile(117.066, 31.483, z)
+    return t.y, t.x
+
+
+def _ogrinfo_extent(out: str) -> tuple[float, float, float, float]:
+    line = [ln for ln in out.splitlines() if ln.startswith("Extent:")][0]
+    nums = [float(v) for v in line.replace("Extent:", "").replace("(", " ").replace(")", " ")
+            .replace(",", " ").replace("-", " - ").split() if v not in ("-",)]
+    return tuple(nums)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"])
+def test_gdal_mvt_driver_reads_a_tile_of_each_matrix_set(server, tms_id):
+    """ogrinfo on the tile URL. GDAL's MVT driver georeferences a single tile from Z/X/Y on Web
+    Mercator; for the geographic 2x1 grids (whose columns go beyond 2^z) the tile's corner and
+    size are given as GEOREF_* open options."""
+    from onemap.tiles import tms as tmsmod
+
+    url, _ = server
+    row, col = _tile(tms_id, 12)
+    args = ["-oo", "Z=12", "-oo", f"X={col}", "-oo", f"Y={row}"]
+    if tms_id != "WebMercatorQuad":
+        x0, y0, x1, y1 = tmsmod.tile(tms_id, 12, row, col).lonlat
+        args += ["-oo", f"GEOREF_TOPX={x0}", "-oo", f"GEOREF_TOPY={y1}", "-oo", f"GEOREF_TILEDIMX={x1 - x0}",
+                 "-oo", f"GEOREF_TILEDIMY={y1 - y0}"]
+    # the last path segment must not be a bare integer, or GDAL takes the URL for a directory
+    src = f"MVT:/vsicurl/{url}/collections/dltb/tiles/{tms_id}/12/{row}/{col}?f=mvt"
+    out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", *args, src], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Layer name: dltb" in out.stdout and "DLBM" in out.stdout
+    count = int([ln for ln in out.stdout.splitlines() if ln.startswith("Feature Count:")][0].split(":")[1])
+    assert count > 0
+    if tms_id == "WebMercatorQuad":
+        from pyproj import Transformer
+
+        x0, y0, x1, y1 = _ogrinfo_extent(out.stdout)
+        lon0, lat0 = Transformer.from_crs(3857, 4326, always_xy=True).transform(x0, y0)
+        lon1, lat1 = Transformer.from_crs(3857, 4326, always_xy=True).transform(x1, y1)
+    else:
+        lon0, lat0, lon1, lat1 = _ogrinfo_extent(out.stdout)
+    assert 116.9 < lon0 < 117.2 and 116.9 < lon1 < 117.2 and 31.3 < lat0 < 31.7 and 31.3 < lat1 < 31.7
+
+
+def test_gdal_ogcapi_driver_opens_the_collection_tiles(server):
+    """GDAL's OGC API driver on the collection. Debian 12's GDAL 3.6.2 compiles its vector-tile
+    path out (its CMake tests OGR_ENABLE_DRIVER_GML before that option is defined), so the
+    driver is exercised through the GDAL bundled with pyogrio."""
+    url, _ = server
+    ds = f"OGCAPI:{url}/collections/dltb"
+    layers = [name for name, _ in pyogrio.list_layers(ds)]
+    assert "Zoom level 12" in layers
+    meta, _fids, geoms, fields = pyogrio.raw.read(ds, layer="Zoom level 12", bbox=(117.05, 31.47, 117.08, 31.50),
+                                                  columns=["DLBM", "plan_id"])
+    assert len(geoms) > 0
+    assert set(fields[1]) == {"990000-province-survey-2023"}
+    import shapely
+
+    b = shapely.total_bounds(shapely.from_wkb(geoms))
+    assert 116.9 < b[0] and b[2] < 117.25 and 31.3 < b[1] and b[3] < 31.7
