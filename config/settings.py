@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     count_max_rows: int = Field(default=10_000, ge=0,
                                 description="PostGIS: ... and when it expects at most this many matches")
     tile_cache: bool = Field(default=True, description="cache rendered vector tiles under data_dir/tiles")
+
+    job_time_limit: float = Field(default=600.0, gt=0, description="seconds a process may run")
+    job_lease_seconds: float = Field(default=30.0, gt=1,
+                                     description="a running job whose worker reports nothing this long is taken back")
+    job_max_attempts: int = Field(default=2, ge=1, description="tries of a job whose worker died")
+    job_workers: int = Field(default=1, ge=0, description="async job threads per server process (0: only `onemap worker`)")
+    job_keep_sync_hours: float = Field(default=24.0, gt=0, description="retention of synchronous executions")
+    job_keep_async_days: float = Field(default=7.0, gt=0, description="retention of asynchronous jobs")
+    max_boundary_vertices: int = Field(default=100_000, ge=4)
+    max_boundary_km2: float = Field(default=2_000.0, gt=0)
+    max_search_km2: float = Field(default=5_000.0, gt=0)
+    compliance_rules: Path = Field(default=PACKAGE_DIR / "compliance_rules.yaml",
+                                   description="the rules of compliance-review (data, see the file's header)")
+    dem: Path | None = Field(default=None, description="the DEM (slope for site selection); default data_dir/dem.tif")
     pretty_print: bool = False
     log_level: str = "INFO"
     timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")
@@ -68,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def gpkg_path(self) -> Path:
         return self.data_dir / "onemap.gpkg"
+
+    @property
+    def dem_path(self) -> Path:
+        return self.dem or self.data_dir / "dem.tif"
 
     @property
     def store_url(self) -> str:

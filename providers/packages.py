@@ -311,12 +311,12 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
 
 
 # ---- registering ---------------------------------------------------------------------------------
-def region_feature(store: Store, region: str) -> tuple[shapely.Geometry, str] | None:
-    """The region's outline and name from the land survey in force (xzq)."""
+def region_feature(store: Store, region: str, when: When | None = None) -> tuple[shapely.Geometry, str] | None:
+    """The region's outline and name from the land survey in force (xzq), today unless ``when``."""
     xzq = store.catalogue.layers.get("xzq")
     if xzq is None:
         return None
-    survey = store.plans_in_force(When.at(today()), None, xzq)
+    survey = store.plans_in_force(when or When.at(today()), None, xzq)
     if not survey:
         return None
     geoms, cols = store.geometries(xzq, survey, columns=["XZQDM", "XZQMC"])

@@ -124,6 +124,38 @@ def fresh_settings(backend: str, demo_dir: Path, tmp_path: Path, request) -> Set
 
 
 @pytest.fixture(scope="session")
+def hand_settings(backend: str, tmp_path_factory, request) -> Settings:
+    """Settings of a store holding the hand-made map of tests/handmap.py, on each backend."""
+    from . import handmap
+
+    d = tmp_path_factory.mktemp(f"hand-{backend}")
+    if backend == "gpkg":
+        settings = Settings(data_dir=d, public_url="http://testserver")
+    else:
+        pg = request.getfixturevalue("pg")
+        _janitor(pg, "onemap_handmap").init()
+        settings = Settings(data_dir=d, database_url=pg.url("onemap_handmap"), public_url="http://testserver")
+    store = open_store(settings.store_url)
+    try:
+        handmap.build(store)
+    finally:
+        store.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def hand_app(hand_settings: Settings):
+    from onemap.server.app import create_app
+
+    return create_app(hand_settings)
+
+
+@pytest.fixture()
+def hand_client(hand_app):
+    return hand_app.test_client()
+
+
+@pytest.fixture(scope="session")
 def app(settings: Settings):
     from onemap.server.app import create_app
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pyogrio
 import pytest
 
-from .conftest import ROOT, Reference, free_port
+from .conftest import Reference
+from .liveserver import serve
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,
                                 reason="GDAL's command-line tools are installed by deploy/test.sh")
@@ -24,32 +21,9 @@ pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = dict(os.environ, ONEMAP_DATA_DIR=str(data), ONEMAP_DEMO_PARCELS="1500")
-    env.pop("ONEMAP_PUBLIC_URL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "onemap"), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):  # first start generates the demo region: bounded wait
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("server did not come up")
+    # the first start generates the demo region
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_DEMO_PARCELS": "1500"}) as url:
         yield url, data
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def expected_count(data: Path, layer: str) -> int:

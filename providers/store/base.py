@@ -328,6 +328,10 @@ class Store(ABC):
         """Release connections."""
 
     @abstractmethod
+    def write_cursor(self) -> Any:
+        """A context manager: a DB-API cursor inside one write transaction (committed on exit)."""
+
+    @abstractmethod
     def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
         """Run registry operations atomically (and let other processes see the change)."""
 

@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "2"  # 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "3"  # 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -183,6 +184,10 @@ class _GpkgCursor:
         self.conn = conn
         self._cur: sqlite3.Cursor | None = None
 
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount if self._cur else -1
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._cur = self.conn.execute(sql, params)
 
@@ -278,6 +283,12 @@ class GpkgStore(Store):
             c.execute("""CREATE TABLE IF NOT EXISTS plan_layers (plan_id TEXT NOT NULL, layer TEXT NOT NULL,
                 features INTEGER NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE,
                 PRIMARY KEY (plan_id, layer))""")
+            c.execute("""CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, process_id TEXT NOT NULL,
+                mode TEXT NOT NULL, status TEXT NOT NULL, message TEXT, progress INTEGER NOT NULL DEFAULT 0,
+                created DOUBLE NOT NULL, started DOUBLE, updated DOUBLE NOT NULL, finished DOUBLE,
+                request TEXT NOT NULL, mimetype TEXT, result BLOB, worker TEXT, lease_until DOUBLE,
+                attempts INTEGER NOT NULL DEFAULT 0)""")
+            c.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created)")
             c.execute("""CREATE TABLE IF NOT EXISTS tile_invalidations (id INTEGER PRIMARY KEY AUTOINCREMENT,
                 layer TEXT NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE, effective DOUBLE NOT NULL)""")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
@@ -371,6 +382,17 @@ class GpkgStore(Store):
         cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
         rows = self._execute(f"SELECT fid, {cols}, geom FROM plans ORDER BY fid").fetchall()
         return [plan_from_row(r[0], r[1:-1], gpkg_wkb(r[-1])) for r in rows]
+
+    @contextmanager
+    def write_cursor(self) -> Iterator[_GpkgCursor]:
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield _GpkgCursor(c)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
         c = self.conn()

@@ -1,0 +1,146 @@
+"""The base of OneMap's processes: published input schemas enforced, a run context with
+progress, dismissal and a time limit, and outputs in several media types.
+
+Each process is a pygeoapi processor (``BaseProcessor``), so stock pygeoapi can run it too;
+OneMap's own endpoints (server/processes_ep.py) and job runner (processes/runner.py) add what
+pygeoapi 0.24 lacks: inputs validated before anything runs, jobs kept in the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+
+from onemap.config.errors import InvalidInput, OneMapError
+from onemap.config.settings import Settings
+from onemap.providers.store import Store, get_store
+
+
+class JobCancelled(Exception):
+    """The job was dismissed while it ran."""
+
+
+class JobTimeLimit(OneMapError):
+    """The job ran past its time limit."""
+
+    status = 500
+    code = "TimeLimitExceeded"
+
+
+@dataclass
+class RunContext:
+    """What a running process sees: the store, the settings, progress and its deadline."""
+
+    store: Store
+    settings: Settings
+    deadline: float  # time.monotonic() value
+    report: Callable[[int, str], str] | None = None  # returns the job's status ("dismissed" = stop)
+    notes: list[str] = field(default_factory=list)
+
+    def progress(self, percent: int, message: str) -> None:
+        """Report progress; stops the run when the job was dismissed or its time is up."""
+        if time.monotonic() > self.deadline:
+            raise JobTimeLimit("the job ran past its time limit and was stopped")
+        if self.report is not None and self.report(max(0, min(99, int(percent))), message) == "dismissed":
+            raise JobCancelled()
+
+
+@dataclass
+class Output:
+    media_type: str
+    value: Any  # a JSON-able value for application/json outputs, bytes or str otherwise
+
+
+def _fmt_path(path: Any) -> str:
+    return "/".join(str(p) for p in path) if path else ""
+
+
+class OneMapProcessor(BaseProcessor):
+    """A OneMap process. Subclasses set ``METADATA`` and implement ``run``."""
+
+    METADATA: dict[str, Any] = {}
+
+    def __init__(self, processor_def: dict, process_metadata: dict | None = None) -> None:
+        super().__init__(processor_def, process_metadata or self.METADATA)
+        self.processor_def = processor_def
+        self.supports_outputs = True
+
+    @property
+    def id(self) -> str:
+        return self.metadata["id"]
+
+    def validate(self, inputs: Any) -> dict[str, Any]:
+        """Inputs checked against the published schema; a mistake is a 400 naming the input."""
+        if not isinstance(inputs, dict):
+            raise InvalidInput("'inputs' must be an object of named inputs")
+        declared = self.metadata["inputs"]
+        unknown = sorted(set(inputs) - set(declared))
+        if unknown:
+            raise InvalidInput(f"unknown input {unknown[0]!r}; this process takes {', '.join(declared)}")
+        out: dict[str, Any] = {}
+        for name, spec in declared.items():
+            if name not in inputs or inputs[name] is None:
+                if spec.get("minOccurs", 1) > 0:
+                    raise InvalidInput(f"input {name!r} is required ({spec['title']})")
+                if "default" in spec.get("schema", {}):
+                    out[name] = spec["schema"]["default"]
+                continue
+            value = inputs[name]
+            if isinstance(value, dict) and set(value) == {"value"}:
+                value = value["value"]  # the qualified-value form of OGC API - Processes
+            try:
+                jsonschema.validate(value, spec["schema"])
+            except jsonschema.ValidationError as err:
+                where = _fmt_path(err.absolute_path)
+                raise InvalidInput(f"input {name!r}{' at ' + where if where else ''}: {err.message}") from None
+            out[name] = value
+        return out
+
+    def outputs_requested(self, outputs: Any) -> dict[str, str]:
+        """Requested outputs and their media types (all outputs, default type, when none asked)."""
+        declared = self.metadata["outputs"]
+        if not outputs:
+            return {name: spec["schema"]["contentMediaType"] for name, spec in declared.items()
+                    if spec.get("default", True)}
+        if not isinstance(outputs, dict):
+            raise InvalidInput("'outputs' must be an object naming the outputs wanted")
+        out = {}
+        for name, req in outputs.items():
+            if name not in declared:
+                raise InvalidInput(f"unknown output {name!r}; this process gives {', '.join(declared)}")
+            media = ((req or {}).get("format") or {}).get("mediaType") or declared[name]["schema"]["contentMediaType"]
+            allowed = declared[name].get("formats", [declared[name]["schema"]["contentMediaType"]])
+            if media not in allowed:
+                raise InvalidInput(f"output {name!r} is offered as {', '.join(allowed)}, not {media}")
+            out[name] = media
+        return out
+
+    def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
+        """Checks that need more than the schema, done before a job is queued (400 on a mistake)."""
+
+    def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
+        """Run the process; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+    # ---- pygeoapi's processor interface (used when stock pygeoapi runs the process) ----------
+    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+        from onemap.config.settings import get_settings
+
+        try:
+            inputs = self.validate(data)
+            wanted = self.outputs_requested(outputs)
+            store = get_store(self.processor_def["data"])
+            settings = get_settings()
+            ctx = RunContext(store, settings, time.monotonic() + settings.job_time_limit)
+            result = self.run(ctx, inputs, wanted)
+        except OneMapError as err:
+            raise ProcessorExecuteError(user_msg=err.description) from err
+        if len(result) == 1:
+            only = next(iter(result.values()))
+            return only.media_type, only.value
+        return "application/json", {k: v.value for k, v in result.items()}

@@ -1,0 +1,360 @@
+"""compliance-review (规划符合性审查): a project boundary against the one map on a date.
+
+Each check of config/compliance_rules.yaml is run by the code for its ``kind``; the rules say
+which layer, which codes, which verdict and which message. Areas are geodesic on CGCS2000.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import shapely
+import yaml
+
+from onemap.config.catalogue import Catalogue
+from onemap.config.errors import ConfigError, InvalidInput
+from onemap.config.settings import PACKAGE_DIR, Settings
+from onemap.providers.drawers import parse_when
+from onemap.providers.store import Store
+from onemap.providers.store.base import When
+
+from .base import OneMapProcessor, Output, RunContext
+from .overlay import Hits, hits, measured, to_geojson
+
+RULES_PATH = PACKAGE_DIR / "compliance_rules.yaml"
+VERDICT_ORDER = {"pass": 0, "conditional": 1, "fail": 2}
+KINDS = ("overlap", "containment", "zone_use", "land_use_match", "survey_breakdown")
+
+BOUNDARY_INPUT = {
+    "title": "项目范围 / Project boundary",
+    "description": "GeoJSON geometry, Feature or FeatureCollection (Polygon/MultiPolygon, CRS84 unless "
+                   "'crs' says otherwise), the land-approval coordinate text file (部标准格式), GML 3.2 or KML.",
+    "schema": {"oneOf": [{"type": "object"}, {"type": "string", "maxLength": 20_000_000}]},
+    "minOccurs": 1, "maxOccurs": 1,
+}
+FORMAT_INPUT = {
+    "title": "范围格式 / Boundary format",
+    "description": "geojson, coordfile, gml or kml; detected when left out.",
+    "schema": {"type": "string", "enum": ["geojson", "coordfile", "gml", "kml"]},
+    "minOccurs": 0, "maxOccurs": 1,
+}
+CRS_INPUT = {
+    "title": "坐标参照系 / CRS of a GeoJSON boundary",
+    "description": "OGC:CRS84 (default), EPSG:4490, EPSG:4326, EPSG:3857 or a CGCS2000 Gauss-Krüger zone "
+                   "(EPSG:4513-4554); coordinates in x,y (easting/longitude first) order.",
+    "schema": {"type": "string", "maxLength": 100},
+    "minOccurs": 0, "maxOccurs": 1,
+}
+DATE_INPUT = {
+    "title": "审查日期 / Date",
+    "description": "The one map as it stood on this date (YYYY-MM-DD); today by default.",
+    "schema": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+    "minOccurs": 0, "maxOccurs": 1,
+}
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
+    """The rule file, checked for shape (kinds, verdicts, layers are checked against the catalogue)."""
+    try:
+        rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the compliance rules {path}: {err}") from err
+    if not isinstance(rules, dict) or rules.get("version") != 1 or not rules.get("checks"):
+        raise ConfigError(f"{path}: expected 'version: 1' and a list of checks")
+    for check in rules["checks"]:
+        if check.get("kind") not in KINDS:
+            raise ConfigError(f"compliance rule {check.get('id')}: unknown kind {check.get('kind')!r}")
+    return rules
+
+
+def check_rules_against(rules: dict, catalogue: Catalogue) -> None:
+    for check in rules["checks"]:
+        if check["layer"] not in catalogue.layers:
+            raise ConfigError(f"compliance rule {check['id']}: no layer {check['layer']!r} in the catalogue")
+
+
+def code_matches(code: str, patterns: list[str]) -> bool:
+    return any(p == "*" or code.startswith(p) for p in patterns)
+
+
+def _date(value: str | None, tz: str) -> When:
+    if not value:
+        return parse_when(None, tz)
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"input 'date': {value!r} is not a date (YYYY-MM-DD)") from None
+    return parse_when(value, tz)
+
+
+class ComplianceReviewProcessor(OneMapProcessor):
+    """规划符合性审查 / planning compliance review."""
+
+    METADATA: dict[str, Any] = {
+        "version": "1.0.0",
+        "id": "compliance-review",
+        "title": {"zh": "规划符合性审查", "en": "Planning compliance review"},
+        "description": {
+            "zh": "将建设项目范围与“一张图”（三条控制线、其他控制线、规划分区、中心城区规划用地用海、三调现状）"
+                  "叠加分析，逐项给出规则、结论（通过/有条件/不通过）、重叠面积（平方米、公顷、亩）及冲突图形，"
+                  "并给出综合结论。",
+            "en": "Overlays a project boundary with the one map (the three control lines, other control lines, "
+                  "planning zones, the central city's planned land use and the land survey) and reports each "
+                  "check's rule, verdict (pass / conditional / fail), overlap areas and conflict geometry, and "
+                  "an overall verdict.",
+        },
+        "keywords": ["规划符合性审查", "compliance", "三区三线"],
+        "jobControlOptions": ["sync-execute", "async-execute"],
+        "outputTransmission": ["value"],
+        "inputs": {
+            "boundary": BOUNDARY_INPUT,
+            "boundary_format": FORMAT_INPUT,
+            "crs": CRS_INPUT,
+            "land_use": {
+                "title": "拟用途（用地用海分类代码） / Intended land and sea use",
+                "description": "A 用地用海 2023 code, e.g. 1001 (industrial), 0701 (urban residential).",
+                "schema": {"type": "string", "pattern": r"^[0-9]{2,6}$"},
+                "minOccurs": 1, "maxOccurs": 1,
+            },
+            "project_type": {
+                "title": "项目类型 / Project type",
+                "schema": {"type": "string", "enum": ["ordinary", "major_infrastructure"], "default": "ordinary"},
+                "minOccurs": 0, "maxOccurs": 1,
+            },
+            "date": DATE_INPUT,
+        },
+        "outputs": {
+            "result": {
+                "title": "审查结果 / Review result",
+                "schema": {"type": "object", "contentMediaType": "application/json"},
+            },
+            "report": {
+                "title": "审查报告（可打印） / Printable report",
+                "schema": {"type": "string", "contentMediaType": "text/html"},
+                "default": False,
+            },
+        },
+        "example": {"inputs": {"boundary": {"type": "Polygon", "coordinates": [[[117.05, 31.47], [117.06, 31.47],
+                                                                                    [117.06, 31.48], [117.05, 31.48],
+                                                                                    [117.05, 31.47]]]},
+                               "land_use": "1001"}},
+    }
+
+    def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
+        """Before anything is queued: the boundary parses within the limits, the code exists."""
+        self._boundary(inputs, settings)
+        from onemap.config.catalogue import get_catalogue
+
+        table = get_catalogue(settings.catalogue, settings.codes_dir).code_tables["ydyh_2023"]
+        if inputs["land_use"] not in table:
+            raise InvalidInput(f"input 'land_use': {inputs['land_use']!r} is not a 用地用海 2023 code")
+        _date(inputs.get("date"), settings.timezone)
+
+    @staticmethod
+    def _boundary(inputs: dict[str, Any], settings: Settings):
+        from .boundary import BoundaryLimits, parse_boundary
+
+        limits = BoundaryLimits(max_vertices=settings.max_boundary_vertices,
+                                max_area_km2=settings.max_boundary_km2)
+        return parse_boundary(inputs["boundary"], fmt=inputs.get("boundary_format"), crs=inputs.get("crs"),
+                              limits=limits)
+
+    def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
+        ctx.progress(5, "reading the boundary")
+        boundary = self._boundary(inputs, ctx.settings)
+        when = _date(inputs.get("date"), ctx.settings.timezone)
+        result = review(ctx, boundary, inputs["land_use"], inputs.get("project_type") or "ordinary", when)
+        out: dict[str, Output] = {}
+        if "result" in outputs:
+            out["result"] = Output("application/json", result)
+        if "report" in outputs:
+            from .report import compliance_html
+
+            ctx.progress(90, "writing the report")
+            out["report"] = Output("text/html", compliance_html(ctx, boundary, result))
+        return out
+
+
+def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, when: When) -> dict[str, Any]:
+    """Every check of the rules, and the overall verdict."""
+    rules = load_rules(Path(ctx.settings.compliance_rules))
+    catalogue = ctx.store.catalogue
+    check_rules_against(rules, catalogue)
+    geom = boundary.geometry
+    total = float(boundary.area["m2"])
+    ydyh = catalogue.code_tables["ydyh_2023"]
+    urban = code_matches(land_use, rules["urban_construction_uses"])
+    checks = []
+    n = len(rules["checks"])
+    for i, rule in enumerate(rules["checks"]):
+        ctx.progress(10 + int(75 * i / n), f"checking {rule['id']}")
+        layer = catalogue.layers[rule["layer"]]
+        h = hits(ctx.store, layer, geom, when)
+        runner = {"overlap": _overlap, "containment": _containment, "zone_use": _zone_use,
+                  "land_use_match": _land_use_match, "survey_breakdown": _survey}[rule["kind"]]
+        checks.append(runner(rule, h, geom, total, land_use, project_type, urban, catalogue))
+    worst = max(checks, key=lambda c: VERDICT_ORDER[c["result"]])["result"] if checks else "pass"
+    reasons = [{"check": c["id"], "result": c["result"], "zh": c["message"]["zh"], "en": c["message"]["en"]}
+               for c in checks if c["result"] != "pass"]
+    verdict_text = {"pass": ("符合", "compliant"), "conditional": ("有条件符合", "compliant with conditions"),
+                    "fail": ("不符合", "not compliant")}[worst]
+    return {
+        "process": "compliance-review",
+        "date": when.start.isoformat() if when.start else None,
+        "project": {
+            "land_use": land_use,
+            "land_use_label": {"zh": ydyh.label(land_use, "zh"), "en": ydyh.label(land_use, "en")},
+            "project_type": project_type,
+            "project_type_label": rules["project_types"].get(project_type),
+            "area": dict(boundary.area),
+            "source_crs": boundary.source_crs,
+            "vertices": boundary.vertices,
+            "parcels": boundary.parcels,
+            "notes": boundary.notes,
+            "geometry": to_geojson(geom),
+        },
+        "checks": checks,
+        "overall": {
+            "result": worst,
+            "zh": f"综合结论：{verdict_text[0]}。" + "".join(r["zh"] for r in reasons),
+            "en": f"Overall: {verdict_text[1]}. " + " ".join(r["en"] for r in reasons),
+            "reasons": reasons,
+        },
+    }
+
+
+def _base(rule: dict, h: Hits, total: float) -> dict[str, Any]:
+    overlap = h.union()
+    return {
+        "id": rule["id"],
+        "layer": rule["layer"],
+        "title": rule["title"],
+        "rule": rule["rule"],
+        "overlap": measured(overlap, total),
+        "conflict_geometry": to_geojson(overlap),
+        "features": _features(h),
+    }
+
+
+def _features(h: Hits, limit: int = 200) -> list[dict[str, Any]]:
+    """The overlapping features: ids, drawer, codes with labels, their own overlap area."""
+    out = []
+    coded = [(f.name, f.label_field) for f in h.layer.fields if f.code_table and f.label_field]
+    named = [n for n in ("BSM", "HXMC", "BHMC", "FXMC", "XZQMC") if n in h.columns]
+    order = sorted(range(len(h)), key=lambda i: -float(h.part_m2[i]))
+    for i in order[:limit]:
+        item: dict[str, Any] = {"id": h.fids[i], "plan_id": h.plan_ids[i],
+                                "overlap_m2": round(float(h.part_m2[i]), 2)}
+        for name in named:
+            item[name] = h.columns[name][i]
+        for code, label in coded:
+            item[code] = h.columns[code][i]
+            item[label] = h.columns[label][i]
+        out.append(item)
+    return out
+
+
+def _outcome(check: dict, outcome: dict) -> dict:
+    check["result"] = outcome["verdict"]
+    check["message"] = dict(outcome["message"])
+    return check
+
+
+def _overlap(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    c = _base(rule, h, total)
+    if c["overlap"]["m2"] <= 0:
+        return _outcome(c, rule["outcomes"]["clear"])
+    return _outcome(c, rule["outcomes"]["overlap"][project_type])
+
+
+def _containment(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    c = _base(rule, h, total)
+    share = c["overlap"]["share"]
+    kind = "urban" if urban else "other"
+    c["outside"] = measured(shapely.difference(geom, h.union()), total)
+    if share >= 0.999:
+        return _outcome(c, rule["outcomes"]["inside"])
+    if share > 0:
+        return _outcome(c, rule["outcomes"]["partly"][kind])
+    return _outcome(c, rule["outcomes"]["outside"][kind])
+
+
+def _zone_use(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    c = _base(rule, h, total)
+    zones: dict[str, Any] = {}
+    name_field = "GHFQMC"
+    for i in range(len(h)):
+        zones.setdefault(h.columns[name_field][i], []).append(h.parts[i])
+    worst, bad = "pass", []
+    c["zones"] = []
+    for name, parts in sorted(zones.items()):
+        zone_rule = rule["zones"].get(name)
+        area = measured(shapely.union_all(parts), total)
+        if zone_rule is None:
+            verdict = "conditional"  # a zone the rules do not know: say so rather than pass silently
+        elif code_matches(land_use, zone_rule.get("allowed", [])):
+            verdict = "pass"
+        else:
+            verdict = zone_rule.get("else", "conditional")
+        c["zones"].append({"GHFQMC": name, "result": verdict, "overlap": area})
+        if VERDICT_ORDER[verdict] > VERDICT_ORDER[worst]:
+            worst = verdict
+        if verdict != "pass":
+            bad.append(name)
+    if not zones:
+        return _outcome(c, rule["outcomes"]["none"])
+    if worst == "pass":
+        return _outcome(c, rule["outcomes"]["allowed"])
+    out = _outcome(c, rule["outcomes"][worst])
+    out["message"] = {"zh": out["message"]["zh"] + "、".join(bad) + "。",
+                      "en": out["message"]["en"] + ", ".join(bad) + "."}
+    return out
+
+
+def _land_use_match(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    c = _base(rule, h, total)
+    inside = c["overlap"]["m2"]
+    if inside <= 0:
+        return _outcome(c, rule["outcomes"]["outside"])
+    mismatch_parts, by_code = [], {}
+    for i in range(len(h)):
+        code = h.columns["YDYHFLDM"][i] or ""
+        edition = h.columns["YDYHBB"][i]
+        entry = by_code.setdefault((code, edition), {"YDYHFLDM": code, "YDYHFLMC": h.columns["YDYHFLMC"][i],
+                                                     "YDYHBB": edition, "parts": []})
+        entry["parts"].append(h.parts[i])
+        # codes are compared within the 2023 edition only; a 2020-edition plan never matches
+        if edition != "2023" or not (code.startswith(land_use) or land_use.startswith(code)):
+            mismatch_parts.append(h.parts[i])
+    c["planned_uses"] = [{k: v for k, v in e.items() if k != "parts"} | {"overlap": measured(
+        shapely.union_all(e["parts"]), total)} for e in sorted(by_code.values(), key=lambda e: e["YDYHFLDM"])]
+    mismatch = shapely.union_all(mismatch_parts) if mismatch_parts else shapely.Polygon()
+    c["mismatch"] = measured(mismatch, total)
+    c["mismatch_geometry"] = to_geojson(mismatch)
+    share_inside = c["mismatch"]["m2"] / inside if inside else 0.0
+    if c["mismatch"]["m2"] <= 0:
+        return _outcome(c, rule["outcomes"]["match"])
+    if share_inside > rule["fail_share"]:
+        return _outcome(c, rule["outcomes"]["fail"])
+    return _outcome(c, rule["outcomes"]["conditional"])
+
+
+def _survey(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    c = _base(rule, h, total)
+    table = catalogue.code_tables["sandiao_dlbm"]
+    classes: dict[str, list] = {}
+    for i in range(len(h)):
+        classes.setdefault(h.columns["DLBM"][i], []).append(h.parts[i])
+    c["classes"] = []
+    for code, parts in sorted(classes.items()):
+        entry = table.codes.get(code)
+        c["classes"].append({"DLBM": code, "DLMC": entry.zh if entry else None,
+                             "group": entry.group if entry else None, "area": measured(shapely.union_all(parts), total)})
+    crop = [p for code, parts in classes.items() if code.startswith(rule["cropland_prefix"]) for p in parts]
+    c["cropland"] = measured(shapely.union_all(crop) if crop else shapely.Polygon(), total)
+    c["balance_required"] = c["cropland"]["m2"] > 0
+    return _outcome(c, rule["outcomes"]["cropland" if c["balance_required"] else "no_cropland"])

@@ -1,0 +1,195 @@
+"""Running processes: synchronously in the request, or as queued jobs any worker can take.
+
+Jobs live in the store (providers/jobs.py). Each server process runs a few job threads
+(``ONEMAP_JOB_WORKERS``); ``onemap worker`` runs the same loop alone, on this host or another
+one sharing the PostGIS database. A job whose worker dies is taken back when its lease runs
+out and tried again, or failed after the last attempt: never left ``accepted`` forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from onemap.config.errors import InvalidInput, NotFound, OneMapError
+from onemap.config.settings import Settings
+from onemap.providers.jobs import Job, JobStore
+from onemap.providers.store import Store
+
+from .base import JobCancelled, OneMapProcessor, Output, RunContext
+
+LOG = logging.getLogger("onemap.jobs")
+POLL_SECONDS = 0.5
+
+
+def encode_outputs(outputs: dict[str, Output], response: str) -> tuple[str, bytes]:
+    """How results are stored and answered: one raw output as itself, else a JSON document."""
+    if response == "raw" and len(outputs) == 1:
+        out = next(iter(outputs.values()))
+        value = out.value
+        if out.media_type.endswith("json"):
+            return out.media_type, json.dumps(value, ensure_ascii=False, default=str).encode()
+        return out.media_type, value if isinstance(value, bytes) else str(value).encode()
+    doc: dict[str, Any] = {}
+    for name, out in outputs.items():
+        if out.media_type.endswith("json"):
+            doc[name] = out.value
+        else:
+            text = out.value.decode() if isinstance(out.value, bytes) else str(out.value)
+            doc[name] = {"value": text, "mediaType": out.media_type}
+    return "application/json", json.dumps(doc, ensure_ascii=False, default=str).encode()
+
+
+def error_result(err: Exception) -> tuple[str, bytes, str]:
+    """(media type, body, message) of a failed job: an OGC exception, never a traceback."""
+    if isinstance(err, OneMapError):
+        body = err.to_dict()
+        body["status"] = int(err.status)
+    else:
+        body = {"code": "NoApplicableCode", "type": "NoApplicableCode", "status": 500,
+                "description": "the process failed; the operators can find the details in the server log"}
+    return "application/json", json.dumps(body, ensure_ascii=False).encode(), body["description"]
+
+
+@dataclass
+class Submission:
+    process: OneMapProcessor
+    inputs: dict[str, Any]
+    outputs: dict[str, str]
+    response: str  # raw | document
+
+
+class JobRunner:
+    """Executes processes for one server process (or one ``onemap worker``)."""
+
+    def __init__(self, store: Store, settings: Settings, processes: dict[str, OneMapProcessor]) -> None:
+        self.store = store
+        self.settings = settings
+        self.processes = processes
+        self.jobs = JobStore(store)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last_purge = 0.0
+
+    # ---- submitting -------------------------------------------------------------------------
+    def prepare(self, process_id: str, body: Any) -> Submission:
+        """Check an execute request completely before anything runs (400 on any mistake)."""
+        process = self.processes.get(process_id)
+        if process is None:
+            raise NotFound(f"no process {process_id!r}")
+        if not isinstance(body, dict):
+            raise InvalidInput("the execute request must be a JSON object with 'inputs'")
+        extra = sorted(set(body) - {"inputs", "outputs", "response", "subscriber"})
+        if extra:
+            raise InvalidInput(f"unknown member {extra[0]!r} in the execute request")
+        response = body.get("response", "raw")
+        if response not in ("raw", "document"):
+            raise InvalidInput("'response' must be raw or document")
+        inputs = process.validate(body.get("inputs", {}))
+        outputs = process.outputs_requested(body.get("outputs"))
+        process.check(inputs, self.settings, self.store)
+        return Submission(process, inputs, outputs, response)
+
+    def run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
+        """Run now, in this request; the execution is kept as a job for the retention period."""
+        self._maybe_purge()
+        job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running")
+        self.jobs.update(job.id, started=time.time(), worker=self.worker_id)
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.job_time_limit)
+        try:
+            outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
+        except Exception as err:  # reported as the job's OGC exception
+            if not isinstance(err, OneMapError):
+                LOG.error("sync job %s failed:\n%s", job.id, traceback.format_exc())
+            media, body, message = error_result(err)
+            self.jobs.finish(job.id, self.worker_id, "failed", message, media, body)
+            return self.jobs.get(job.id), media, body, False  # type: ignore[return-value]
+        media, body = encode_outputs(outputs, sub.response)
+        self.jobs.finish(job.id, self.worker_id, "successful", "done", media, body)
+        return self.jobs.get(job.id), media, body, True  # type: ignore[return-value]
+
+    def submit(self, sub: Submission) -> Job:
+        """Queue an asynchronous job; a job thread here or any worker elsewhere takes it."""
+        self._maybe_purge()
+        job = self.jobs.create(sub.process.id, "async", self._request(sub))
+        self.start_threads()
+        return job
+
+    @staticmethod
+    def _request(sub: Submission) -> dict:
+        return {"inputs": sub.inputs, "outputs": sub.outputs, "response": sub.response}
+
+    # ---- working ---------------------------------------------------------------------------------
+    def start_threads(self, count: int | None = None) -> None:
+        """Start this process's job threads (lazily, on the first async job)."""
+        n = self.settings.job_workers if count is None else count
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < n:
+                t = threading.Thread(target=self.loop, name=f"onemap-job-{len(self._threads)}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def loop(self, once: bool = False) -> None:
+        """Take and run jobs until stopped (``once``: until the queue is empty)."""
+        while not self._stop.is_set():
+            try:
+                ran = self.work_one()
+            except Exception:
+                LOG.exception("job loop error")
+                ran = False
+            if not ran:
+                if once:
+                    return
+                self._stop.wait(POLL_SECONDS)
+
+    def work_one(self) -> bool:
+        job = self.jobs.claim(self.worker_id, self.settings.job_lease_seconds, self.settings.job_max_attempts)
+        if job is None:
+            return False
+        self.execute_claimed(job)
+        return True
+
+    def execute_claimed(self, job: Job) -> None:
+        process = self.processes.get(job.process_id)
+        if process is None:
+            self.jobs.finish(job.id, self.worker_id, "failed", f"this worker does not know process {job.process_id}")
+            return
+        req = job.request
+
+        def report(percent: int, message: str) -> str:
+            return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.job_lease_seconds)
+
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.job_time_limit, report)
+        try:
+            report(1, "started")
+            outputs = process.run(ctx, req["inputs"], req["outputs"])
+        except JobCancelled:
+            LOG.info("job %s was dismissed while running", job.id)
+            return
+        except Exception as err:
+            if not isinstance(err, OneMapError):
+                LOG.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            media, body, message = error_result(err)
+            self.jobs.finish(job.id, self.worker_id, "failed", message, media, body)
+            return
+        media, body = encode_outputs(outputs, req["response"])
+        self.jobs.finish(job.id, self.worker_id, "successful", "done", media, body)
+
+    def _maybe_purge(self) -> None:
+        if time.time() - self._last_purge > 600:
+            self._last_purge = time.time()
+            self.jobs.purge(self.settings.job_keep_sync_hours * 3600, self.settings.job_keep_async_days * 86400)

@@ -1,0 +1,72 @@
+"""Real OneMap processes for tests: `onemap serve` (gunicorn) and `onemap worker`, bounded waits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from .conftest import ROOT, free_port
+
+ONEMAP = str(Path(sys.executable).parent / "onemap")
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env.update(extra)
+    return env
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], workers: int = 2, wait_s: float = 120) -> Iterator[str]:
+    """`onemap serve` on a free port of 127.0.0.1; yields its URL once /healthz answers."""
+    port = free_port()
+    proc = subprocess.Popen([ONEMAP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+                            env=_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not come up")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen]:
+    """`onemap worker` running until the block ends (SIGTERM)."""
+    proc = subprocess.Popen([ONEMAP, "worker", *args], env=_env(env), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        _stop(proc)
