@@ -95,3 +95,62 @@ def test_config_writes_pygeoapi_config_and_openapi(tmp_path, demo_dir):
 def test_config_without_a_store_is_one_sentence(tmp_path):
     msg = one_sentence_error(run("config", "--out", str(tmp_path / "o"), env={"ONEMAP_DATA_DIR": str(tmp_path)}))
     assert "onemap demo" in msg
+
+
+def _copy_demo(demo_dir: Path, to: Path) -> dict:
+    import shutil
+
+    shutil.copyfile(demo_dir / "onemap.gpkg", to / "onemap.gpkg")
+    shutil.copyfile(demo_dir / "dem.tif", to / "dem.tif")
+    return {"ONEMAP_DATA_DIR": str(to)}
+
+
+def test_seed_fills_both_tile_grids(tmp_path, demo_dir):
+    env = _copy_demo(demo_dir, tmp_path)
+    p = run("seed", "--levels", "0-6", "--quiet", env=env)
+    assert p.returncode == 0, p.stderr
+    assert "seeded basemap at levels 0-6" in p.stdout
+    cache = tmp_path / "mapproxy" / "cache" / "basemap"
+    for grid in ("WebMercatorQuad", "CGCS2000Quad"):
+        assert any(f.is_file() for f in (cache / grid).rglob("*")), grid
+
+
+def test_seed_argument_errors(tmp_path, demo_dir):
+    env = _copy_demo(demo_dir, tmp_path)
+    assert "--levels" in one_sentence_error(run("seed", "--levels", "three", env=env))
+    assert "FIRST <= LAST" in one_sentence_error(run("seed", "--levels", "9-3", env=env))
+    assert "--bbox" in one_sentence_error(run("seed", "--bbox", "1,2,3", env=env))
+    assert "nope" in one_sentence_error(run("seed", "--layer", "nope", "--levels", "0-1", env=env))
+    assert "schema" in one_sentence_error(run("seed", env={"ONEMAP_DATA_DIR": str(tmp_path / "empty")}))
+
+
+def test_worker_once_runs_the_waiting_jobs(tmp_path, demo_dir, demo_meta):
+    from onemap.config.settings import Settings
+    from onemap.processes import load_processors
+    from onemap.processes.runner import JobRunner
+    from onemap.providers.store import open_store
+
+    env = _copy_demo(demo_dir, tmp_path)
+    settings = Settings(data_dir=tmp_path, job_workers=0)  # no job thread here: the worker must run it
+    store = open_store(settings.store_url)
+    try:
+        store.ensure_schema()
+        runner = JobRunner(store, settings, load_processors(settings.store_url))
+        lon, lat = demo_meta["czkfbj_2023_only_point"]
+        square = {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 0.002, lat], [lon + 0.002, lat + 0.002],
+                                                      [lon, lat + 0.002], [lon, lat]]]}
+        job = runner.submit(runner.prepare("compliance-review", {"inputs": {"boundary": square,
+                                                                            "land_use": "0701"}}))
+    finally:
+        store.close()
+    p = run("worker", "--once", env=env)
+    assert p.returncode == 0, p.stderr
+    store = open_store(settings.store_url)
+    try:
+        from onemap.providers.jobs import JobStore
+
+        done = JobStore(store).get(job.id)
+        assert done.status == "successful" and done.progress == 100
+    finally:
+        store.close()
+    assert "--threads" in one_sentence_error(run("worker", "--threads", "0", env=env))

@@ -403,7 +403,10 @@ def render_basemap(settings: Any, store: Any, level: int | None = None, progress
         with rasterio.open(dem_path(settings)) as ds:
             bounds = tuple(ds.bounds)
     else:
-        raise FileNotFoundError("nothing to render: no land-survey parcels in force and no DEM")
+        # nothing surveyed yet: a token raster (the source paints the background around it),
+        # so that the basemap serves a neutral map rather than errors
+        LOG.warning("no land-survey parcels in force and no DEM: the basemap is background only")
+        bounds = (0.0, 0.0, 0.0, 0.0)
     grid = grid_for(bounds, level if level is not None else choose_level(bounds, len(geoms)))
     LOG.info("rendering the basemap: %d parcels on a %dx%d grid (level %d)", len(geoms), grid.width,
              grid.height, grid.level)

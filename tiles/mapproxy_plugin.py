@@ -26,6 +26,8 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -49,52 +51,44 @@ DEFAULT_BACKGROUND = "#ECEAE4"
 LOG = logging.getLogger("onemap.mapproxy")
 
 
-class _Handles(threading.local):
-    """Open datasets per thread (GDAL handles are not thread-safe) and per process (not fork-safe)."""
-
-    def __init__(self) -> None:
-        self.by_path: dict[str, tuple[tuple[int, int, int, int], Any]] = {}
-
-
-_handles = _Handles()
-_all_open: list[Any] = []  # every thread's handles, closed at exit
-_all_lock = threading.Lock()
+# One open dataset per raster and process: GDAL handles are neither thread- nor fork-safe, so
+# reads take the lock (a worker serves one request at a time anyway) and a forked process
+# (MapProxy's seeder) opens its own.
+_open: dict[str, tuple[tuple[int, int, int, int], Any]] = {}
+_open_lock = threading.Lock()
+_inherited: list[Any] = []
 
 
 @atexit.register
 def _close_all() -> None:
     # GDAL datasets still open while the interpreter tears rasterio down fail noisily
-    with _all_lock:
-        for ds in _all_open:
-            try:
+    with _open_lock:
+        for key, ds in _open.values():
+            if key[0] == os.getpid():
                 ds.close()
-            except Exception:
-                pass
-        _all_open.clear()
+        _open.clear()
 
 
-def _dataset(path: str) -> Any:
-    """The open raster at ``path``, reopened once the file has been replaced (re-rendered)."""
+@contextmanager
+def _dataset(path: str) -> Iterator[Any]:
+    """The open raster at ``path`` (reopened once the file has been replaced), under the lock."""
     import rasterio
 
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise SourceError(f"the basemap raster {os.path.basename(path)} does not exist (yet)") from None
-    key = (os.getpid(), st.st_ino, st.st_mtime_ns, st.st_size)
-    cached = _handles.by_path.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    if cached is not None and cached[0][0] == os.getpid():
-        cached[1].close()
-        with _all_lock:
-            if cached[1] in _all_open:
-                _all_open.remove(cached[1])
-    ds = rasterio.open(path)
-    _handles.by_path[path] = (key, ds)
-    with _all_lock:
-        _all_open.append(ds)
-    return ds
+    with _open_lock:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise SourceError(f"the basemap raster {os.path.basename(path)} does not exist (yet)") from None
+        key = (os.getpid(), st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = _open.get(path)
+        if cached is None or cached[0] != key:
+            if cached is not None and cached[0][0] == os.getpid():
+                cached[1].close()
+            elif cached is not None:
+                _inherited.append(cached[1])  # the parent's handle: never closed (or freed) here
+            cached = (key, rasterio.open(path))
+            _open[path] = cached
+        yield cached[1]
 
 
 _crs_cache: dict[str, Any] = {}
@@ -126,31 +120,31 @@ def read_rgb(path: str, bbox: tuple[float, float, float, float], size: tuple[int
     width, height = size
     out = np.empty((3, height, width), dtype=np.uint8)
     out[:] = np.asarray(background[:3], dtype=np.uint8)[:, None, None]
-    ds = _dataset(path)
     dst_crs = _rio_crs(srs)
-    try:
-        left, bottom, right, top = transform_bounds(dst_crs, ds.crs, *bbox, densify_pts=21)
-    except Exception:  # a bbox outside the CRS's area of use cannot show the raster
-        return out.transpose(1, 2, 0)
-    if not all(map(math.isfinite, (left, bottom, right, top))):
-        return out.transpose(1, 2, 0)
-    t = ds.transform
-    # the source window, a couple of pixels wider for the resampling kernel, clipped to the raster
-    col0 = max(0, math.floor((left - t.c) / t.a) - 2)
-    col1 = min(ds.width, math.ceil((right - t.c) / t.a) + 2)
-    row0 = max(0, math.floor((top - t.f) / t.e) - 2)
-    row1 = min(ds.height, math.ceil((bottom - t.f) / t.e) + 2)
-    if col1 <= col0 or row1 <= row0:
-        return out.transpose(1, 2, 0)
-    win = Window(col0, row0, col1 - col0, row1 - row0)
-    # decimate to about the requested resolution: GDAL then reads the matching overview
-    factor = max(1.0, min((right - left) / width / t.a, (top - bottom) / height / -t.e))
-    out_w = max(1, round(win.width / factor))
-    out_h = max(1, round(win.height / factor))
-    rs = getattr(Resampling, resampling)
-    src = ds.read((1, 2, 3), window=win, out_shape=(3, out_h, out_w), resampling=rs)
-    src_transform = ds.window_transform(win) @ Affine.scale(win.width / out_w, win.height / out_h)
-    reproject(src, out, src_transform=src_transform, src_crs=ds.crs,
+    with _dataset(path) as ds:
+        src_crs, t = ds.crs, ds.transform
+        try:
+            left, bottom, right, top = transform_bounds(dst_crs, src_crs, *bbox, densify_pts=21)
+        except Exception:  # a bbox outside the CRS's area of use cannot show the raster
+            return out.transpose(1, 2, 0)
+        if not all(map(math.isfinite, (left, bottom, right, top))):
+            return out.transpose(1, 2, 0)
+        # the source window, a couple of pixels wider for the resampling kernel, clipped to the raster
+        col0 = max(0, math.floor((left - t.c) / t.a) - 2)
+        col1 = min(ds.width, math.ceil((right - t.c) / t.a) + 2)
+        row0 = max(0, math.floor((top - t.f) / t.e) - 2)
+        row1 = min(ds.height, math.ceil((bottom - t.f) / t.e) + 2)
+        if col1 <= col0 or row1 <= row0:
+            return out.transpose(1, 2, 0)
+        win = Window(col0, row0, col1 - col0, row1 - row0)
+        # decimate to about the requested resolution: GDAL then reads the matching overview
+        factor = max(1.0, min((right - left) / width / t.a, (top - bottom) / height / -t.e))
+        out_w = max(1, round(win.width / factor))
+        out_h = max(1, round(win.height / factor))
+        rs = getattr(Resampling, resampling)
+        src = ds.read((1, 2, 3), window=win, out_shape=(3, out_h, out_w), resampling=rs)
+        src_transform = ds.window_transform(win) @ Affine.scale(win.width / out_w, win.height / out_h)
+    reproject(src, out, src_transform=src_transform, src_crs=src_crs,
               dst_transform=from_bounds(*bbox, width, height), dst_crs=dst_crs, resampling=rs,
               init_dest_nodata=False)
     return out.transpose(1, 2, 0)
