@@ -32,7 +32,7 @@ from onemap.providers.vector_tiles import VectorTileService
 
 from . import collections as collections_ep
 from . import items as items_ep
-from . import tiles_ep
+from . import processes_ep, tiles_ep
 from . import openapi as openapi_mod
 from . import pygeoapi_compat
 from .http import JSON, install, json_response, output_format
@@ -84,7 +84,13 @@ class OneMap:
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.tiles = VectorTileService(self.store, settings.data_dir / "tiles" if settings.tile_cache else None,
                                        settings.timezone)
-        self.openapi_extensions = [lambda paths, tags: tiles_ep.openapi_paths(self, paths, tags)]
+        from onemap.processes import load_processors
+        from onemap.processes.runner import JobRunner
+
+        self.processes = load_processors(settings.store_url)
+        self.runner = JobRunner(self.store, settings, self.processes)
+        self.openapi_extensions = [lambda paths, tags: tiles_ep.openapi_paths(self, paths, tags),
+                                   lambda paths, tags: processes_ep.openapi_paths(self, paths, tags)]
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
         extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}
         known = [e for lid, e in extents.items() if e and lid in self.catalogue.layers]
@@ -104,7 +110,8 @@ class OneMap:
         logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
         self.openapi = openapi_mod.build(self)
         self.api = API(self.pg_config, self.openapi)
-        self.conformance = sorted(set(CORE_CONFORMANCE + items_ep.CONFORMS_TO + tiles_ep.CONFORMS_TO))
+        self.conformance = sorted(set(CORE_CONFORMANCE + items_ep.CONFORMS_TO + tiles_ep.CONFORMS_TO
+                                      + processes_ep.CONFORMS_TO))
 
     # ---- helpers used by the endpoint modules -----------------------------------------
     def layer(self, collection_id: str) -> Layer:
@@ -260,6 +267,34 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def item(collection_id: str, feature_id: str) -> Response:
         return items_ep.item(om, collection_id, feature_id)
 
+    @app.get("/processes")
+    def processes() -> Response:
+        return processes_ep.list_processes(om)
+
+    @app.get("/processes/<process_id>")
+    def process(process_id: str) -> Response:
+        return processes_ep.describe_process(om, process_id)
+
+    @app.post("/processes/<process_id>/execution")
+    def execute(process_id: str) -> Response:
+        return processes_ep.execute(om, process_id)
+
+    @app.get("/jobs")
+    def jobs() -> Response:
+        return processes_ep.list_jobs(om)
+
+    @app.get("/jobs/<job_id>")
+    def job(job_id: str) -> Response:
+        return processes_ep.get_job(om, job_id)
+
+    @app.delete("/jobs/<job_id>")
+    def dismiss_job(job_id: str) -> Response:
+        return processes_ep.dismiss(om, job_id)
+
+    @app.get("/jobs/<job_id>/results")
+    def job_results(job_id: str) -> Response:
+        return processes_ep.job_results(om, job_id)
+
     @app.get("/tileMatrixSets")
     def tile_matrix_sets() -> Response:
         return tiles_ep.tile_matrix_sets(om)
@@ -298,6 +333,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     from onemap.tiles import basemaps
     basemaps.mount(app, om)
+    from . import map_ep
+    map_ep.register(app, om)
     return app
 
 

@@ -280,6 +280,78 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Fill the basemap caches (both tile grids) for the region or a box, rendering the basemap first."""
+    from onemap.providers.store import open_store
+    from onemap.tiles import basemaps
+
+    try:
+        first, last = (int(v) for v in args.levels.split("-", 1))
+    except ValueError:
+        raise CliError(f"--levels must be FIRST-LAST such as 0-12, not {args.levels!r}") from None
+    bbox = None
+    if args.bbox:
+        try:
+            bbox = [float(v) for v in args.bbox.split(",")]
+        except ValueError:
+            bbox = []
+        if len(bbox) != 4:
+            raise CliError(f"--bbox must be west,south,east,north in degrees, not {args.bbox!r}")
+    settings = _settings(database_url=args.database)
+    store = open_store(settings.store_url)
+    prog = _progress(args.quiet)
+    try:
+        if not store.is_initialised():
+            raise CliError("the store has no OneMap schema: run `onemap demo` or `onemap db init` and load data")
+        summary = basemaps.seed(settings, store, levels=(first, last), bbox=bbox, progress=prog,
+                                layers=args.layer or None)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    finally:
+        prog.done()
+        store.close()
+    print(f"seeded {', '.join(summary['layers'])} at levels {first}-{last} over "
+          f"{', '.join(f'{v:.4f}' for v in summary['bbox'])} in {summary['seconds']:.1f} s")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run queued process jobs until stopped (SIGTERM/SIGINT finish the job in hand first)."""
+    import signal
+    import threading
+
+    from onemap.processes import load_processors
+    from onemap.processes.runner import JobRunner
+    from onemap.providers.store import get_store
+
+    if args.threads < 1 or args.threads > 32:
+        raise CliError("--threads must be between 1 and 32")
+    settings = _settings(database_url=args.database)
+    store = get_store(settings.store_url)
+    if not store.is_initialised():
+        raise CliError("the store has no OneMap schema: run `onemap db init` (or `onemap demo`) first")
+    store.ensure_schema()
+    runner = JobRunner(store, settings, load_processors(settings.store_url))
+    if args.once:
+        runner.loop(once=True)
+        return 0
+
+    def stop(signum: int, frame: object) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"onemap worker {runner.worker_id}: {args.threads} thread(s) on "
+          f"{'PostGIS' if settings.backend == 'postgis' else settings.gpkg_path}", flush=True)
+    threads = [threading.Thread(target=runner.loop, name=f"onemap-worker-{i}") for i in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=1.0)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from onemap.providers.store import open_store
 
@@ -364,6 +436,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--crs", default="EPSG:4490", help="EPSG:4490 or a Gauss-Krüger zone such as EPSG:4527")
     ex.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     ex.set_defaults(func=cmd_export)
+
+    sd = sub.add_parser("seed", help="fill the basemap tile caches (WMTS/TMS/WMS) for the region ahead of use")
+    sd.add_argument("--levels", default="0-12", help="FIRST-LAST tile levels (default 0-12)")
+    sd.add_argument("--bbox", help="west,south,east,north in degrees (default: the land survey's extent)")
+    sd.add_argument("--layer", action="append", help="a basemap layer to seed (default the rendered basemap; "
+                    "repeat for upstream layers)")
+    sd.add_argument("--quiet", action="store_true", help="no progress bar")
+    sd.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    sd.set_defaults(func=cmd_seed)
+
+    wk = sub.add_parser("worker", help="run queued process jobs (on this host, or on another one that shares "
+                        "the PostGIS database)")
+    wk.add_argument("--threads", type=int, default=1, help="jobs run at once (default 1)")
+    wk.add_argument("--once", action="store_true", help="run the jobs waiting now, then exit")
+    wk.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    wk.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["init"], help="init: create OneMap's schema")
