@@ -119,6 +119,9 @@ class Layer(BaseModel):
     ysdm: Ysdm | None = None
     fields: tuple[FieldDef, ...]
     drawer: bool = True  # features belong to drawer entries (False only for the registry itself)
+    # below the detail zoom, vector tiles carry only these fields (the class and its name that the
+    # map is drawn by): a parcel layer's full attributes triple the size of an overview tile
+    tile_overview_fields: tuple[str, ...] | None = None
 
     @field_validator("fields")
     @classmethod
@@ -128,6 +131,13 @@ class Layer(BaseModel):
         if dup:
             raise ValueError(f"duplicate fields {sorted(dup)}")
         return v
+
+    @model_validator(mode="after")
+    def _overview_fields(self) -> "Layer":
+        unknown = set(self.tile_overview_fields or ()) - {f.name for f in self.fields}
+        if unknown:
+            raise ValueError(f"tile_overview_fields names unknown fields {sorted(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _reserved(self) -> "Layer":

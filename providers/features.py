@@ -23,7 +23,7 @@ from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
 from . import crs as crsmod
 from .drawers import parse_when, registry_entries, resolve_plans
 from .store import Store, get_store
-from .store.base import FeaturePage, FeatureQuery, When, today
+from .store.base import FeaturePage, FeatureQuery, JsonOut, When, today
 
 LOG = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class FeatureService:
         self.store = store
         self.catalogue = catalogue or store.catalogue
         self.tz = tz
+        self._labels: dict[tuple[str, str], dict[str, str]] = {}
 
     # ---- queries ---------------------------------------------------------------
     def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
@@ -90,7 +91,10 @@ class FeatureService:
         )
         if q.filter is not None:
             fq.filter_transform = crsmod.to_storage(q.filter_crs)
-        page = self.store.query(fq)
+        json_out = None
+        if geometry_as == "fragment" and q.layer.drawer and self.store.supports_json:
+            json_out = self._json_out(q.layer, plan_ids or (), q.crs, q.lang, q.select)
+        page = self.store.query(fq, json_out)
         feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select)
         last = page.fids[-1] if page.fids else None
         return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids)
@@ -114,10 +118,42 @@ class FeatureService:
         return self._features(layer, page, crs, geometry_as, lang, None)[0]
 
     # ---- GeoJSON assembly ---------------------------------------------------------
+    def _json_out(self, layer: Layer, plan_ids: tuple[str, ...], crs_uri: str, lang: str,
+                  select: tuple[str, ...] | None) -> JsonOut:
+        """How the database writes this page's features: the same properties as ``_features``."""
+        info = crsmod.crs_info(crs_uri)
+        epsg = info.epsg if info.epsg not in (None, 4490) else None
+        projected = info.epsg is not None and info.epsg not in (4490, 4326)
+        state = None
+        if select is None or any(n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")):
+            plans = self.store.plans()
+            state = {}
+            for pid in plan_ids:
+                p = plans.get(pid)
+                if p is not None:
+                    state[pid] = (p.status, p.valid_from.isoformat() if p.valid_from else None,
+                                  p.valid_to.isoformat() if p.valid_to else None)
+        labels = [(f.name, self._label_map(f.code_table, lang)) for f in layer.computed_labels
+                  if select is None or f.name in select]
+        keys = tuple(k for k in ("plan_status", "plan_valid_from", "plan_valid_to") if select is None or k in select)
+        return JsonOut(epsg=epsg, swap=info.flip, decimals=3 if projected else 8, plan_state=state, labels=labels,
+                       state_keys=keys)
+
+    def _label_map(self, table_id: str, lang: str) -> dict[str, str]:
+        key = (table_id, lang)
+        cached = self._labels.get(key)
+        if cached is None:
+            table = self.catalogue.code_tables.get(table_id)
+            cached = {c: table.label(c, lang) for c in table.codes} if table else {}
+            self._labels[key] = cached
+        return cached
+
     def _features(self, layer: Layer, page: FeaturePage, crs_uri: str, geometry_as: str, lang: str,
                   select: tuple[str, ...] | None) -> list[dict]:
         if not page.fids:
             return []
+        if page.json is not None:
+            return [orjson.Fragment(text) for text in page.json]
         geometries = self._geometry_json(page.wkb, crs_uri)
         plans = self.store.plans()
         labelled = layer.computed_labels

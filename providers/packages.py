@@ -26,7 +26,9 @@ from pyproj import CRS, Transformer
 
 from onemap.config.catalogue import PLAN_TYPES, Catalogue, FieldDef, Layer
 from onemap.config.errors import Conflict, InvalidParameterValue, LoadError, NotFound
+from onemap.config.indicators import get_indicators
 
+from . import indicator_table
 from .geometry import STORAGE_SRID, as_multi
 from .registry import plan_id_for, validate_drawer
 from .store.base import FeatureBatch, Plan, Store, When, region_prefix, today
@@ -55,6 +57,7 @@ class Package:
     layers: list[PackageLayer]
     checksum: str
     skipped: list[str] = field(default_factory=list)  # source layers that are not one-map layers
+    indicators: list[indicator_table.IndicatorRow] = field(default_factory=list)  # its indicator table
 
 
 @dataclass
@@ -106,6 +109,10 @@ def _shp_sources_in_zip(path: Path) -> list[Source]:
                     if dbf and not _dbf_is_utf8(zf.read(dbf)):
                         enc = "GB18030"  # no .cpg: Chinese desktop GIS wrote GBK
                 out.append(Source(f"/vsizip/{path}/{n}", None, enc))
+            elif n.lower().endswith(".dbf") and (n[:-4] + ".shp").lower() not in lower:
+                # a table without geometry (the indicator table) is a lone .dbf
+                enc = None if (n[:-4] + ".cpg").lower() in lower or _dbf_is_utf8(zf.read(n)) else "GB18030"
+                out.append(Source(f"/vsizip/{path}/{n}", None, enc))
         gdbs = sorted({n.split(".gdb/")[0] + ".gdb" for n in names if ".gdb/" in n.lower()})
         for g in gdbs:
             for lname, _ in pyogrio.list_layers(f"/vsizip/{path}/{g}"):
@@ -130,6 +137,10 @@ def find_sources(path: Path) -> tuple[str, list[Source]]:
                     if not _dbf_is_utf8(shp.with_suffix(".dbf").read_bytes()):
                         enc = "GB18030"
                 out.append(Source(str(shp), None, enc))
+            for dbf in sorted(path.rglob("*.dbf")):
+                if not dbf.with_suffix(".shp").exists():  # a table without geometry: the indicator table
+                    enc = None if dbf.with_suffix(".cpg").exists() or _dbf_is_utf8(dbf.read_bytes()) else "GB18030"
+                    out.append(Source(str(dbf), None, enc))
             return "shp", out
         if suffix == ".gpkg":
             return "gpkg", [Source(str(path), name) for name, _ in pyogrio.list_layers(path)]
@@ -283,7 +294,17 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
     layers: list[PackageLayer] = []
     skipped: list[str] = []
     seen: set[str] = set()
+    ind = get_indicators()
+    indicators: list[indicator_table.IndicatorRow] | None = None
     for src in sources:
+        if (src.layer or Path(src.dataset).stem).upper() == ind.table.table_code:
+            if indicators is not None:
+                errors.append(f"the package holds {ind.table.table_code} twice")
+            try:
+                indicators = indicator_table.read_indicator_table(src.dataset, src.layer, src.encoding, ind, errors)
+            except pyogrio.errors.DataSourceError as err:
+                errors.append(f"layer {ind.table.table_code}: cannot be read ({err})")
+            continue
         try:
             pl = read_layer(src, catalogue, errors)
         except LoadError as err:
@@ -307,7 +328,8 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
     if errors:
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise LoadError("package refused, nothing was loaded: " + "; ".join(errors[:5]) + more)
-    return Package(path=p, format=fmt, layers=layers, checksum=_checksum(p), skipped=skipped)
+    return Package(path=p, format=fmt, layers=layers, checksum=_checksum(p), skipped=skipped,
+                   indicators=indicators or [])
 
 
 # ---- registering ---------------------------------------------------------------------------------
@@ -353,6 +375,7 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
     if wrong:
         raise LoadError(f"package refused, nothing was loaded: layers {', '.join(wrong)} do not belong "
                         f"in a {type_} plan")
+    _check_indicator_regions(store, pkg, region)
     found = region_feature(store, region)
     if found is None:
         allg = np.concatenate([pl.geometry for pl in pkg.layers])
@@ -372,8 +395,32 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
                for pl in pkg.layers]
     event = (pid, plan.submitted_at, by, None, "submitted",
              f"loaded from {Path(path).name} (sha256 {pkg.checksum[:12]})")
-    store.write([plan], batches, events=[event])
+    store.write([plan], batches, events=[event],
+                indicators=indicator_table.plan_indicators(pkg.indicators, pid, get_indicators()))
     return store.plan(pid)  # type: ignore[return-value]
+
+
+def _survey_regions(store: Store) -> dict[str, str]:
+    """Region code -> name of every region in the land survey in force ({} without one)."""
+    xzq = store.catalogue.layers.get("xzq")
+    survey = store.plans_in_force(When.at(today()), None, xzq) if xzq is not None else ()
+    if not survey:
+        return {}
+    _, cols = store.geometries(xzq, survey, columns=["XZQDM", "XZQMC"])
+    return dict(zip(cols["XZQDM"], cols["XZQMC"]))
+
+
+def _check_indicator_regions(store: Store, pkg: Package, region: str) -> None:
+    """The indicator table sets targets for this region or regions under it, known to the survey."""
+    if not pkg.indicators:
+        return
+    errors: list[str] = []
+    known = _survey_regions(store)
+    indicator_table.check_regions(pkg.indicators, region, set(known) or None, errors,
+                                  get_indicators().table.table_code)
+    if errors:
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise LoadError("package refused, nothing was loaded: " + "; ".join(errors[:5]) + more)
 
 
 # ---- exporting ---------------------------------------------------------------------------------------
@@ -428,6 +475,17 @@ def export_plan(store: Store, plan_id: str, out: str | Path, fmt: str = "gpkg", 
             written += 1
         if not written:
             raise NotFound(f"drawer entry {plan_id} holds no features")
+        targets = store.plan_indicators(plan_id)
+        if targets:
+            # the indicator table: a layer without geometry (a lone .dbf among Shapefiles)
+            code = get_indicators().table.table_code
+            fields, data = indicator_table.table_data(targets, _survey_regions(store))
+            if fmt == "shp":
+                pyogrio.raw.write(dest / f"{code}.dbf", geometry=None, field_data=data, fields=fields, layer=code,
+                                  driver="ESRI Shapefile", encoding="UTF-8")
+            else:
+                pyogrio.raw.write(dest, geometry=None, field_data=data, fields=fields, layer=code,
+                                  driver="GPKG" if fmt == "gpkg" else "OpenFileGDB", append=True)
         if fmt == "shp":
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
                 for f in sorted(dest.iterdir()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,34 @@ from .store.base import When, today
 
 @dataclass
 class RenderedTile:
-    data: bytes
+    """A tile as stored: gzip-compressed once when rendered (browsers take it as it is)."""
+
+    gz: bytes  # b"" for an empty tile
     etag: str
     cache: str  # HIT, MISS or OFF
 
+    @property
+    def data(self) -> bytes:
+        return gzip.decompress(self.gz) if self.gz else b""
 
-def tile_properties(layer: Layer) -> tuple[str, ...]:
-    """Attributes carried in tiles: the layer's own fields (codes with their labels) and its drawer."""
-    return tuple(f.name for f in layer.fields) + ("plan_id", "plan_level", "plan_version")
+
+def compress(data: bytes) -> bytes:
+    # mtime 0: the same tile compresses to the same bytes (stable ETags across workers)
+    return gzip.compress(data, compresslevel=6, mtime=0) if data else b""
+
+
+# tiles whose screen pixel is at most this (degrees: zoom 14 of Web Mercator) carry every attribute
+DETAIL_PIXEL_DEG = 360.0 / 2**14 / 256 * 1.001
+
+
+def tile_properties(layer: Layer, ref: tmsmod.TileRef | None = None) -> tuple[str, ...]:
+    """Attributes carried in tiles: the layer's own fields (codes with their labels) and its drawer;
+    below the detail zoom only the layer's overview fields when it names some (the map fetches
+    a clicked feature's full record from /items)."""
+    drawer = ("plan_id", "plan_level", "plan_version")
+    if layer.tile_overview_fields and ref is not None and ref.pixel_lonlat > DETAIL_PIXEL_DEG:
+        return tuple(layer.tile_overview_fields) + ("plan_id",)
+    return tuple(f.name for f in layer.fields) + drawer
 
 
 class VectorTileService:
@@ -40,13 +61,13 @@ class VectorTileService:
         path = None
         if self.cache is not None:
             path = self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
-            data = self.cache.get(path, layer.id, ref.lonlat, self.store.tile_invalidations())
-            if data is not None:
-                return RenderedTile(data, etag(data), "HIT")
+            gz = self.cache.get(path, layer.id, ref.lonlat, self.store.tile_invalidations())
+            if gz is not None:
+                return RenderedTile(gz, etag(gz), "HIT")
         started = time.time()
         plan_ids = self.store.plans_in_force(when or When.at(today(self.tz)), None, layer)
-        spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=plan_ids, properties=tile_properties(layer))
-        data = self.store.vector_tile(layer, spec)
+        spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=plan_ids, properties=tile_properties(layer, ref))
+        gz = compress(self.store.vector_tile(layer, spec))
         if path is not None:
-            self.cache.put(path, data, started)
-        return RenderedTile(data, etag(data), "MISS" if path is not None else "OFF")
+            self.cache.put(path, gz, started)
+        return RenderedTile(gz, etag(gz), "MISS" if path is not None else "OFF")

@@ -81,6 +81,7 @@ class OneMap:
         if hasattr(self.store, "count_max_cost"):
             self.store.count_max_cost = settings.count_max_cost
             self.store.count_max_rows = settings.count_max_rows
+        self.store.count_cap = settings.count_max_rows
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.tiles = VectorTileService(self.store, settings.data_dir / "tiles" if settings.tile_cache else None,
                                        settings.timezone)

@@ -13,6 +13,7 @@ import orjson
 from flask import Flask, Request, Response, g, request
 
 from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
+from onemap.providers.store.base import begin_request, end_request
 
 LOG = logging.getLogger("onemap.http")
 
@@ -97,6 +98,13 @@ def install(app: Flask, gzip_min_bytes: int) -> None:
     def _request_id() -> None:
         rid = request.headers.get("X-Request-ID", "")
         g.request_id = rid if rid and len(rid) <= 64 and rid.isprintable() else uuid.uuid4().hex[:16]
+        g.store_scope = begin_request()
+
+    @app.teardown_request
+    def _end_scope(exc: BaseException | None) -> None:
+        token = g.pop("store_scope", None)
+        if token is not None:
+            end_request(token)
 
     @app.after_request
     def _finish(resp: Response) -> Response:
@@ -163,6 +171,6 @@ def _maybe_gzip(resp: Response, min_bytes: int) -> None:
     data = resp.get_data()
     if len(data) < min_bytes:
         return
-    resp.set_data(gzip.compress(data, compresslevel=5, mtime=0))
+    resp.set_data(gzip.compress(data, compresslevel=3, mtime=0))
     resp.headers["Content-Encoding"] = "gzip"
     resp.headers["Vary"] = "Accept-Encoding"

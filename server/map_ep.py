@@ -90,6 +90,7 @@ def page_config(om: "OneMap", datetime: str | None) -> dict[str, Any]:
     """The page's settings, embedded as JSON (``<`` escaped by ``dumps``)."""
     return {
         "styleUrl": f"{om.base_url}{STYLE_PATH}",
+        "itemsUrl": f"{om.base_url}/collections",
         "tilesUrl": stylemod.tiles_url(om.base_url),
         "datetime": datetime,
         "bounds": data_bounds(om),

@@ -203,6 +203,19 @@ def dismiss(om: "OneMap", job_id: str) -> Response:
     return json_response(status_info(om, _job(om, job_id)))
 
 
+def _oas30(schema: Any) -> Any:
+    """A process input's JSON Schema in OpenAPI 3.0's dialect (the process description keeps
+    the JSON Schema form OGC API - Processes uses)."""
+    if isinstance(schema, list):
+        return [_oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _oas30(v) for k, v in schema.items() if k not in ("contentEncoding", "contentMediaType")}
+    if schema.get("contentEncoding") == "base64":
+        out["format"] = "byte"
+    return out
+
+
 def openapi_paths(om: "OneMap", paths: dict, tags: list) -> None:
     """The processes endpoints in the OpenAPI document."""
     from .openapi import _errors, _p
@@ -229,10 +242,14 @@ def openapi_paths(om: "OneMap", paths: dict, tags: list) -> None:
                       **_errors()}}}
     for pid, proc in om.processes.items():
         op = "".join(w.capitalize() for w in pid.split("-"))
+        inputs: dict[str, Any] = {"type": "object",
+                                  "properties": {k: _oas30(v["schema"]) for k, v in proc.metadata["inputs"].items()}}
+        required = [k for k, v in proc.metadata["inputs"].items() if v.get("minOccurs", 1) > 0]
+        if required:  # OpenAPI 3.0: an empty 'required' list is invalid
+            inputs["required"] = required
         schema = {"type": "object", "required": ["inputs"], "properties": {
-            "inputs": {"type": "object", "properties": {k: v["schema"] for k, v in proc.metadata["inputs"].items()},
-                       "required": [k for k, v in proc.metadata["inputs"].items() if v.get("minOccurs", 1) > 0]},
-            "outputs": {"type": "object"}, "response": {"type": "string", "enum": ["raw", "document"]}}}
+            "inputs": inputs, "outputs": {"type": "object"},
+            "response": {"type": "string", "enum": ["raw", "document"]}}}
         paths[f"/processes/{pid}"] = {"get": {"tags": ["processes"], "summary": f"Describe {pid}",
                                               "operationId": f"describe{op}", "parameters": [_p("f"), _p("lang")],
                                               "responses": {**ok_json, **_errors()}}}

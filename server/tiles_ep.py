@@ -201,19 +201,20 @@ def _tile_response(om: "OneMap", layers: list[Layer], tms_id: str, z: str, row: 
         raise InvalidParameterValue("vector tiles are served as f=mvt")
     ref = tmsmod.tile(tms_id, z, row, col)
     when = parse_when(request.args["datetime"], om.settings.timezone) if request.args.get("datetime") else None
-    parts, tags, states = [], [], []
-    for layer in layers:
-        rendered = om.tiles.tile(layer, ref, when)
-        parts.append(rendered.data)
-        tags.append(rendered.etag)
-        states.append(rendered.cache)
-    data = b"".join(parts)  # MVT layers are repeated fields: concatenated layers form one tile
+    rendered = [om.tiles.tile(layer, ref, when) for layer in layers]
+    tags = [r.etag for r in rendered]
     tag = tags[0] if len(tags) == 1 else etag("".join(tags).encode())
-    headers = {"ETag": tag, "Cache-Control": "public, max-age=60", "X-Cache": ",".join(sorted(set(states)))}
+    headers = {"ETag": tag, "Cache-Control": "public, max-age=60",
+               "X-Cache": ",".join(sorted({r.cache for r in rendered})), "Vary": "Accept-Encoding"}
     if request.if_none_match and tag.strip('"') in request.if_none_match:
         return Response(status=304, headers=headers)
-    if not data:
+    if not any(r.gz for r in rendered):
         return Response(status=204, headers=headers)
+    if len(rendered) == 1 and "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        # the tile was compressed once when it was rendered: sent as it is stored
+        headers["Content-Encoding"] = "gzip"
+        return Response(rendered[0].gz, mimetype=MVT_MEDIA_TYPE, headers=headers)
+    data = b"".join(r.data for r in rendered)  # MVT layers are repeated fields: concatenated layers form one tile
     return Response(data, mimetype=MVT_MEDIA_TYPE, headers=headers)
 
 

@@ -261,3 +261,38 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     assert {f["properties"]["plan_id"] for f in before} >= {"990100-city-master-2023"}
     assert client.get(far).headers["X-Cache"] == "HIT"  # outside the changed area
     assert client.get(other_layer).headers["X-Cache"] == "HIT"  # a layer the plan does not change
+
+
+def test_overview_tiles_carry_the_drawing_class_and_detail_tiles_everything(client):
+    """Below zoom 14 a parcel layer's tiles hold the class the map is drawn by (and the feature id,
+    for the full record from /items); from zoom 14 every attribute."""
+    def props(z: int) -> tuple[set[str], dict]:
+        row, col = tile_at("WebMercatorQuad", z)
+        r = client.get(f"/collections/dltb/tiles/WebMercatorQuad/{z}/{row}/{col}")
+        assert r.status_code == 200
+        feats = decode(r.data)["dltb"]["features"]
+        return set().union(*(f["properties"] for f in feats)), feats[0]
+
+    overview, feature = props(12)
+    assert overview == {"DLBM", "DLMC", "plan_id"}
+    item = get_json(client, f"/collections/dltb/items/{feature['id']}")
+    assert item["properties"]["DLBM"] == feature["properties"]["DLBM"]
+    detail, _ = props(14)
+    assert {"BSM", "TBBH", "ZLDWDM", "TBMJ", "DLBM", "DLMC", "plan_id", "plan_version"} <= detail
+    # the same in a geographic matrix set at the same ground resolution
+    row, col = tile_at("WorldCRS84Quad", 11)
+    r = client.get(f"/collections/dltb/tiles/WorldCRS84Quad/11/{row}/{col}")
+    assert set().union(*(f["properties"] for f in decode(r.data)["dltb"]["features"])) == overview
+
+
+def test_tiles_are_sent_compressed_to_clients_that_accept_it(client):
+    import gzip
+
+    row, col = tile_at("WebMercatorQuad", 14)
+    url = f"/collections/dltb/tiles/WebMercatorQuad/14/{row}/{col}"
+    plain = client.get(url)
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    assert decode(plain.data)["dltb"]["features"]

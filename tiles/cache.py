@@ -31,7 +31,7 @@ def _intersects(a: tuple[float, float, float, float], b: tuple[float, float, flo
 
 
 class TileCache:
-    """Tiles on disk under ``root/{layer}/{tms}/{date}/{z}/{x}/{y}.mvt``."""
+    """Tiles on disk, gzip-compressed, under ``root/{layer}/{tms}/{date}/{z}/{x}/{y}.mvt.gz``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -40,7 +40,7 @@ class TileCache:
         for part in (layer, tms_id, datekey):
             if not _SAFE.match(part):
                 raise ValueError(f"unsafe cache key part {part!r}")
-        return self.root / layer / tms_id / datekey / str(z) / str(x) / f"{y}.mvt"
+        return self.root / layer / tms_id / datekey / str(z) / str(x) / f"{y}.mvt.gz"
 
     def get(self, path: Path, layer: str, bounds: tuple[float, float, float, float],
             invalidations: Iterable[Invalidation], now: float | None = None) -> bytes | None:

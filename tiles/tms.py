@@ -72,6 +72,14 @@ def tile(tms_id: str, z: str | int, row: str | int, col: str | int) -> TileRef:
     m = tms.matrix(zi)
     if not (0 <= xi < m.matrixWidth and 0 <= yi < m.matrixHeight):
         raise NotFound(f"tile {z}/{row}/{col} is outside the {tms_id} matrix")
+    return _ref(tms_id, zi, yi, xi)
+
+
+@lru_cache(maxsize=100_000)
+def _ref(tms_id: str, zi: int, yi: int, xi: int) -> TileRef:
+    # morecantile transforms through pyproj CRS objects (~1 ms a tile): a cached tile is served
+    # in about that time, so the same address is worked out once
+    tms = get(tms_id)
     t = morecantile.Tile(xi, yi, zi)
     xy = tms.xy_bounds(t)
     ll = tms.bounds(t)

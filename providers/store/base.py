@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -115,6 +116,19 @@ class FeatureBatch:
         return len(self.geometry)
 
 
+@dataclass(frozen=True)
+class PlanIndicator:
+    """One target a plan sets for a region under it (a row of the plan's indicator table)."""
+
+    plan_id: str
+    region: str
+    code: str
+    value: float
+    unit: str
+    kind: str  # min | max (config/indicators.yaml)
+    name: str | None = None
+
+
 @dataclass
 class FeatureQuery:
     """A question to one layer, already validated and in storage terms (lon/lat EPSG:4490)."""
@@ -144,6 +158,34 @@ class FeaturePage:
     number_matched: int | None
     matched_exact: bool = True
     sort_keys: list[tuple] = field(default_factory=list)
+    json: list[str] | None = None  # whole GeoJSON features written by the database (JsonOut)
+
+
+@dataclass
+class JsonOut:
+    """What a database that writes GeoJSON itself needs to write features like the Python path.
+
+    Property order: the stored fields, then the drawer entry's state, then the computed labels.
+    """
+
+    epsg: int | None  # transform into this CRS; None keeps storage lon/lat
+    swap: bool  # write y,x (the CRS's authority order is north first)
+    decimals: int
+    plan_state: dict[str, tuple[str | None, str | None, str | None]] | None  # plan -> status, from, to
+    labels: list[tuple[str, dict[str, str]]]  # (field, code -> label) written as <field>_label
+    state_keys: tuple[str, ...] = ("plan_status", "plan_valid_from", "plan_valid_to")  # which to write
+
+
+_REQUEST_SCOPE: ContextVar[object | None] = ContextVar("onemap_request_scope", default=None)
+
+
+def begin_request() -> Token:
+    """Mark the start of an HTTP request (the registry is checked once per request)."""
+    return _REQUEST_SCOPE.set(object())
+
+
+def end_request(token: Token) -> None:
+    _REQUEST_SCOPE.reset(token)
 
 
 class Store(ABC):
@@ -156,6 +198,9 @@ class Store(ABC):
         self._plans_lock = threading.Lock()
         self._plans_version: Any = object()
         self._plans: dict[str, Plan] = {}
+        self._checked_scope: object | None = None
+        self._checked_version: Any = None
+        self._wrote = False
 
     # ---- schema -------------------------------------------------------------
     @abstractmethod
@@ -186,9 +231,23 @@ class Store(ABC):
     def _load_plans(self) -> list[Plan]:
         """Every drawer entry (there are thousands at most)."""
 
-    def plans(self) -> dict[str, Plan]:
-        """All drawer entries by id, re-read when another process has changed them."""
+    def _current_version(self) -> Any:
+        """The registry version, read once per HTTP request (and after this process wrote)."""
+        scope = _REQUEST_SCOPE.get()
+        if scope is not None and scope is self._checked_scope and not self._wrote:
+            return self._checked_version
+        self._wrote = False
         version = self._registry_version()
+        self._checked_scope, self._checked_version = scope, version
+        return version
+
+    def plans(self) -> dict[str, Plan]:
+        """All drawer entries by id, re-read when another process has changed them.
+
+        Inside one HTTP request the registry version is read once: a request sees one
+        consistent registry and pays one round trip for it, not one per lookup.
+        """
+        version = self._current_version()
         if version != self._plans_version:
             with self._plans_lock:
                 if version != self._plans_version:
@@ -240,20 +299,51 @@ class Store(ABC):
         return v
 
     # ---- features -----------------------------------------------------------
-    def query(self, q: FeatureQuery) -> FeaturePage:
-        """One page of features."""
+    def query(self, q: FeatureQuery, json_out: JsonOut | None = None) -> FeaturePage:
+        """One page of features (written as GeoJSON by the database when ``json_out`` is given
+        and the backend can)."""
         from .sql import TableSpec
 
-        return self.query_table(TableSpec.for_layer(q.layer), q)
+        return self.query_table(TableSpec.for_layer(q.layer), q, json_out)
 
-    def query_table(self, table: Any, q: FeatureQuery) -> FeaturePage:
-        """One page of any feature table (a layer or the registry)."""
+    supports_json = False  # the backend can write GeoJSON features in SQL (``_feature_json_sql``)
+    count_cap = 10_000  # bbox queries count exactly up to this many matches in the page's own query
+
+    def _recorded_count(self, layer_id: str, plan_ids: Sequence[str]) -> int | None:
+        """Features of a layer in these drawer entries, as recorded when they were written."""
+        version = self._current_version()
+        cached = getattr(self, "_counts_cache", None)
+        if cached is None or cached[0] != version:
+            rows = self._rows(f"SELECT plan_id, layer, features FROM {self._table_sql('plan_layers')}", [])
+            cached = (version, {(r[0], r[1]): int(r[2]) for r in rows})
+            self._counts_cache = cached
+        return sum(cached[1].get((pid, layer_id), 0) for pid in plan_ids)
+
+    def _feature_json_sql(self, names: list[str], out: JsonOut, skip_geometry: bool,
+                          plan_column: str) -> tuple[str, list[Any]]:
+        """A select expression giving each row as GeoJSON feature text, and its parameters."""
+        raise NotImplementedError
+
+    def query_table(self, table: Any, q: FeatureQuery, json_out: JsonOut | None = None) -> FeaturePage:
+        """One page of any feature table (a layer or the registry).
+
+        With ``json_out`` (and a backend that ``supports_json``) the database writes the
+        features as GeoJSON text: no per-value work in Python.
+        """
         from .sql import build_where, order_by, quote_ident
 
         where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
                             props=q.props, transform=q.filter_transform)
         names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
-        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "NULL" if q.skip_geometry else self._geom_sql()])
+        select_params: list[Any] = []
+        if json_out is not None and self.supports_json:
+            shown = [n for n in names if q.select is None or n in q.select]
+            feature_sql, select_params = self._feature_json_sql(shown, json_out, q.skip_geometry, table.plan_column)
+            cols = f"fid, {feature_sql}"
+        else:
+            json_out = None
+            cols = ", ".join(["fid", *(quote_ident(n) for n in names),
+                              "NULL" if q.skip_geometry else self._geom_sql()])
         t = self._table_sql(table.name)
         P = self.dialect.param
         pc = quote_ident(table.plan_column)
@@ -274,9 +364,44 @@ class Store(ABC):
                 wsql = f"({wsql}) AND (({pc} = {P} AND fid > {P}){more})"
                 params += [last_plan, q.after[0], *later]
             offset = 0
-        rows = self._rows(f"SELECT {cols} FROM {t} WHERE {wsql} ORDER BY {order_by(table, q.sortby)} "
-                          f"LIMIT {P} OFFSET {P}", [*params, q.limit, offset])
-        matched, exact = (self._count(t, where.sql(), where.params) if q.count else (None, True))
+        # numberMatched without a query of its own where possible: the drawer's recorded feature
+        # counts when only the drawer restricts; a bounded count in the page's own query for a bbox
+        known, inline = None, False
+        if q.count and q.filter is None and not q.props and table.plan_column == "plan_id" \
+                and q.plan_ids is not None:
+            if q.bbox is None:
+                known = self._recorded_count(table.name, q.plan_ids)
+            else:
+                inline = True
+                cols += f", (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {where.sql()} LIMIT {P}) c)"
+                select_params += [*where.params, self.count_cap + 1]
+        order = order_by(table, q.sortby)
+        if offset:
+            # rows skipped by OFFSET still go through the select list: skip them with plain columns
+            # and write geometry/JSON only for the page
+            sql = (f"SELECT {cols} FROM (SELECT * FROM {t} WHERE {wsql} ORDER BY {order} LIMIT {P} OFFSET {P}) t "
+                   f"ORDER BY {order}")
+            rows = self._rows(sql, [*select_params, *params, q.limit, offset])
+        else:
+            rows = self._rows(f"SELECT {cols} FROM {t} t WHERE {wsql} ORDER BY {order} LIMIT {P}",
+                              [*select_params, *params, q.limit])
+        counted = None
+        if inline:
+            counted = rows[0][-1] if rows else None
+            rows = [r[:-1] for r in rows]
+        if not q.count:
+            matched, exact = None, True
+        elif q.offset == 0 and q.after is None and len(rows) < q.limit:
+            matched, exact = len(rows), True  # the whole result is on this page: nothing to count
+        elif known is not None:
+            matched, exact = known, True
+        elif counted is not None and counted <= self.count_cap:
+            matched, exact = int(counted), True
+        else:
+            matched, exact = self._count(t, where.sql(), where.params)
+        if json_out is not None:
+            return FeaturePage(fids=[r[0] for r in rows], properties=[], wkb=[], number_matched=matched,
+                               matched_exact=exact, sort_keys=[(r[0],) for r in rows], json=[r[1] for r in rows])
         v = self._value
         return FeaturePage(
             fids=[r[0] for r in rows],
@@ -311,10 +436,12 @@ class Store(ABC):
 
     @abstractmethod
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False, events: Sequence[tuple] = ()) -> None:
+              replace_all: bool = False, events: Sequence[tuple] = (),
+              indicators: Sequence[PlanIndicator] = ()) -> None:
         """Register plans, write their features and record events in one transaction (all or nothing).
 
-        ``events`` are (plan_id, at, by, from_status, to_status, reason) tuples.
+        ``events`` are (plan_id, at, by, from_status, to_status, reason) tuples; ``indicators``
+        replace the indicator tables of the plans they belong to.
         """
 
     @abstractmethod
@@ -345,12 +472,19 @@ class Store(ABC):
                           f"WHERE plan_id = {self.dialect.param} ORDER BY layer", [plan_id])
         return {r[0]: (int(r[1]), (r[2], r[3], r[4], r[5])) for r in rows}
 
+    def plan_indicators(self, plan_id: str) -> list[PlanIndicator]:
+        """The targets a drawer entry sets (its indicator table), by region and code."""
+        cols = ", ".join(INDICATOR_COLUMNS)
+        rows = self._rows(f"SELECT {cols} FROM {self._table_sql('plan_indicators')} "
+                          f"WHERE plan_id = {self.dialect.param} ORDER BY region, code", [plan_id])
+        return [PlanIndicator(**dict(zip(INDICATOR_COLUMNS, r))) for r in rows]
+
     def tile_invalidations(self) -> list[tuple[str, tuple[float, float, float, float], float]]:
         """(layer, lon/lat bbox, effective epoch seconds) of every recorded invalidation.
 
         Read again only when the registry changes (invalidations are written by transitions).
         """
-        version = self._registry_version()
+        version = self._current_version()
         cached = getattr(self, "_inval_cache", None)
         if cached is None or cached[0] != version:
             rows = self._rows(f"SELECT layer, minx, miny, maxx, maxy, effective FROM "
@@ -376,6 +510,7 @@ class Store(ABC):
         return props
 
 
+INDICATOR_COLUMNS = ("plan_id", "region", "code", "value", "unit", "kind", "name")
 PLAN_FIELDS = ("id", "region", "level", "type", "version", "title", "status", "approval_no", "approval_date",
                "valid_from", "valid_to", "upper_plan_id", "submitted_by", "submitted_at", "checksum")
 _DATE_FIELDS = ("approval_date", "valid_from", "valid_to")
@@ -405,6 +540,7 @@ class SqlRegistryTx:
         self.events_table = table("plan_events")
         self.layers_table = table("plan_layers")
         self.invalidations_table = table("tile_invalidations")
+        self.indicators_table = table("plan_indicators")
         self.p = param
         self.lock = lock
         self.outline_sql = "NULL"
@@ -460,6 +596,16 @@ class SqlRegistryTx:
         self.cur.execute(f"INSERT INTO {self.layers_table} (plan_id, layer, features, minx, miny, maxx, maxy) "
                          f"VALUES ({', '.join([p] * 7)})", (plan_id, layer, features, *bounds))
 
+    def set_indicators(self, indicators: Sequence[PlanIndicator]) -> None:
+        """Replace the indicator tables of the plans these rows belong to."""
+        p = self.p
+        for plan_id in sorted({i.plan_id for i in indicators}):
+            self.cur.execute(f"DELETE FROM {self.indicators_table} WHERE plan_id = {p}", (plan_id,))
+        cols = ", ".join(INDICATOR_COLUMNS)
+        for i in indicators:
+            self.cur.execute(f"INSERT INTO {self.indicators_table} ({cols}) VALUES ({', '.join([p] * 7)})",
+                             tuple(float(i.value) if c == "value" else getattr(i, c) for c in INDICATOR_COLUMNS))
+
     def add_event(self, plan_id: str, at: dt.datetime, by: str, from_status: str | None, to_status: str,
                   reason: str | None) -> None:
         at_v = at.isoformat() if self.p == "?" else at
@@ -476,5 +622,6 @@ def today(tz: str = "Asia/Shanghai") -> dt.date:
 
 __all__ = [
     "PLAN_FIELDS", "SqlRegistryTx", "plan_from_row", "FILED_STATES", "PLAN_STATUSES", "FeatureBatch", "FeaturePage", "FeatureQuery", "Plan",
+    "PlanIndicator", "INDICATOR_COLUMNS",
     "Store", "When", "region_covers", "region_prefix", "replace", "today",
 ]

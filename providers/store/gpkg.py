@@ -24,7 +24,7 @@ from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.errors import StoreError
 
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
-from .base import (PLAN_FIELDS, FeatureBatch, FeaturePage, FeatureQuery, Plan, SqlRegistryTx, Store,
+from .base import (PLAN_FIELDS, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
                    plan_from_row)
 from .sql import Dialect, TableSpec, build_where, quote_ident
 
@@ -32,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "3"  # 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "4"  # 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -291,6 +291,9 @@ class GpkgStore(Store):
             c.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created)")
             c.execute("""CREATE TABLE IF NOT EXISTS tile_invalidations (id INTEGER PRIMARY KEY AUTOINCREMENT,
                 layer TEXT NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE, effective DOUBLE NOT NULL)""")
+            c.execute("""CREATE TABLE IF NOT EXISTS plan_indicators (plan_id TEXT NOT NULL, region TEXT NOT NULL,
+                code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
+                PRIMARY KEY (plan_id, region, code))""")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
                       (SCHEMA_VERSION,))
@@ -412,6 +415,7 @@ class GpkgStore(Store):
                  "to_status": r[4], "reason": r[5]} for r in rows]
 
     def _bump_registry(self, c: sqlite3.Connection) -> None:
+        self._wrote = True  # this process reads the registry again at its next lookup
         c.execute("UPDATE onemap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='registry_version'")
 
     def _upsert_plan(self, c: sqlite3.Connection, p: Plan) -> None:
@@ -426,7 +430,8 @@ class GpkgStore(Store):
 
     # ---- writing ----------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False, events: Sequence[tuple] = ()) -> None:
+              replace_all: bool = False, events: Sequence[tuple] = (),
+              indicators: Sequence[PlanIndicator] = ()) -> None:
         c = self.conn()
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -437,6 +442,7 @@ class GpkgStore(Store):
                 c.execute("DELETE FROM plan_events")
                 c.execute("DELETE FROM plan_layers")
                 c.execute("DELETE FROM tile_invalidations")
+                c.execute("DELETE FROM plan_indicators")
             for p in plans:
                 self._upsert_plan(c, p)
             tx = SqlRegistryTx(_GpkgCursor(c), quote_ident, "?")
@@ -445,6 +451,7 @@ class GpkgStore(Store):
                 tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch), _total_bounds(batch.geometry))
             for event in events:
                 tx.add_event(*event)
+            tx.set_indicators(indicators)
             # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
             bounds: dict[str, list[np.ndarray]] = {}
             for batch in batches:

@@ -22,6 +22,7 @@ from .controls import (
     stbhhx_features,
     yjjbnt_features,
 )
+from .indicators import plan_targets
 from .landuse import BUILT, CODES, CROPLAND, FOREST, WATER, classify, dltb_columns, parcel_numbers, survey_2023
 from .model import DemoRegion, LayerBatch, PlanEntry
 from .parcels import make_parcels
@@ -178,7 +179,8 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
     for b in batches:
         meta["feature_counts"].setdefault(b.plan_id, {})[b.layer_id] = len(b)
     report("done")
-    return DemoRegion(plans=plans, batches=batches, dem_path=dem_path, meta=meta)
+    return DemoRegion(plans=plans, batches=batches, dem_path=dem_path, meta=meta,
+                      indicators=plan_targets(batches))
 
 
 def terrain_bounds(terrain: Terrain) -> tuple[float, float, float, float]:

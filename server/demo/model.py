@@ -52,6 +52,7 @@ class DemoRegion:
     batches: list[LayerBatch]
     dem_path: pathlib.Path
     meta: dict = field(default_factory=dict)
+    indicators: list = field(default_factory=list)  # PlanIndicator rows of the upper plans (indicators.py)
 
     def plan(self, plan_id: str) -> PlanEntry:
         """The drawer entry with this id (KeyError if there is none)."""

@@ -153,6 +153,16 @@ function featureTable(layerId, props) {
   return table;
 }
 
+function fillFromItem(table, layerId, id) {
+  // a feature id names one stored feature whatever the date: no datetime needed
+  fetch(`${config.itemsUrl}/${encodeURIComponent(layerId)}/items/${encodeURIComponent(id)}?f=json`)
+    .then((r) => (r.ok ? r.json() : null))
+    .then((item) => {
+      if (item && item.properties && table.isConnected) table.replaceWith(featureTable(layerId, item.properties));
+    })
+    .catch(() => {});
+}
+
 const popup = new maplibregl.Popup({ maxWidth: "360px", closeButton: true });
 
 map.on("click", (e) => {
@@ -172,7 +182,10 @@ map.on("click", (e) => {
     const entry = entries.find((x) => x.id === f.sourceLayer);
     content.append(el("h3", {}, entry ? entry.title : f.sourceLayer,
       el("span", { class: "en", text: entry ? ` ${entry.title_en}` : "" })));
-    content.append(featureTable(f.sourceLayer, f.properties));
+    const table = featureTable(f.sourceLayer, f.properties);
+    content.append(table);
+    // overview tiles carry only the class a layer is drawn by: the full record comes from /items
+    if (f.id !== undefined && f.id !== null) fillFromItem(table, f.sourceLayer, f.id);
   }
   if (!seen.size) {
     popup.remove();

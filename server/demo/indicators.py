@@ -1,0 +1,60 @@
+"""The targets the demo's upper plans set for the regions under them (their indicator tables).
+
+The province plan sets the city's targets, each city plan version those of its district
+and counties. Every target is what the upper plan's own lines give in that region:
+protection tasks (min) rounded down, scale limits (max) rounded up, to 0.01 of the
+indicator's unit, so the lower plans, which carry the same lines, meet them. One exception:
+the province transmits the urban development boundary to the city by its scale (see
+config/transmission.yaml), and that scale holds both city versions, 2021 and the 2023
+revision, which gives up land on one side and grows on another.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+
+from onemap.config.indicators import get_indicators
+from onemap.providers.geometry import geodesic_area
+from onemap.providers.store.base import PlanIndicator
+
+from .admin import CITY, COUNTIES
+from .model import LayerBatch
+from .plans import CITY_MASTER_2021, CITY_MASTER_2023, PROVINCE_MASTER
+
+# upper plan -> the regions it sets targets for
+TARGETS = {
+    PROVINCE_MASTER: [CITY[0]],
+    CITY_MASTER_2021: [c for c, _, _ in COUNTIES],
+    CITY_MASTER_2023: [c for c, _, _ in COUNTIES],
+}
+# (upper plan, layer) -> the plans whose features, together, give that target instead
+SCALE_FROM = {(PROVINCE_MASTER, "czkfbj"): (CITY_MASTER_2021, CITY_MASTER_2023)}
+
+
+def _area_m2(batches: list[LayerBatch], region: str) -> float:
+    """Geodesic area of the union of the batches' features in the region (by their XZQDM)."""
+    geoms = []
+    for b in batches:
+        codes = np.asarray(b.columns["XZQDM"], dtype=object)
+        geoms += list(b.geometry if region == CITY[0] else b.geometry[codes == region])
+    return float(geodesic_area(shapely.union_all(geoms))) if geoms else 0.0
+
+
+def plan_targets(batches: list[LayerBatch]) -> list[PlanIndicator]:
+    """The indicator rows of every upper plan of the demo."""
+    ind = get_indicators()
+    by_key = {(b.plan_id, b.layer_id): b for b in batches}
+    out = []
+    for plan_id, regions in TARGETS.items():
+        for region in regions:
+            for d in ind.indicators:
+                sources = SCALE_FROM.get((plan_id, d.layer), (plan_id,))
+                found = [by_key[(pid, d.layer)] for pid in sources if (pid, d.layer) in by_key]
+                value = _area_m2(found, region) / ind.units[d.unit]
+                rounded = math.floor(value * 100) if d.kind == "min" else math.ceil(value * 100)
+                out.append(PlanIndicator(plan_id=plan_id, region=region, code=d.code, value=rounded / 100,
+                                         unit=d.unit, kind=d.kind, name=d.title["zh"]))
+    return out
