@@ -4,6 +4,7 @@
 PROCESSES: dict[str, str] = {
     "compliance-review": "onemap.processes.compliance.ComplianceReviewProcessor",
     "site-selection": "onemap.processes.site_selection.SiteSelectionProcessor",
+    "plan-qc": "onemap.processes.plan_qc.PlanQcProcessor",
     "transmission-check": "onemap.processes.transmission.TransmissionCheckProcessor",
 }
 

@@ -8,6 +8,7 @@ out and tried again, or failed after the last attempt: never left ``accepted`` f
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -42,10 +43,19 @@ def encode_outputs(outputs: dict[str, Output], response: str) -> tuple[str, byte
     for name, out in outputs.items():
         if out.media_type.endswith("json"):
             doc[name] = out.value
+        elif isinstance(out.value, bytes) and not _is_text(out.media_type):
+            # binary outputs (a GeoPackage) travel base64-encoded in a JSON document
+            doc[name] = {"value": base64.b64encode(out.value).decode("ascii"), "encoding": "base64",
+                         "mediaType": out.media_type}
         else:
             text = out.value.decode() if isinstance(out.value, bytes) else str(out.value)
             doc[name] = {"value": text, "mediaType": out.media_type}
     return "application/json", json.dumps(doc, ensure_ascii=False, default=str).encode()
+
+
+def _is_text(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base.startswith("text/") or base.endswith(("json", "xml"))
 
 
 def error_result(err: Exception) -> tuple[str, bytes, str]:

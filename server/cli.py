@@ -280,6 +280,67 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Quality-check a package or a drawer entry (成果质检): exit 0 when clean, 1 with error findings."""
+    if bool(args.package) == bool(args.plan):
+        raise CliError("give either a PACKAGE to check or --plan PLAN_ID")
+    drawer = (args.region, args.level, args.type)
+    if args.package and not all(drawer):
+        raise CliError("checking a package needs --region, --level and --type (the drawer it is meant for)")
+    if args.plan and any(drawer):
+        raise CliError("--plan takes region, level and type from the drawer entry; "
+                       "leave out --region, --level and --type")
+    if args.package and not Path(args.package).exists():
+        raise CliError(f"{args.package} does not exist")
+    from onemap.config.catalogue import get_catalogue
+    from onemap.processes.qc import check_package, check_plan
+    from onemap.processes.qc.lifecycle import mark_if_clean
+    from onemap.processes.qc.report import write_reports
+    from onemap.providers.store import open_store
+
+    settings = _settings(database_url=args.database)
+    store = None
+    # the store gives the region's outline (and --plan its entry); a missing GeoPackage is not created
+    if settings.backend == "postgis" or settings.gpkg_path.exists():
+        store = open_store(settings.store_url)
+        if not store.is_initialised():
+            store.close()
+            store = None
+    prog = _progress(args.quiet)
+    moved_note = None
+    try:
+        if args.plan:
+            if store is None:
+                raise CliError("there is no store holding drawer entries: set ONEMAP_DATA_DIR or use --database")
+            result = check_plan(store, args.plan, progress=prog)
+            out = Path(args.out) if args.out else Path.cwd() / f"{args.plan}.qc"
+        else:
+            pkg = Path(args.package)
+            catalogue = store.catalogue if store is not None else get_catalogue(settings.catalogue, settings.codes_dir)
+            result = check_package(pkg, region=args.region, level=args.level, type_=args.type, catalogue=catalogue,
+                                   store=store, progress=prog)
+            out = Path(args.out) if args.out else pkg.with_suffix(".qc")
+        if out.exists() and not out.is_dir():
+            raise CliError(f"--out must name a folder; {out} is a file")
+        paths = write_reports(result, out)
+        if args.plan:
+            _moved, moved_note = mark_if_clean(store, result, settings.timezone)
+    finally:
+        prog.done()
+        if store is not None:
+            store.close()
+    rows = [[rule, sev, str(n), result.config.title(rule)["zh"]] for (rule, sev), n in sorted(result.counts.items())]
+    if rows:
+        print(_table(rows, ["rule", "severity", "count", "check"]))
+    subject = args.plan or args.package
+    print(f"{subject}: {'passed' if result.passed else 'FAILED'} ({result.errors} errors, {result.warnings} warnings; "
+          f"{result.seconds:.1f} s)")
+    print(f"reports: {paths['json']}, {paths['html']}, {paths['gpkg']}")
+    if moved_note:
+        print(moved_note)
+    return 0 if result.passed else 1
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     """Fill the basemap caches (both tile grids) for the region or a box, rendering the basemap first."""
     from onemap.providers.store import open_store
@@ -436,6 +497,20 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--crs", default="EPSG:4490", help="EPSG:4490 or a Gauss-Krüger zone such as EPSG:4527")
     ex.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     ex.set_defaults(func=cmd_export)
+
+    ck = sub.add_parser("check", help="quality-check a plan package or a drawer entry (成果质检): writes report.json, "
+                        "report.html and errors.gpkg; exit 1 when there are error findings")
+    ck.add_argument("package", nargs="?", help="the package file (.gpkg, .zip) or folder (.gdb)")
+    ck.add_argument("--plan", help="check this drawer entry in the store instead (a clean submitted entry moves "
+                    "to checked)")
+    ck.add_argument("--region", help="package: region code of the drawer, e.g. 990121")
+    ck.add_argument("--level", help="package: national, province, city, county or township")
+    ck.add_argument("--type", help="package: master, detailed, special or survey")
+    ck.add_argument("--out", help="folder for the reports (default: PACKAGE.qc next to the package, or "
+                    "PLAN_ID.qc in the current folder)")
+    ck.add_argument("--quiet", action="store_true", help="no progress bar")
+    ck.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    ck.set_defaults(func=cmd_check)
 
     sd = sub.add_parser("seed", help="fill the basemap tile caches (WMTS/TMS/WMS) for the region ahead of use")
     sd.add_argument("--levels", default="0-12", help="FIRST-LAST tile levels (default 0-12)")

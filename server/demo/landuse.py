@@ -336,6 +336,9 @@ def classify(rng: np.random.Generator, parcels: Parcels, terrain: Terrain, admin
     czcs[built & central_like] = "201"
     czcs[built & town_like] = "202"
     czcs[cls == C["0702"]] = "203"
+    # every 建设用地 parcel lies in a city, town, village or mine range (plan QC rule A06); the demo's
+    # scattered mines are counted in the village range of the hills around them
+    czcs[built & (czcs == None)] = "203"  # noqa: E711 (elementwise on an object array)
     return LandUse(
         cls=cls, czcs=czcs, z=z, slope=slope, river_km=rkm, main_km=mkm, cores=cores, core=core,
         core_nd=core_nd, near_core=near, mining_sites=mines, villages=vid, village_centres=vcentres,

@@ -1,0 +1,38 @@
+"""The registry rule of the quality check: a clean check moves a ``submitted`` entry to ``checked``.
+
+This is the one place that calls ``Registry.mark_checked`` (the CLI's ``onemap check --plan`` and
+the ``plan-qc`` process both come here); an entry with error findings stays ``submitted``, and the
+registry refuses to approve an entry that is not ``checked``.
+"""
+
+from __future__ import annotations
+
+from onemap.config.errors import Conflict
+from onemap.providers.registry import Registry
+from onemap.providers.store.base import Plan, Store
+
+from .engine import QcResult
+
+QC_ACTOR = "plan-qc"
+
+
+def mark_if_clean(store: Store, result: QcResult, tz: str = "Asia/Shanghai") -> tuple[Plan | None, str]:
+    """Move the checked entry to ``checked`` when it was ``submitted`` and has no error findings.
+
+    Returns (the entry after the move or None, what happened in words).
+    """
+    plan_id = result.subject.get("plan_id")
+    if result.subject.get("kind") != "plan" or not plan_id:
+        return None, "a package, not a drawer entry: the registry is not changed"
+    plan = store.plan(plan_id)
+    if plan is None:
+        return None, f"{plan_id} no longer exists"
+    if not result.passed:
+        return None, f"{plan_id} stays {plan.status}: the check found {result.errors} errors"
+    if plan.status != "submitted":
+        return None, f"{plan_id} is {plan.status}; only a submitted entry moves to checked"
+    try:
+        moved = Registry(store, tz).mark_checked(plan_id, QC_ACTOR, result.summary())
+    except Conflict as err:  # another process moved it meanwhile
+        return None, err.description
+    return moved, f"{plan_id} moved from submitted to checked"
