@@ -343,19 +343,27 @@ def _distances(ctx: RunContext, sites: list[shapely.Geometry], near: dict[str, A
     minx, miny, maxx, maxy = shapely.total_bounds(np.array(sites, dtype=object))
     search = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     cols = [near["property"]] if near.get("property") else []
-    h = hits(ctx.store, layer, search, when, columns=cols)
-    idx = range(len(h))
+    ids = ctx.store.plans_in_force(when, None, layer)
+    if not ids:
+        return [None] * len(sites)
+    geoms, values = ctx.store.geometries(layer, ids, bbox=search.bounds, columns=cols)
+    targets = np.asarray(geoms, dtype=object)
     if near.get("values"):
-        idx = [i for i in idx if h.columns[near["property"]][i] in near["values"]]
-    targets = [h.geoms[i] for i in idx]
-    if not targets:
+        wanted = set(near["values"])
+        targets = targets[np.array([v in wanted for v in values[near["property"]]], dtype=bool)]
+    if not len(targets):
         return [None] * len(sites)
     epsg = crsmod.gk3_zone_epsg((minx + maxx) / 2)
     t = Transformer.from_crs(4490, epsg, always_xy=True)
 
-    def proj(g: shapely.Geometry) -> shapely.Geometry:
+    def proj(g: np.ndarray) -> np.ndarray:
         return shapely.transform(g, lambda x, y: t.transform(x, y), interleaved=False)
 
-    target = proj(shapely.union_all(targets))
-    shapely.prepare(target)
-    return [float(shapely.distance(proj(s), target)) for s in sites]
+    # nearest target per site from a tree of the targets: no union of thousands of parcels
+    tree = shapely.STRtree(proj(targets))
+    site_arr = proj(np.asarray(sites, dtype=object))
+    (si, _), dist = tree.query_nearest(site_arr, return_distance=True, all_matches=False)
+    out: list[float | None] = [None] * len(sites)
+    for i, d in zip(si.tolist(), dist.tolist()):
+        out[i] = float(d)
+    return out
