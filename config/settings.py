@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     )
     count_max_rows: int = Field(default=10_000, ge=0,
                                 description="PostGIS: ... and when it expects at most this many matches")
+    pg_parallel_workers: int = Field(
+        default=0, ge=0, le=64,
+        description="PostGIS: workers PostgreSQL may add to one query (max_parallel_workers_per_gather). "
+                    "0 by default: a server's requests already run side by side on every core, and a "
+                    "query split across cores then only waits on its gather (z12 tiles: 2.6x the rate with 0)",
+    )
     tile_cache: bool = Field(default=True, description="cache rendered vector tiles under data_dir/tiles")
 
     job_time_limit: float = Field(default=600.0, gt=0, description="seconds a process may run")

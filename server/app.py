@@ -78,6 +78,8 @@ class OneMap:
                 f"the store at {settings.store_url if settings.backend == 'gpkg' else 'ONEMAP_DATABASE_URL'} "
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
         self.store.ensure_schema()
+        if hasattr(self.store, "set_parallel_workers"):
+            self.store.set_parallel_workers(settings.pg_parallel_workers)
         if hasattr(self.store, "count_max_cost"):
             self.store.count_max_cost = settings.count_max_cost
             self.store.count_max_rows = settings.count_max_rows

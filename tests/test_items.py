@@ -305,3 +305,25 @@ def _dump(fragment_or_dict) -> bytes:
     import orjson
 
     return orjson.dumps(fragment_or_dict)
+
+
+def test_store_from_before_recorded_counts_still_pages(fresh_settings, ref, today):
+    """A store written before the drawer recorded feature counts gets them when its schema is
+    brought up to date, so unfiltered pages still say how many there are and link onwards."""
+    from onemap.providers.store import open_store
+    from onemap.server.app import create_app
+
+    store = open_store(fresh_settings.store_url)
+    try:
+        with store.write_cursor() as cur:
+            cur.execute(f"DELETE FROM {store._table_sql('plan_layers')}")
+            cur.execute(f"UPDATE {store._table_sql('meta' if store.backend == 'postgis' else 'onemap_meta')} "
+                        "SET value = '1' WHERE key = 'schema_version'")
+        store.ensure_schema()
+        assert store.plan_layers("990000-province-survey-2023")["dltb"][0] > 0
+    finally:
+        store.close()
+    doc = get_json(create_app(fresh_settings).test_client(), "/collections/dltb/items?limit=5")
+    fids, _, _ = ref.features("dltb", ref.in_force(today))
+    assert doc["numberMatched"] == len(fids)
+    assert "next" in {link["rel"] for link in doc["links"]}

@@ -294,6 +294,7 @@ class GpkgStore(Store):
             c.execute("""CREATE TABLE IF NOT EXISTS plan_indicators (plan_id TEXT NOT NULL, region TEXT NOT NULL,
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
+            self._backfill_plan_layers(c)
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
                       (SCHEMA_VERSION,))
@@ -301,6 +302,18 @@ class GpkgStore(Store):
         except BaseException:
             c.execute("ROLLBACK")
             raise
+
+    def _backfill_plan_layers(self, c: sqlite3.Connection) -> None:
+        # a store written before schema 2 has drawer entries but no recorded feature counts, which
+        # numberMatched (and so the next links) of unfiltered pages rely on: count them once
+        if c.execute("SELECT EXISTS (SELECT 1 FROM plan_layers)").fetchone()[0] \
+                or not c.execute("SELECT EXISTS (SELECT 1 FROM plans)").fetchone()[0]:
+            return
+        for layer in self.catalogue.layers.values():
+            t, rtree = quote_ident(layer.id), quote_ident(f"rtree_{layer.id}_geom")
+            c.execute(f"INSERT INTO plan_layers (plan_id, layer, features, minx, miny, maxx, maxy) "
+                      f"SELECT t.plan_id, ?, count(*), min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) "
+                      f"FROM {t} t LEFT JOIN {rtree} r ON r.id = t.fid GROUP BY t.plan_id", (layer.id,))
 
     def _create_core(self, c: sqlite3.Connection) -> None:
         c.execute("""CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (

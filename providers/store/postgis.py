@@ -123,6 +123,7 @@ class PostgisStore(Store):
         self._pool_lock = threading.Lock()
         self.count_max_cost = 20_000.0  # planner cost units; set from ONEMAP_COUNT_MAX_COST
         self.count_max_rows = 10_000  # rows the planner expects; set from ONEMAP_COUNT_MAX_ROWS
+        self.parallel_workers: int | None = None  # max_parallel_workers_per_gather; None: the server's
 
     # ---- connections -----------------------------------------------------------------
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -130,8 +131,10 @@ class PostgisStore(Store):
             with self._pool_lock:
                 if self._pool is None:
                     try:
+                        extra = {} if self.parallel_workers is None else {
+                            "options": f"-c max_parallel_workers_per_gather={int(self.parallel_workers)}"}
                         self._pool = psycopg2.pool.ThreadedConnectionPool(
-                            1, self._maxconn, self.url, application_name="onemap")
+                            1, self._maxconn, self.url, application_name="onemap", **extra)
                     except psycopg2.Error as err:
                         LOG.error("cannot connect to PostGIS: %s", err)
                         raise StoreError("the database is not reachable") from err
@@ -163,6 +166,12 @@ class PostgisStore(Store):
             raise
         finally:
             pool.putconn(conn, close=broken)
+
+    def set_parallel_workers(self, workers: int | None) -> None:
+        """Workers PostgreSQL may add to one query (connections made from now on)."""
+        if workers != self.parallel_workers:
+            self.parallel_workers = workers
+            self.close()  # the pool is made again, with the option, on next use
 
     def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._conn() as conn, conn.cursor() as cur:
@@ -219,9 +228,22 @@ class PostgisStore(Store):
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_indicators')} (plan_id text NOT NULL,
                 region text NOT NULL, code text NOT NULL, value double precision NOT NULL, unit text NOT NULL,
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
+            self._backfill_plan_layers(cur)
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('registry_version', '0') ON CONFLICT DO NOTHING")
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
+
+    def _backfill_plan_layers(self, cur: Any) -> None:
+        # a store written before schema 2 has drawer entries but no recorded feature counts, which
+        # numberMatched (and so the next links) of unfiltered pages rely on: count them once
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {qualified('plan_layers')}), EXISTS (SELECT 1 FROM {qualified('plans')})")
+        recorded, any_plans = cur.fetchone()
+        if recorded or not any_plans:
+            return
+        for layer in self.catalogue.layers.values():
+            cur.execute(f"INSERT INTO {qualified('plan_layers')} (plan_id, layer, features, minx, miny, maxx, maxy) "
+                        f"SELECT plan_id, %s, count(*), min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+                        f"max(ST_YMax(geom)) FROM {qualified(layer.id)} GROUP BY plan_id", (layer.id,))
 
     def _create_layer_table(self, cur: Any, layer: Layer) -> None:
         """A layer table, partitioned by drawer entry.
