@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: GDAL's command-line clients, PostgreSQL 15 with PostGIS 3,
-# Chromium and Node.js for the browser test of /map (tests/browser/).
+# Debian packages the tests and benchmarks use: GDAL's command-line clients, PostgreSQL 15 with
+# PostGIS 3, Chromium and Node.js for the browser test of /map (tests/browser/), and the load
+# generator wrk (bench/compare.py). With arguments, installs just those packages.
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-pkgs=(gdal-bin postgresql-15 postgresql-15-postgis-3 chromium)
+pkgs=(gdal-bin postgresql-15 postgresql-15-postgis-3 chromium wrk)
+[ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 # Node.js by command, not by package: a NodeSource nodejs (which bundles npm) conflicts with
 # Debian's npm package, and any node >= 18 with npm will do.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+if [ $# -eq 0 ] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
   dpkg -s nodejs >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
 fi

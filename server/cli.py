@@ -96,6 +96,12 @@ def _progress(quiet: bool = False):
 
 
 # ---- commands ---------------------------------------------------------------------------
+def default_workers() -> int:
+    """gunicorn worker processes by default: one per core, at least 2, at most 4 (sync workers: the
+    database does the heavy work; threads measured slower, more workers no faster on 2 cores)."""
+    return max(2, min(4, os.cpu_count() or 2))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     host, port = _parse_bind(args.bind)
     if args.workers < 1 or args.workers > 64:
@@ -441,8 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the server with gunicorn (creates the demo region on first start)")
     s.add_argument("--bind", default=DEFAULT_BIND, help=f"HOST:PORT to listen on (default {DEFAULT_BIND})")
-    s.add_argument("--workers", type=int, default=max(2, min(4, os.cpu_count() or 2)),
-                   help="gunicorn worker processes")
+    s.add_argument("--workers", type=int, default=default_workers(),
+                   help=f"gunicorn worker processes (default {default_workers()} here)")
     s.add_argument("--access-log", action="store_true", help="print an access log line per request")
     s.set_defaults(func=cmd_serve)
 
