@@ -21,6 +21,10 @@ import matplotlib.pyplot as plt
 COLOURS = {"onemap": "#c0392b", "tipg": "#2471a3", "pygeoapi": "#229954"}
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
+
+
 def main(src: str, out: str) -> None:
     with open(src, encoding="utf-8") as fh:
         results = json.load(fh)
@@ -30,6 +34,7 @@ def main(src: str, out: str) -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     sizes = [r["parcels"] for r in results]
     for ax, (kid, title) in zip(axes.flat, kinds):
+        seen: list[float] = []
         for server in results[0]["servers"]:
             ys = []
             for r in results:
@@ -37,10 +42,16 @@ def main(src: str, out: str) -> None:
                 ys.append(k.get("rps", math.nan))
             if all(math.isnan(y) for y in ys):
                 continue
+            seen += [y for y in ys if not math.isnan(y) and y > 0]
             ax.plot(sizes, ys, marker="o", label=server, color=COLOURS.get(server))
         ax.set_title(title, fontsize=8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if seen:  # at least a decade either side, so a flat line looks flat
+            ax.set_ylim(min(seen) / 3, max(seen) * 3)
+        ax.set_xticks(sizes, [_size(n) for n in sizes])
+        ax.minorticks_off()
+        ax.set_xlim(sizes[0] / 1.5, sizes[-1] * 1.5)
         ax.set_xlabel("parcels", fontsize=7)
         ax.set_ylabel("req/s", fontsize=7)
         ax.tick_params(labelsize=7)
