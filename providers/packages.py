@@ -70,7 +70,8 @@ class Source:
 
 
 # ---- finding layers ---------------------------------------------------------------------
-def _checksum(path: Path) -> str:
+def checksum(path: Path) -> str:
+    """SHA-256 of a package file, or of a folder's files with their relative names (a .gdb)."""
     h = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
@@ -328,7 +329,7 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
     if errors:
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise LoadError("package refused, nothing was loaded: " + "; ".join(errors[:5]) + more)
-    return Package(path=p, format=fmt, layers=layers, checksum=_checksum(p), skipped=skipped,
+    return Package(path=p, format=fmt, layers=layers, checksum=checksum(p), skipped=skipped,
                    indicators=indicators or [])
 
 

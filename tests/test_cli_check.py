@@ -20,6 +20,7 @@ from onemap.providers.packages import export_plan, load_package
 from onemap.providers.store import open_store
 
 from .conftest import ROOT, pg_clone
+from .test_cli_plan import one_sentence_error
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 COUNTY = "990121-county-master-2022"
@@ -40,14 +41,6 @@ def run(data_dir: Path, *args: str, cwd: Path | None = None, timeout: int = 300)
     env["ONEMAP_DATA_DIR"] = str(data_dir)
     return subprocess.run([ONEMAP, *args], capture_output=True, text=True, encoding="utf-8", env=env,
                           timeout=timeout, cwd=cwd or ROOT, check=False)
-
-
-def one_sentence_error(p: subprocess.CompletedProcess) -> str:
-    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
-    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("onemap: error: "), p.stderr
-    assert "Traceback" not in p.stderr and p.stdout == ""
-    return lines[0]
 
 
 def export(store_url: str, plan_id: str, out: Path) -> Path:

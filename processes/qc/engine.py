@@ -29,7 +29,7 @@ from . import areas, attributes, completeness, topology
 from .cells import CellFeatures, Grid, Spill
 from .config import QcConfig, Tiling, load_qc_config
 from .context import Context, LayerState
-from .findings import Collector, Finding
+from .findings import Collector, Finding, SeverityCounts
 from .mathematics import check_crs
 from .measure import geodesic_area_perimeter
 from .reader import LayerInput, read_package_layers, read_plan_layers
@@ -38,7 +38,7 @@ Progress = Callable[[str, float], None]
 
 
 @dataclass
-class QcResult:
+class QcResult(SeverityCounts):
     """Everything a report needs."""
 
     subject: dict[str, Any]
@@ -53,14 +53,6 @@ class QcResult:
     started: dt.datetime
     seconds: float
     rules_run: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> int:
-        return sum(n for (_, sev), n in self.counts.items() if sev == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(n for (_, sev), n in self.counts.items() if sev == "warning")
 
     @property
     def passed(self) -> bool:

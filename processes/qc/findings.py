@@ -42,8 +42,22 @@ def _num(v: Any) -> Any:
     return v
 
 
+class SeverityCounts:
+    """``errors`` and ``warnings`` from a ``counts`` mapping of (rule, severity) -> n."""
+
+    counts: Any
+
+    @property
+    def errors(self) -> int:
+        return sum(n for (_, sev), n in self.counts.items() if sev == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for (_, sev), n in self.counts.items() if sev == "warning")
+
+
 @dataclass
-class Collector:
+class Collector(SeverityCounts):
     """Counts every finding; keeps at most ``limit`` per rule and layer (memory stays bounded)."""
 
     config: QcConfig
@@ -82,11 +96,3 @@ class Collector:
         if locate_later and location is None and layer_id is not None and fid is not None:
             self.pending.setdefault((layer_id, int(fid)), []).append(f)
         return f
-
-    @property
-    def errors(self) -> int:
-        return sum(n for (_, sev), n in self.counts.items() if sev == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(n for (_, sev), n in self.counts.items() if sev == "warning")

@@ -10,7 +10,6 @@ basis check's job (mathematics.py); it sets ``LayerInput.transform_from``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from pyproj import CRS, Transformer
 
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.providers.geometry import STORAGE_SRID
-from onemap.providers.packages import Source, find_sources
+from onemap.providers.packages import Source, checksum, find_sources
 from onemap.providers.store.base import Plan, Store
 
 STORE_EPS = 1e-7  # degrees: store bbox queries are widened by this (their indexes round to float32)
@@ -88,19 +87,6 @@ class PackageContents:
 
 
 # ---- packages ---------------------------------------------------------------------------------------
-def checksum(path: Path) -> str:
-    """SHA-256 of a package file, or of a folder's files with their relative names (a .gdb)."""
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if path.is_dir():
-            h.update(str(f.relative_to(path)).encode())
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def _to_object(values: np.ndarray) -> np.ndarray:
     """Values as an object array with None for nulls (NaN, NaT)."""
     arr = np.asarray(values)
