@@ -249,3 +249,20 @@ def all_items(client, url: str) -> list[dict]:
             return feats
         url = nxt[0].replace("http://testserver", "")
     raise AssertionError("paging did not end")
+
+
+def registry_notice_delivered(store, seconds: float = 5.0) -> None:
+    """Wait (bounded) until a PostGIS store's registry watcher has a change notice waiting, as a
+    server process has one soon after another process commits; the GeoPackage needs no notice."""
+    import time
+
+    conn = getattr(getattr(store, "_watch", None), "_conn", None)
+    if conn is None:
+        return  # not listening: the store reads the version on every request
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn.poll()
+        if conn.notifies:
+            return
+        time.sleep(0.005)
+    raise AssertionError("no registry notice arrived")

@@ -8,7 +8,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
-from .conftest import get_json
+from .conftest import get_json, registry_notice_delivered
 
 CENTRAL = (117.066, 31.483)  # the demo's central city
 
@@ -254,6 +254,9 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     finally:
         store.close()
 
+    # another process filed it: this server learns of it from PostgreSQL's notice (sub-millisecond,
+    # but asynchronous), so wait for the notice to be on its way before asking
+    registry_notice_delivered(app.extensions["onemap"].store)
     after = client.get(url)
     assert after.headers["X-Cache"] == "MISS"
     plans = {f["properties"]["plan_id"] for f in decode(after.data)["czkfbj"]["features"]}

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,12 +32,16 @@ from ..geometry import STORAGE_SRID
 from .base import (PLAN_FIELDS, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
                    plan_from_row)
 from .sql import Dialect, TableSpec, build_where, quote_ident
+from .watch import CHANNEL, RegistryWatcher
 
 LOG = logging.getLogger(__name__)
 SCHEMA = "onemap"
 # the largest side of a feature's envelope (degrees), indexed per layer for tiles
 ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin(geom))"
-SCHEMA_VERSION = "6"  # 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+# without a notice, the version as last read is trusted this long: a listening connection that died
+# without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
+WATCH_TRUST_SECONDS = 2.0
+SCHEMA_VERSION = "7"  # 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 _PG_FUNCTIONS = {
     "intersects": "ST_Intersects", "disjoint": "ST_Disjoint", "contains": "ST_Contains",
@@ -124,6 +129,9 @@ class PostgisStore(Store):
         self.count_max_cost = 20_000.0  # planner cost units; set from ONEMAP_COUNT_MAX_COST
         self.count_max_rows = 10_000  # rows the planner expects; set from ONEMAP_COUNT_MAX_ROWS
         self.parallel_workers: int | None = None  # max_parallel_workers_per_gather; None: the server's
+        self._watch = RegistryWatcher(url)
+        self._known_version: Any = None  # the registry version as last read (None: read it)
+        self._known_at = 0.0
 
     # ---- connections -----------------------------------------------------------------
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -150,6 +158,7 @@ class PostgisStore(Store):
             yield conn
             if write:
                 conn.commit()
+                self._known_version = None  # this process's own change: read it at once, not on the notice
         except psycopg2.Error as err:
             broken = conn.closed != 0
             try:
@@ -179,6 +188,7 @@ class PostgisStore(Store):
             return cur.fetchall()
 
     def close(self) -> None:
+        self._watch.close()
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.closeall()
@@ -230,6 +240,12 @@ class PostgisStore(Store):
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
             self._backfill_plan_layers(cur)
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('registry_version', '0') ON CONFLICT DO NOTHING")
+            # every change of the registry version, by whatever writes it, is announced on commit
+            cur.execute(f"CREATE OR REPLACE FUNCTION {qualified('notify_registry')}() RETURNS trigger "
+                        f"LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{CHANNEL}', NEW.value); RETURN NULL; END $$")
+            cur.execute(f"DROP TRIGGER IF EXISTS registry_notify ON {qualified('meta')}")
+            cur.execute(f"CREATE TRIGGER registry_notify AFTER INSERT OR UPDATE ON {qualified('meta')} FOR EACH ROW "
+                        f"WHEN (NEW.key = 'registry_version') EXECUTE FUNCTION {qualified('notify_registry')}()")
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
 
@@ -298,8 +314,13 @@ class PostgisStore(Store):
 
     # ---- registry -----------------------------------------------------------------------------
     def _registry_version(self) -> Any:
+        known = self._known_version
+        if self._watch.changed() is False and known is not None \
+                and time.monotonic() - self._known_at < WATCH_TRUST_SECONDS:
+            return known  # no process has changed the registry since it was read
         rows = self._fetchall(f"SELECT value FROM {qualified('meta')} WHERE key = 'registry_version'")
-        return rows[0][0] if rows else None
+        self._known_version, self._known_at = (rows[0][0] if rows else None), time.monotonic()
+        return self._known_version
 
     def _load_plans(self) -> list[Plan]:
         cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
