@@ -42,7 +42,7 @@ from . import servers as srv
 from .common import ROOT, WORK, dump, load_demo
 from .kinds import NA, Kind, next_link
 from .loadgen import Request, fetch, run_once, run_wrk
-from .tables import ensure_plain_table
+from .tables import ensure_plain_table, settle
 
 RESULTS = ROOT / "bench" / "results"
 ALL_KINDS = ("bbox", "bbox-crs", "limit1000", "cql2", "deep", "item", "tile-z8-cold", "tile-z8-cached",
@@ -295,6 +295,8 @@ def run_size(n: int, args: argparse.Namespace, db: Callable[[int], str] | str) -
         plain = ensure_plain_table(url)
         result["plain_table"] = plain
         log(f"bench.dltb: {plain['rows']:,} rows ({'created' if plain['created'] else 'kept'}, {plain['seconds']} s)")
+        if not args.skip_load or plain["created"]:
+            log(f"VACUUM (ANALYZE) after writing: {settle(url):.0f} s")
         facts = table_facts(url)
         result["rows"] = facts["rows"]
         result["region"] = facts["region"]

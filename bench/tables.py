@@ -67,3 +67,16 @@ def ensure_plain_table(url: str, plan_id: str = SURVEY_IN_FORCE) -> dict:
         return {"rows": want, "seconds": round(time.monotonic() - t0, 1), "created": True}
     finally:
         conn.close()
+
+
+def settle(url: str) -> float:
+    """VACUUM (ANALYZE) the whole database after a load: otherwise autovacuum visits the freshly
+    written tables a minute later, in the middle of whichever server is being measured."""
+    t0 = time.monotonic()
+    conn = _connect(url)
+    try:
+        conn.autocommit = True  # VACUUM cannot run inside a transaction
+        conn.cursor().execute("VACUUM (ANALYZE)")
+    finally:
+        conn.close()
+    return time.monotonic() - t0
