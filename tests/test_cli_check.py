@@ -96,7 +96,8 @@ def test_broken_package_exits_1_and_prints_counts_by_rule(data_dir, tmp_path):
 
 def test_a_survey_with_no_store_at_all(tmp_path, demo_dir):
     """The region of a survey is its own XZQ feature: no store is needed (and none is created)."""
-    pkg = export(str(demo_dir / "onemap.gpkg"), "990000-province-survey-2023", tmp_path / "survey.gpkg")
+    shutil.copyfile(demo_dir / "onemap.gpkg", tmp_path / "demo.gpkg")  # not the session's own file
+    pkg = export(str(tmp_path / "demo.gpkg"), "990000-province-survey-2023", tmp_path / "survey.gpkg")
     empty = tmp_path / "nothing"
     empty.mkdir()
     p = run(empty, "check", str(pkg), "--region", "990000", "--level", "province", "--type", "survey", "--quiet")

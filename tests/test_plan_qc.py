@@ -219,9 +219,14 @@ BREAKERS: dict[str, Callable[[dict[str, Layer]], Expected]] = {
 
 # ---- fixtures ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def region_store(demo_dir: Path):
-    """The demo GeoPackage store, read only: where a package's region outline comes from."""
-    s = open_store(str(demo_dir / "onemap.gpkg"))
+def region_store(demo_dir: Path, tmp_path_factory):
+    """A private copy of the demo GeoPackage, read only: where a package's region outline comes from.
+    (A copy: connections opened and closed here must not share the session's file with other modules.)"""
+    import shutil
+
+    path = tmp_path_factory.mktemp("qc-region") / "onemap.gpkg"
+    shutil.copyfile(demo_dir / "onemap.gpkg", path)
+    s = open_store(str(path))
     yield s
     s.close()
 
