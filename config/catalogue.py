@@ -11,11 +11,11 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .codes import CodeTable, load_code_tables
 from .errors import ConfigError
+from .files import read_yaml
 
 PLAN_LEVELS: dict[str, dict[str, str]] = {
     "national": {"zh": "国家级", "en": "National"},
@@ -288,10 +288,7 @@ class Catalogue:
 
 def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
     """Read and validate the catalogue and its code tables; a mistake is a ConfigError."""
-    try:
-        raw = yaml.safe_load(catalogue_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the catalogue {catalogue_path}: {err}") from err
+    raw = read_yaml(catalogue_path, "catalogue")
     if not isinstance(raw, dict) or raw.get("version") != 1:
         raise ConfigError(f"{catalogue_path}: expected a mapping with 'version: 1'")
     inline = dict(raw.get("code_tables_inline") or {})

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from .errors import ConfigError
+from .files import read_yaml
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,7 @@ _CODE_RE = re.compile(r"^[0-9A-Za-z]{1,8}$")
 def load_code_tables(codes_dir: Path, inline: dict | None = None) -> dict[str, CodeTable]:
     """Read ``index.yaml`` and every table it lists; inline tables come from the catalogue."""
     index_path = codes_dir / "index.yaml"
-    try:
-        index = yaml.safe_load(index_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the code table index {index_path}: {err}") from err
+    index = read_yaml(index_path, "code table index")
     tables: dict[str, CodeTable] = {}
     for tid, spec in (index.get("tables") or {}).items():
         path = codes_dir / spec["file"]

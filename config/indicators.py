@@ -10,10 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .files import read_yaml
 
 INDICATORS_PATH = Path(__file__).resolve().parent / "indicators.yaml"
 I18n = dict[str, str]
@@ -73,11 +73,9 @@ REQUIRED_FIELDS = ("XZQDM", "ZBDM", "ZBZ")  # the reader's own column names (the
 def load_indicators(path: Path = INDICATORS_PATH, layers: set[str] | None = None,
                     table_codes: set[str] | None = None) -> Indicators:
     """Read and check the file; ``layers``/``table_codes`` of the catalogue, when given, are checked too."""
+    raw = read_yaml(path, "plan indicators")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         ind = Indicators.model_validate(raw)
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the plan indicators {path}: {err}") from err
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

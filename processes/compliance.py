@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-import yaml
 
 from onemap.config.catalogue import Catalogue
 from onemap.config.errors import ConfigError, InvalidInput
+from onemap.config.files import read_yaml
 from onemap.config.settings import PACKAGE_DIR, Settings
 from onemap.providers.drawers import parse_when
 from onemap.providers.store import Store
@@ -59,10 +59,7 @@ DATE_INPUT = {
 @lru_cache(maxsize=4)
 def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
     """The rule file, checked for shape (kinds, verdicts, layers are checked against the catalogue)."""
-    try:
-        rules = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the compliance rules {path}: {err}") from err
+    rules = read_yaml(path, "compliance rules")
     if not isinstance(rules, dict) or rules.get("version") != 1 or not rules.get("checks"):
         raise ConfigError(f"{path}: expected 'version: 1' and a list of checks")
     for check in rules["checks"]:

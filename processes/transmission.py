@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-import yaml
 
 from onemap.config.catalogue import Layer
 from onemap.config.errors import ConfigError, InvalidInput, NotFound
+from onemap.config.files import read_yaml
 from onemap.config.indicators import get_indicators
 from onemap.config.settings import PACKAGE_DIR, Settings
 from onemap.providers.geometry import area_units, geodesic_area
@@ -55,10 +55,7 @@ PLAN_ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": 
 @lru_cache(maxsize=4)
 def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
     """The rule file, checked for shape (layers are checked against the catalogue when run)."""
-    try:
-        rules = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the transmission rules {path}: {err}") from err
+    rules = read_yaml(path, "transmission rules")
     if not isinstance(rules, dict) or rules.get("version") != 1:
         raise ConfigError(f"{path}: expected 'version: 1'")
     for key in ("tolerance_m2", "control_lines", "indicators", "planning_zones"):

@@ -14,12 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES, Catalogue
 from onemap.config.errors import ConfigError
+from onemap.config.files import read_yaml
 from onemap.config.settings import PACKAGE_DIR
 
 DEFAULT_PATH = PACKAGE_DIR / "qc.yaml"
@@ -173,10 +173,7 @@ def _merge(base: Any, override: Any) -> Any:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the quality-check rules {path}: {err}") from err
+    raw = read_yaml(path, "quality-check rules")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping")
     return raw
