@@ -41,10 +41,11 @@ from . import kinds as kindmod
 from . import servers as srv
 from .common import ROOT, WORK, dump, load_demo
 from .kinds import NA, Kind, next_link
-from .loadgen import Request, fetch, run_once, run_wrk
+from .loadgen import Request, Result, combine, fetch, run_once, run_wrk
 from .tables import ensure_plain_table, settle
 
 RESULTS = ROOT / "bench" / "results"
+PAIRED_ROUNDS = 6  # alternated runs of a paired kind and of its reference, duration/3 s each
 ALL_KINDS = ("bbox", "bbox-crs", "limit1000", "cql2", "deep", "item", "tile-z8-cold", "tile-z8-cached",
              "tile-z12-cold", "tile-z12-cached", "tile-z14-cold", "tile-z14-cached", "compliance", "wmts")
 
@@ -161,7 +162,7 @@ def deep_chain(base: str, first: Request, n: int, timeout: float) -> list[Reques
 
 
 def run_server(name: str, url: str, data_dir: Path, workdir: Path, facts: dict, kinds: list[Kind],
-               args: argparse.Namespace, expected: dict[str, list]) -> dict:
+               args: argparse.Namespace, expected: dict[str, list], every_kind: dict[str, Kind]) -> dict:
     log(f"{name}: starting")
     running = start(name, url, data_dir, workdir, facts["region"], args.onemap_args)
     out: dict = {"startup_s": round(running.startup_s, 2), "config": running.config, "version": running.version,
@@ -235,8 +236,12 @@ def run_server(name: str, url: str, data_dir: Path, workdir: Path, facts: dict, 
                 if note:
                     res.extra["warm"] = note
             else:
-                res = run_wrk(running.url, reqs, args.duration, args.connections, args.threads, args.timeout,
-                              headers=checks.HEADERS)
+                ref = kindmod.requests(every_kind[kind.paired_with], name) if kind.paired_with else None
+                if ref and not isinstance(ref, NA):
+                    res = run_paired(running.url, reqs, ref, kind.paired_with, args)
+                else:
+                    res = run_wrk(running.url, reqs, args.duration, args.connections, args.threads, args.timeout,
+                                  headers=checks.HEADERS)
             entry = {**out["kinds"].get(kind.id, {}), **res.as_dict(), "sample": verdict.detail}
             out["kinds"][kind.id] = entry
             log(f"{name}: {kind.id}: {res.rps:.1f} req/s, p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms"
@@ -257,6 +262,30 @@ def run_server(name: str, url: str, data_dir: Path, workdir: Path, facts: dict, 
         if name == "pygeoapi":
             cancel_backends(url, "pygeoapi")
     return out
+
+
+def run_paired(url: str, reqs: list[Request], ref: list[Request], ref_id: str,
+               args: argparse.Namespace) -> Result:
+    """``reqs`` and the reference ``ref`` in alternated rounds (K R, R K, K R, ...): the kind's
+    figures over its rounds, and in ``extra["paired"]`` its req/s as a share of the reference's.
+
+    Two runs of 20 s one after the other differ by up to 15% on this kind of machine with the
+    same URLs; alternating short rounds puts the drift on both alike, so a target stated as a
+    ratio of two kinds of one server is measured to a few per cent.
+    """
+    piece = max(1.0, args.duration / 3)
+    mine: list[Result] = []
+    theirs: list[Result] = []
+    for r in range(PAIRED_ROUNDS):
+        order = ((reqs, mine), (ref, theirs)) if r % 2 == 0 else ((ref, theirs), (reqs, mine))
+        for rq, into in order:
+            into.append(run_wrk(url, rq, piece, args.connections, args.threads, args.timeout,
+                                headers=checks.HEADERS))
+    res, base = combine(mine), combine(theirs)
+    res.extra["paired"] = {"with": ref_id, "rounds": PAIRED_ROUNDS, "seconds_each": piece,
+                           "reference_rps": round(base.rps, 2),
+                           "ratio": round(res.rps / base.rps, 3) if base.rps else None}
+    return res
 
 
 def _warm(url: str, reqs: list[Request], answered: list[Request] | None,
@@ -299,10 +328,12 @@ def run_size(n: int, args: argparse.Namespace, db: Callable[[int], str] | str) -
             log(f"VACUUM (ANALYZE) after writing: {settle(url):.0f} s")
         facts = table_facts(url)
         result["rows"] = facts["rows"]
+        if args.skip_load:
+            result["parcels"] = facts["rows"]  # the database's own survey, whatever --parcels says
         result["region"] = facts["region"]
-        kinds = [k for k in kindmod.build(args.requests, facts["region"], facts["fid_range"], args.tiles,
-                                          deep_offset=min(kindmod.DEEP_OFFSET, facts["rows"] // 200 * 100))
-                 if k.id in args.kinds]
+        built = kindmod.build(args.requests, facts["region"], facts["fid_range"], args.tiles,
+                              deep_offset=min(kindmod.DEEP_OFFSET, facts["rows"] // 200 * 100))
+        kinds = [k for k in built if k.id in args.kinds]
         expected = {k.id: [checks.expected_count(url, k, i) for i in range(min(3, len(k.params)))]
                     for k in kinds if k.id in ("bbox", "bbox-crs", "limit1000", "cql2")}
         result["kinds"] = {k.id: k.title for k in kinds}
@@ -310,7 +341,7 @@ def run_size(n: int, args: argparse.Namespace, db: Callable[[int], str] | str) -
         for name in args.servers:
             try:
                 result["servers"][name] = run_server(name, url, data_dir, WORK / "compare" / "run", facts, kinds,
-                                                     args, expected)
+                                                     args, expected, {k.id: k for k in built})
             except Exception as err:  # noqa: BLE001  (one server failing must not lose the others' figures)
                 log(f"{name}: failed: {type(err).__name__}: {err}")
                 result["servers"][name] = {"failed": f"{type(err).__name__}: {err}"[:500], "startup_s": math.nan,
@@ -333,6 +364,12 @@ def _cell(k: dict | None) -> str:
     s = f"{rps}  {_ms(k['p50_ms'])}/{_ms(k['p99_ms'])}"
     bad = k.get("non2xx", 0) + k.get("errors", 0)
     return s + (f" !{bad}" if bad else "")
+
+
+def _share(p: dict | None) -> str:
+    if not p or p.get("ratio") is None:
+        return "-"
+    return f"{p['ratio']:.2f}x of {p['reference_rps']:.0f}"
 
 
 def _ms(v: float | None) -> str:
@@ -371,6 +408,11 @@ def render(result: dict) -> str:
         for s in others:
             row.append(ratio(result["servers"]["onemap"]["kinds"].get(kid), result["servers"][s]["kinds"].get(kid)))
         rows.append(row)
+        pairs = [(result["servers"][s]["kinds"].get(kid) or {}).get("paired") for s in names]
+        if any(pairs):
+            ref = next(p["with"] for p in pairs if p)
+            rows.append([f"  as a share of {ref} (alternated rounds)",
+                         *[_share(p) for p in pairs], *[""] * len(others)])
     rows.append(["start-up to first 200 (s)", *[f"{result['servers'][s]['startup_s']:.1f}" for s in names],
                  *[""] * len(others)])
     mem = [result["servers"][s].get("memory", {"rss_mib": math.nan, "pss_mib": math.nan, "processes": 0})
@@ -463,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             res = run_size(n, args, db)
             results.append(res)
-            dump(out_dir / f"compare-{n}.json", res)
+            dump(out_dir / f"compare-{res['parcels']}.json", res)
             print("\n" + render(res) + "\n", flush=True)
     if len(results) > 1:
         dump(out_dir / "scale.json", results)
@@ -471,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         png = plot(results, out_dir / "scale.png")
         if png:
             print(f"\nplot: {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
-    print(f"results: {out_dir / ('scale.json' if len(results) > 1 else f'compare-{args.sizes[0]}.json')}")
+    print(f"results: {out_dir / ('scale.json' if len(results) > 1 else f'compare-{results[0]["parcels"]}.json')}")
     return 0
 
 

@@ -64,6 +64,9 @@ class Kind:
     expect: Expect = field(default_factory=lambda: Expect("features"))
     group: str = "features"
     zoom: int | None = None
+    # a kind whose target is a ratio to another kind of the same server: the two are timed in
+    # alternating rounds, so that the machine's drift falls on both alike
+    paired_with: str | None = None
 
 
 def boxes(n: int, half_deg: float, spread: float, seed: int, center: tuple[float, float] = CENTER
@@ -113,7 +116,7 @@ def build(n: int, region: tuple[float, float, float, float], fid_range: tuple[in
     ids = rng.sample(range(lo, hi + 1), min(n, hi - lo + 1))
     kinds = [
         Kind("bbox", "items, bbox ~1 km, limit 100", params=small),
-        Kind("bbox-crs", "items, bbox ~1 km, limit 100, crs=EPSG:4490", params=small),
+        Kind("bbox-crs", "items, bbox ~1 km, limit 100, crs=EPSG:4490", params=small, paired_with="bbox"),
         Kind("limit1000", "items, limit 1000 (bbox ~5 km)", params=mid, expect=Expect("features", 1000)),
         Kind("cql2", "items, CQL2 filter DLBM='..' AND TBMJ > x, limit 100",
              params=[(CODES[i % len(CODES)], 1000 + 37 * i) for i in range(n)]),

@@ -144,6 +144,29 @@ def parse_wrk(stdout: str, distinct: int = 0) -> Result:
                                             "max_ms": round(d["max_us"] / 1000, 2), "bytes": d["bytes"]})
 
 
+def combine(parts: list[Result]) -> Result:
+    """Several timed runs of the same requests as one: rates over the summed time, the median of
+    the runs' p50 and the worst p99 (wrk gives percentiles per run, not the latencies)."""
+    if not parts:
+        raise ValueError("nothing to combine")
+    seconds = sum(r.seconds for r in parts)
+    ok = sum(r.rps * r.seconds for r in parts)
+    answered = [r for r in parts if r.requests]
+    nan = float("nan")
+    extra: dict = {}
+    for key in ("timeouts", "bytes"):
+        if all(key in r.extra for r in parts):
+            extra[key] = sum(r.extra[key] for r in parts)
+    if answered and all("max_ms" in r.extra for r in answered):
+        extra["max_ms"] = max(r.extra["max_ms"] for r in answered)
+    return Result(rps=ok / seconds if seconds else 0.0,
+                  p50_ms=statistics.median(r.p50_ms for r in answered) if answered else nan,
+                  p99_ms=max(r.p99_ms for r in answered) if answered else nan,
+                  requests=sum(r.requests for r in parts), non2xx=sum(r.non2xx for r in parts),
+                  errors=sum(r.errors for r in parts), seconds=seconds, tool=parts[0].tool,
+                  distinct=max(r.distinct for r in parts), extra=extra)
+
+
 def wrk_binary() -> str:
     path = shutil.which("wrk")
     if not path:

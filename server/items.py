@@ -48,17 +48,26 @@ CONFORMS_TO = [
 ]
 
 
-def _query_string(drop: tuple[str, ...], add: dict[str, str | int]) -> str:
-    pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in drop]
-    pairs.extend((k, str(v)) for k, v in add.items())
-    return urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote, safe=",:/")
+def _pair(k: str, v: str) -> str:
+    # as urlencode(quote_via=quote) writes it, without its per-call type checks
+    return f"{urllib.parse.quote(k, safe=',:/')}={urllib.parse.quote(v, safe=',:/')}"
+
+
+def _encoded_args() -> list[tuple[str, str]]:
+    """The request's arguments, each URL-encoded once: every link of a page reuses them."""
+    return [(k, _pair(k, v)) for k, v in request.args.items(multi=True)]
+
+
+def _query_string(args: list[tuple[str, str]], drop: tuple[str, ...], add: dict[str, str | int]) -> str:
+    return "&".join([*(enc for k, enc in args if k not in drop), *(_pair(k, str(v)) for k, v in add.items())])
 
 
 def _links(om: "OneMap", layer: Layer, res: ItemsResult, offset: int, limit: int, fmt: str) -> list[dict]:
     base = f"{om.base_url}/collections/{layer.id}/items"
-    self_q = _query_string(("f",), {"f": fmt})
-    html_q = _query_string(("f",), {"f": "html"})
-    json_q = _query_string(("f",), {"f": "json"})
+    args = _encoded_args()
+    self_q = _query_string(args, ("f",), {"f": fmt})
+    html_q = _query_string(args, ("f",), {"f": "html"})
+    json_q = _query_string(args, ("f",), {"f": "json"})
     links = [
         {"rel": "self", "type": GEOJSON if fmt == "json" else HTML, "title": "this document",
          "href": f"{base}?{self_q}"},
@@ -78,10 +87,10 @@ def _links(om: "OneMap", layer: Layer, res: ItemsResult, offset: int, limit: int
             # never make a client see a feature twice or skip one
             add["after"] = res.last_key
         links.append({"rel": "next", "type": GEOJSON if fmt == "json" else HTML, "title": "next page",
-                      "href": f"{base}?{_query_string(('offset', 'after'), add)}"})
+                      "href": f"{base}?{_query_string(args, ('offset', 'after'), add)}"})
     if offset > 0:
         links.append({"rel": "prev", "type": GEOJSON if fmt == "json" else HTML, "title": "previous page",
-                      "href": f"{base}?{_query_string(('offset', 'after'), {'offset': max(0, offset - limit)})}"})
+                      "href": f"{base}?{_query_string(args, ('offset', 'after'), {'offset': max(0, offset - limit)})}"})
     return links
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench import kinds as kindmod
 from bench.kinds import NA
-from bench.loadgen import Request, lua_script, parse_wrk, run_once, run_wrk
+from bench.loadgen import Request, Result, combine, lua_script, parse_wrk, run_once, run_wrk
 
 from .pgcluster import pg_bin
 
@@ -100,6 +100,26 @@ def test_parse_wrk_counts_only_2xx_in_the_rate():
         parse_wrk("Running 2s test\n")
 
 
+def _result(rps: float, seconds: float, p50: float, p99: float, non2xx: int = 0) -> Result:
+    ok = round(rps * seconds)
+    return Result(rps=rps, p50_ms=p50, p99_ms=p99, requests=ok + non2xx, non2xx=non2xx, errors=0,
+                  seconds=seconds, tool="wrk", distinct=5, extra={"timeouts": 0, "bytes": 10 * ok, "max_ms": p99 * 2})
+
+
+def test_combine_rates_over_the_summed_time_median_p50_and_worst_p99():
+    r = combine([_result(100, 5, 10, 30), _result(200, 5, 5, 20, non2xx=4), _result(150, 10, 8, 50)])
+    assert r.rps == pytest.approx((500 + 1000 + 1500) / 20)
+    assert (r.p50_ms, r.p99_ms, r.requests, r.non2xx, r.seconds) == (8, 50, 3004, 4, 20)
+    assert r.extra == {"timeouts": 0, "bytes": 30000, "max_ms": 100}
+    with pytest.raises(ValueError):
+        combine([])
+
+
+def test_crs_kind_is_paired_with_the_same_request_without_crs(built):
+    assert built["bbox-crs"].paired_with == "bbox" and built["bbox-crs"].params == built["bbox"].params
+    assert all(k.paired_with is None for k in built.values() if k.id != "bbox-crs")
+
+
 def test_lua_script_quotes_bodies_that_contain_long_brackets():
     body = json.dumps({"coordinates": [[[1, 2]]]}).replace(" ", "").encode()
     script = lua_script([Request("/a?x=1"), Request("/p", "POST", body, "application/json")],
@@ -164,3 +184,10 @@ def test_compare_end_to_end_against_onemap_alone(tmp_path):
     assert one["startup_s"] > 0 and one["memory"]["rss_mib"] > 0
     assert set(one["kinds"]) == set(kinds.split(","))
     assert one["kinds"]["bbox"]["rps"] > 0 and one["kinds"]["bbox"]["non2xx"] == 0
+    # crs is timed in rounds alternated with bbox, and its share of bbox is in the table
+    paired = one["kinds"]["bbox-crs"]["paired"]
+    assert paired["with"] == "bbox" and paired["rounds"] == 6 and paired["reference_rps"] > 0
+    assert paired["ratio"] == pytest.approx(one["kinds"]["bbox-crs"]["rps"] / paired["reference_rps"], rel=0.01)
+    assert one["kinds"]["bbox-crs"]["seconds"] == pytest.approx(6 * 1, abs=1.5)  # six rounds of duration/3 (>= 1 s)
+    share = next(ln for ln in out.splitlines() if ln.startswith("  as a share of bbox"))
+    assert f"{paired['ratio']:.2f}x of" in share
