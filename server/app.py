@@ -35,6 +35,7 @@ from . import items as items_ep
 from . import processes_ep, tiles_ep
 from . import openapi as openapi_mod
 from . import pygeoapi_compat
+from .cached_tiles import CachedTiles
 from .http import JSON, install, json_response, output_format
 from .params import COMMON, check_known
 
@@ -338,6 +339,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     basemaps.mount(app, om)
     from . import map_ep
     map_ep.register(app, om)
+    app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]
     return app
 
 

@@ -28,6 +28,16 @@ _COMPRESSIBLE = ("application/json", "application/geo+json", "application/schema
                  "application/x-protobuf")
 
 
+# Public read-only API: any origin may embed it (portals, map clients).
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
+                ("Access-Control-Expose-Headers", "Content-Crs, ETag, Link, X-Request-ID, X-Cache, OGC-NumberMatched"))
+
+
+def request_id(given: str | None) -> str:
+    """The client's X-Request-ID when it is short and printable, else a new one."""
+    return given if given and len(given) <= 64 and given.isprintable() else uuid.uuid4().hex[:16]
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, (dt.date, dt.datetime)):
         return obj.isoformat()
@@ -96,8 +106,7 @@ def install(app: Flask, gzip_min_bytes: int) -> None:
 
     @app.before_request
     def _request_id() -> None:
-        rid = request.headers.get("X-Request-ID", "")
-        g.request_id = rid if rid and len(rid) <= 64 and rid.isprintable() else uuid.uuid4().hex[:16]
+        g.request_id = request_id(request.headers.get("X-Request-ID"))
         g.store_scope = begin_request()
 
     @app.teardown_request
@@ -109,10 +118,8 @@ def install(app: Flask, gzip_min_bytes: int) -> None:
     @app.after_request
     def _finish(resp: Response) -> Response:
         resp.headers["X-Request-ID"] = getattr(g, "request_id", "-")
-        # Public read-only API: any origin may embed it (portals, map clients).
-        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
-        resp.headers.setdefault("Access-Control-Expose-Headers",
-                                "Content-Crs, ETag, Link, X-Request-ID, X-Cache, OGC-NumberMatched")
+        for name, value in CORS_HEADERS:
+            resp.headers.setdefault(name, value)
         if request.method == "OPTIONS":
             resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS, DELETE"
             resp.headers["Access-Control-Allow-Headers"] = request.headers.get(

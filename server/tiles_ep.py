@@ -195,6 +195,11 @@ def dataset_tileset(om: "OneMap", tms_id: str) -> Response:
 
 
 # ---- tiles ---------------------------------------------------------------------------------------------
+def tile_headers(tag: str, cache: str) -> dict[str, str]:
+    """The headers of every tile answer (also those sent by ``cached_tiles`` in front of Flask)."""
+    return {"ETag": tag, "Cache-Control": "public, max-age=60", "X-Cache": cache, "Vary": "Accept-Encoding"}
+
+
 def _tile_response(om: "OneMap", layers: list[Layer], tms_id: str, z: str, row: str, col: str) -> Response:
     fmt = (request.args.get("f") or "mvt").lower()
     if fmt not in ("mvt", "pbf"):
@@ -204,8 +209,7 @@ def _tile_response(om: "OneMap", layers: list[Layer], tms_id: str, z: str, row: 
     rendered = [om.tiles.tile(layer, ref, when) for layer in layers]
     tags = [r.etag for r in rendered]
     tag = tags[0] if len(tags) == 1 else etag("".join(tags).encode())
-    headers = {"ETag": tag, "Cache-Control": "public, max-age=60",
-               "X-Cache": ",".join(sorted({r.cache for r in rendered})), "Vary": "Accept-Encoding"}
+    headers = tile_headers(tag, ",".join(sorted({r.cache for r in rendered})))
     if request.if_none_match and tag.strip('"') in request.if_none_match:
         return Response(status=304, headers=headers)
     if not any(r.gz for r in rendered):

@@ -1,0 +1,103 @@
+"""Cached vector tiles answered in front of Flask (server/cached_tiles.py): the same answer as
+the application's, and everything it does not answer left to the application."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+
+import pytest
+
+from .conftest import get_json
+from .test_tiles import decode, tile_at
+
+GZ = {"Accept-Encoding": "gzip"}
+
+
+@pytest.fixture()
+def rendered(om, monkeypatch) -> list[str]:
+    """Every tile the application itself was asked for (the middleware answers without it)."""
+    calls: list[str] = []
+    real = om.tiles.tile
+
+    def tile(layer, ref, when):
+        calls.append(f"{layer.id}/{ref.z}/{ref.y}/{ref.x}")
+        return real(layer, ref, when)
+
+    monkeypatch.setattr(om.tiles, "tile", tile)
+    return calls
+
+
+def _url(layer: str = "dltb", z: int = 14) -> str:
+    row, col = tile_at("WebMercatorQuad", z)
+    return f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{row}/{col}"
+
+
+def test_a_cached_tile_is_answered_with_the_applications_headers(client, rendered):
+    url = _url()
+    client.get(url, headers=GZ)  # rendered into the cache (or already there)
+    rendered.clear()
+    fast = client.get(url, headers=GZ)
+    assert rendered == []  # not through the application
+    assert fast.status_code == 200 and fast.headers["X-Cache"] == "HIT"
+    assert decode(gzip.decompress(fast.data))["dltb"]["features"]
+    # an If-None-Match that does not match goes through the application: the same answer
+    slow = client.get(url, headers={**GZ, "If-None-Match": '"another"'})
+    assert len(rendered) == 1 and slow.status_code == 200 and slow.data == fast.data
+    drop = {"X-Request-ID"}
+    assert ({k: v for k, v in fast.headers.items() if k not in drop}
+            == {k: v for k, v in slow.headers.items() if k not in drop})
+    assert fast.headers["Content-Encoding"] == "gzip" and fast.headers["Content-Length"] == str(len(fast.data))
+    assert fast.headers["Access-Control-Allow-Origin"] == "*" and "ETag" in fast.headers["Access-Control-Expose-Headers"]
+    # the matched ETag is the application's 304
+    assert client.get(url, headers={**GZ, "If-None-Match": fast.headers["ETag"]}).status_code == 304
+
+
+def test_request_ids_are_echoed_or_made(client):
+    url = _url()
+    client.get(url, headers=GZ)
+    assert client.get(url, headers={**GZ, "X-Request-ID": "portal-42"}).headers["X-Request-ID"] == "portal-42"
+    made = client.get(url, headers={**GZ, "X-Request-ID": "x" * 100}).headers["X-Request-ID"]
+    assert len(made) == 16 and made != "x" * 16
+
+
+def test_everything_else_goes_to_the_application(client, rendered):
+    url = _url()
+    client.get(url, headers=GZ)
+    rendered.clear()
+    for asked in (f"{url}?datetime=2024-01-01", f"{url}?f=MVT"):
+        assert client.get(asked, headers=GZ).status_code == 200
+    assert len(rendered) == 2
+    plain = client.get(url)  # no gzip: the application decompresses the cached tile
+    assert len(rendered) == 3 and plain.headers["X-Cache"] == "HIT" and "Content-Encoding" not in plain.headers
+    assert plain.data == gzip.decompress(client.get(url, headers=GZ).data)
+    assert client.head(url, headers=GZ).data == b""
+    get_json(client, f"{url}?colour=red", status=400, headers=GZ)
+    get_json(client, "/collections/dltb/tiles/WebMercatorQuad/21/0/0", status=404, headers=GZ)
+    get_json(client, "/collections/dltb/tiles/Nope/1/0/0", status=404, headers=GZ)
+    get_json(client, "/collections/nope/tiles/WebMercatorQuad/1/0/0", status=404, headers=GZ)
+    get_json(client, "/collections/plans/tiles/WebMercatorQuad/1/0/0", status=404, headers=GZ)
+    arctic = "/collections/dltb/tiles/WebMercatorQuad/5/0/0"
+    for _ in range(2):  # an empty tile is the application's 204, cached or not
+        r = client.get(arctic, headers=GZ)
+        assert r.status_code == 204 and r.data == b""
+
+
+def test_a_changed_area_is_rendered_again_not_served_from_the_cache(fresh_settings):
+    from onemap.providers.registry import Registry
+    from onemap.server.app import create_app
+
+    app = create_app(fresh_settings)
+    client = app.test_client()
+    url = _url("czkfbj", 12)
+    before = client.get(url, headers=GZ)
+    assert client.get(url, headers=GZ).headers["X-Cache"] == "HIT"
+    plans = {f["properties"]["plan_id"] for f in decode(gzip.decompress(before.data))["czkfbj"]["features"]}
+    assert "990100-city-master-2023" in plans
+    Registry(app.extensions["onemap"].store).withdraw("990100-city-master-2023", "示范市自然资源和规划局", "test",
+                                                      valid_to=dt.date.today() - dt.timedelta(days=1))
+    after = client.get(url, headers=GZ)
+    assert after.headers["X-Cache"] == "MISS"
+    assert after.status_code == 204 or "990100-city-master-2023" not in {
+        f["properties"]["plan_id"] for f in decode(gzip.decompress(after.data))["czkfbj"]["features"]}
+    assert client.get(url, headers=GZ).headers["X-Cache"] == "HIT"
