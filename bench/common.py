@@ -151,6 +151,14 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(rows: list[list[str]], header: list[str]) -> str:
+    """A pipe table; ``|`` inside a cell is escaped."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).strip().replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), "| " + " | ".join("---" for _ in header) + " |", *(line(r) for r in rows)])
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -284,6 +284,8 @@ def run_paired(url: str, reqs: list[Request], ref: list[Request], ref_id: str,
     res, base = combine(mine), combine(theirs)
     res.extra["paired"] = {"with": ref_id, "rounds": PAIRED_ROUNDS, "seconds_each": piece,
                            "reference_rps": round(base.rps, 2),
+                           "round_rps": [round(r.rps, 1) for r in mine],
+                           "reference_round_rps": [round(r.rps, 1) for r in theirs],
                            "ratio": round(res.rps / base.rps, 3) if base.rps else None}
     return res
 
@@ -384,9 +386,12 @@ def ratio(a: dict | None, b: dict | None) -> str:
     return f"{a['rps'] / b['rps']:.1f}x"
 
 
-def render(result: dict) -> str:
-    """The one table of a size: kinds x servers, ratios, start-up and memory; n/a reasons below."""
-    from .common import table
+def render(result: dict, markdown: bool = False) -> str:
+    """The one table of a size: kinds x servers, ratios, start-up and memory; n/a reasons below.
+
+    ``markdown``: a pipe table, as the README quotes it.
+    """
+    from .common import markdown_table, table
 
     names = list(result["servers"])
     others = [s for s in names if s != "onemap"] if "onemap" in names else []
@@ -423,10 +428,10 @@ def render(result: dict) -> str:
     head = (f"dltb, {result['rows']:,} parcels in force ({result['parcels']:,} per survey); "
             f"{result['connections']} connections, {result['duration_s']:.0f} s per kind (wrk, different URLs "
             "cycled; cold tiles: each once); p50/p99 in ms; '!N' = N non-2xx or failed requests")
-    lines = [head, table(rows, header)]
+    lines = [head, "", markdown_table(rows, header)] if markdown else [head, table(rows, header)]
     if notes:
         lines.append("")
-        lines += [f"[{i}] {t}" for i, t in enumerate(notes, 1)]
+        lines += [f"[{i}] {t}" + ("  " if markdown else "") for i, t in enumerate(notes, 1)]
     vers = ", ".join(f"{s}: {result['servers'][s]['config']}" for s in names)
     lines.append(f"\nservers: {vers}")
     return "\n".join(lines)
@@ -482,6 +487,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--keep", action="store_true", help="keep each size's database (throwaway cluster only)")
     ap.add_argument("--onemap-args", default="", help="extra `onemap serve` options, e.g. \"--workers 3 --threads 4\"")
     ap.add_argument("--out", help="results folder (default bench/results)")
+    ap.add_argument("--markdown", metavar="RESULTS_JSON",
+                    help="print the table of a results file (compare-<parcels>.json) as Markdown; runs nothing")
     args = ap.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -498,6 +505,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(render(json.loads(Path(args.markdown).read_text(encoding="utf-8")), markdown=True))
+        return 0
     out_dir = Path(args.out) if args.out else RESULTS
     subprocess.run([str(ROOT / "deploy" / "system-packages.sh"), "wrk"], check=True)
     results = []

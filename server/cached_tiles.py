@@ -2,9 +2,10 @@
 
 A portal's maps ask for the same cached tiles over and over. Reading one from the cache
 costs less than Flask's routing, request context and hooks around it, so a plain request
-for one collection's tile of the plans in force (GET, gzip accepted, no If-None-Match, no
-query but ``f=mvt``) is answered here when the cache holds the tile and no change covers
-it, with the same headers the application would send. Anything else, a cache miss or a bad
+for one collection's tile of the plans in force (GET, gzip accepted, no query but
+``f=mvt``) is answered here when the cache holds the tile and no change covers it, with
+the same headers the application would send (a 304 to a browser's If-None-Match that
+matches). Anything else, a cache miss or a bad
 address included, goes to the application unchanged, which answers or explains it.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+
+from werkzeug.http import parse_etags
 
 from onemap.providers.store.base import begin_request, end_request
 from onemap.providers.vector_tiles import RenderedTile
@@ -39,16 +42,18 @@ class CachedTiles:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if (environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "") in _PLAIN_QUERIES
-                and "HTTP_IF_NONE_MATCH" not in environ
                 and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "").lower()):
             m = _PATH.match(environ.get("PATH_INFO", ""))
             hit = self._hit(*m.groups()) if m else None
             if hit is not None:
-                start_response("200 OK", [
-                    ("Content-Type", MVT_MEDIA_TYPE), ("Content-Length", str(len(hit.gz))),
-                    ("Content-Encoding", "gzip"), *tile_headers(hit.etag, hit.cache).items(),
-                    ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID"))), *CORS_HEADERS,
-                ])
+                common = [*tile_headers(hit.etag, hit.cache).items(),
+                          ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID"))), *CORS_HEADERS]
+                match = environ.get("HTTP_IF_NONE_MATCH")
+                if match is not None and hit.etag.strip('"') in parse_etags(match):
+                    start_response("304 NOT MODIFIED", common)
+                    return []
+                start_response("200 OK", [("Content-Type", MVT_MEDIA_TYPE), ("Content-Length", str(len(hit.gz))),
+                                          ("Content-Encoding", "gzip"), *common])
                 return [hit.gz]
         return self.app(environ, start_response)
 

@@ -100,13 +100,21 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(backend: str, demo_dir: Path, request) -> Settings:
-    """Settings of the session's shared (read-only) demo store, on each backend."""
+def settings(backend: str, demo_dir: Path, request, tmp_path_factory) -> Settings:
+    """Settings of the session's shared (read-only) demo store, on each backend.
+
+    Each backend has its own data folder (tile and basemap caches): in a shared one, the
+    PostGIS tests would be answered from tiles the GeoPackage rendered.
+    """
     if backend == "gpkg":
         return Settings(data_dir=demo_dir, public_url="http://testserver")
     pg = request.getfixturevalue("pg")
     url = pg_clone(pg, request.getfixturevalue("pg_template"))
-    return Settings(data_dir=demo_dir, database_url=url, public_url="http://testserver")
+    import shutil
+
+    data = tmp_path_factory.mktemp("pgdata")
+    shutil.copy2(demo_dir / "dem.tif", data / "dem.tif")
+    return Settings(data_dir=data, database_url=url, public_url="http://testserver")
 
 
 @pytest.fixture()

@@ -115,6 +115,13 @@ def test_combine_rates_over_the_summed_time_median_p50_and_worst_p99():
         combine([])
 
 
+def test_markdown_table_escapes_pipes():
+    from bench.common import markdown_table
+
+    assert markdown_table([["a|b", " 1 "]], ["kind", "n"]).splitlines() == ["| kind | n |", "| --- | --- |",
+                                                                           "| a\\|b | 1 |"]
+
+
 def test_crs_kind_is_paired_with_the_same_request_without_crs(built):
     assert built["bbox-crs"].paired_with == "bbox" and built["bbox-crs"].params == built["bbox"].params
     assert all(k.paired_with is None for k in built.values() if k.id != "bbox-crs")
@@ -191,3 +198,8 @@ def test_compare_end_to_end_against_onemap_alone(tmp_path):
     assert one["kinds"]["bbox-crs"]["seconds"] == pytest.approx(6 * 1, abs=1.5)  # six rounds of duration/3 (>= 1 s)
     share = next(ln for ln in out.splitlines() if ln.startswith("  as a share of bbox"))
     assert f"{paired['ratio']:.2f}x of" in share
+    # the README's table is printed from the results file, without running anything
+    md = subprocess.run([sys.executable, "-m", "bench.compare", "--markdown", str(tmp_path / "compare-2000.json")],
+                        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "| request kind | onemap (req/s p50/p99) |" in md
+    assert "| as a share of bbox (alternated rounds) | " + f"{paired['ratio']:.2f}x of" in md

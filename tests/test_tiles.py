@@ -207,6 +207,30 @@ def test_both_backends_put_the_same_features_in_a_tile(demo_dir, pg, pg_template
             assert ids[0], (tms_id, layer, z)
 
 
+def test_features_crossing_the_edge_are_clipped_to_the_buffer(client):
+    """Features are clipped at the tile's edge plus the 64-unit buffer; the rest are sent whole."""
+    from onemap.tiles.mvt import BUFFER, EXTENT
+
+    inside = 0
+    for tms_id, z in (("WebMercatorQuad", 14), ("WebMercatorQuad", 12), ("CGCS2000Quad", 14), ("CGCS2000Quad", 12)):
+        row, col = tile_at(tms_id, z)
+        feats = decode(client.get(f"/collections/dltb/tiles/{tms_id}/{z}/{row}/{col}").data)["dltb"]["features"]
+        crossing = 0
+        for f in feats:
+            coords = [c for ring in _rings(f["geometry"]) for c in ring]
+            assert all(-BUFFER - 1 <= v <= EXTENT + BUFFER + 1 for c in coords for v in c), (tms_id, z, f["id"])
+            crossing += any(not 0 <= v <= EXTENT for c in coords for v in c)
+        assert 0 < crossing, (tms_id, z)
+        inside += len(feats) - crossing
+    assert inside > 0
+
+
+def _rings(geom: dict) -> list[list[list[float]]]:
+    if geom["type"] == "Polygon":
+        return geom["coordinates"]
+    return [ring for poly in geom["coordinates"] for ring in poly]
+
+
 # ---- invalidation ------------------------------------------------------------------------------------------
 def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     """After a new city plan version is filed, the next request for an affected tile shows it,
