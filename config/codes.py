@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from .errors import ConfigError
 from .files import read_yaml
 

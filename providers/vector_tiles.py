@@ -57,25 +57,27 @@ class VectorTileService:
         self.cache = TileCache(cache_dir) if cache_dir is not None else None
         self.tz = tz
 
-    @staticmethod
-    def _datekey(when: When | None) -> str:
-        return "now" if when is None else f"{when.start or 'open'}_{when.end or 'open'}"
-
-    def cached(self, layer: Layer, ref: tmsmod.TileRef, when: When | None = None) -> RenderedTile | None:
-        """The tile from the cache when it is there and no later change covers it, else None."""
+    def _path(self, layer: Layer, ref: tmsmod.TileRef, when: When | None) -> Path | None:
+        """Where the tile is cached (None: no cache)."""
         if self.cache is None:
             return None
-        path = self.cache.path(layer.id, ref.tms_id, self._datekey(when), ref.z, ref.x, ref.y)
+        datekey = "now" if when is None else f"{when.start or 'open'}_{when.end or 'open'}"
+        return self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
+
+    def _from_cache(self, path: Path, layer: Layer, ref: tmsmod.TileRef) -> RenderedTile | None:
         gz = self.cache.get(path, layer.id, ref.lonlat, self.store.tile_invalidations())
         return RenderedTile(gz, etag(gz), "HIT") if gz is not None else None
 
+    def cached(self, layer: Layer, ref: tmsmod.TileRef, when: When | None = None) -> RenderedTile | None:
+        """The tile from the cache when it is there and no later change covers it, else None."""
+        path = self._path(layer, ref, when)
+        return self._from_cache(path, layer, ref) if path is not None else None
+
     def tile(self, layer: Layer, ref: tmsmod.TileRef, when: When | None) -> RenderedTile:
-        hit = self.cached(layer, ref, when)
+        path = self._path(layer, ref, when)
+        hit = self._from_cache(path, layer, ref) if path is not None else None
         if hit is not None:
             return hit
-        path = None
-        if self.cache is not None:
-            path = self.cache.path(layer.id, ref.tms_id, self._datekey(when), ref.z, ref.x, ref.y)
         started = time.time()
         plan_ids = self.store.plans_in_force(when or When.at(today(self.tz)), None, layer)
         spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=plan_ids, properties=tile_properties(layer, ref))

@@ -5,8 +5,8 @@ costs less than Flask's routing, request context and hooks around it, so a plain
 for one collection's tile of the plans in force (GET, gzip accepted, no query but
 ``f=mvt``) is answered here when the cache holds the tile and no change covers it, with
 the same headers the application would send (a 304 to a browser's If-None-Match that
-matches). Anything else, a cache miss or a bad
-address included, goes to the application unchanged, which answers or explains it.
+matches). Anything else, a cache miss or a bad address included, goes to the
+application unchanged, which answers or explains it.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class CachedTiles:
 
     def _hit(self, collection_id: str, tms_id: str, z: str, row: str, col: str) -> RenderedTile | None:
         layer = self.om.catalogue.layers.get(collection_id)
-        if layer is None or self.om.tiles.cache is None:
+        if layer is None:
             return None
         token = begin_request()
         try:
