@@ -129,6 +129,16 @@ def test_unknown_parameter_is_400(client):
     assert "colour" in doc["description"]
 
 
+@pytest.mark.parametrize("query", ["CZCSXM=%00", "filter=DLMC%3D%27a%00b%27", "ZLDWMC=x%00"])
+def test_nul_in_a_text_value_is_never_a_server_error(client, backend, query):
+    """PostgreSQL text cannot hold NUL: PostGIS says so (400); SQLite compares it (no match)."""
+    r = client.get(f"/collections/dltb/items?{query}")
+    if backend == "postgis":
+        assert r.status_code == 400 and "NUL" in r.get_json()["description"]
+    else:
+        assert r.status_code == 200 and r.get_json()["features"] == []
+
+
 # ---- drawers ------------------------------------------------------------------------------------------
 def test_every_feature_carries_its_drawer(client, ref):
     doc = get_json(client, "/collections/czkfbj/items?limit=50")

@@ -26,7 +26,7 @@ import psycopg2.pool
 import shapely
 
 from onemap.config.catalogue import Catalogue, FieldDef, Layer
-from onemap.config.errors import StoreError
+from onemap.config.errors import InvalidParameterValue, StoreError
 
 from ..geometry import STORAGE_SRID
 from .base import (PLAN_FIELDS, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
@@ -167,11 +167,14 @@ class PostgisStore(Store):
                 broken = True
             LOG.error("PostGIS query failed: %s", err)
             raise StoreError("the store could not answer this request") from err
-        except BaseException:
+        except BaseException as err:
             try:
                 conn.rollback()
             except psycopg2.Error:
                 broken = True
+            if isinstance(err, ValueError) and "NUL" in str(err):
+                # psycopg2 refuses to send it (PostgreSQL text cannot hold one): the caller's input
+                raise InvalidParameterValue("a text value contains a NUL (0x00) character") from None
             raise
         finally:
             pool.putconn(conn, close=broken)
