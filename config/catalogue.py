@@ -13,33 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from onemap.domain.plans import PLAN_LEVELS, PLAN_STATUSES, PLAN_TYPES
+
 from .codes import CodeTable, load_code_tables
 from .errors import ConfigError
 from .files import read_yaml
-
-PLAN_LEVELS: dict[str, dict[str, str]] = {
-    "national": {"zh": "国家级", "en": "National"},
-    "province": {"zh": "省级", "en": "Province"},
-    "city": {"zh": "市级", "en": "City"},
-    "county": {"zh": "县级", "en": "County"},
-    "township": {"zh": "乡镇级", "en": "Township"},
-}
-PLAN_TYPES: dict[str, dict[str, str]] = {
-    "master": {"zh": "总体规划", "en": "Master plan"},
-    "detailed": {"zh": "详细规划", "en": "Detailed plan"},
-    "special": {"zh": "专项规划", "en": "Special plan"},
-    "survey": {"zh": "现状调查", "en": "Status-quo survey"},
-}
-
-PLAN_STATUSES: dict[str, dict[str, str]] = {
-    "submitted": {"zh": "已提交", "en": "Submitted"},
-    "checked": {"zh": "已质检", "en": "Checked"},
-    "approved": {"zh": "已批复", "en": "Approved"},
-    "filed": {"zh": "已备案（现行）", "en": "Filed (in force)"},
-    "superseded": {"zh": "已替代", "en": "Superseded"},
-    "withdrawn": {"zh": "已废止", "en": "Withdrawn"},
-    "rejected": {"zh": "已退回", "en": "Rejected"},
-}
 
 I18n = dict[str, str]
 FieldType = Literal["string", "integer", "number", "date"]
@@ -88,6 +66,8 @@ DRAWER_FIELDS: tuple[FieldDef, ...] = (
              title={"zh": "规划层级", "en": "Plan level"}),
     FieldDef(name="plan_type", type="string", length=10, required=True, drawer=True, code_table="plan_type",
              title={"zh": "规划类型", "en": "Plan type"}),
+    FieldDef(name="plan_subject", type="string", length=32, required=False, drawer=True,
+             title={"zh": "规划主题（专项规划类别、详细规划单元）", "en": "Plan subject (special plan category, detailed plan unit)"}),
     FieldDef(name="plan_version", type="string", length=32, required=True, drawer=True,
              title={"zh": "规划版本", "en": "Plan version"}),
 )
@@ -117,6 +97,9 @@ class Layer(BaseModel):
     tier: Literal["public", "partner", "internal"]
     drawer_types: list[PlanType]
     ysdm: Ysdm | None = None
+    # the layer's four digits in its features' 标识码 (BSM = 6-digit region code + these + 8-digit
+    # number): unique BSMs across the layers of one database
+    bsm_segment: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
     fields: tuple[FieldDef, ...]
     drawer: bool = True  # features belong to drawer entries (False only for the registry itself)
     # below the detail zoom, vector tiles carry only these fields (the class and its name that the
@@ -218,6 +201,9 @@ REGISTRY = Layer(
         _f("submitted_by", "提交单位", "Submitted by", length=100),
         _f("submitted_at", "提交时间", "Submitted at", length=40),
         _f("checksum", "成果包校验码 (SHA-256)", "Package checksum (SHA-256)", length=64),
+        _f("subject", "规划主题", "Subject (special plan category, detailed plan unit)", length=32),
+        _f("approval_override", "未经传导校核通过而批复的理由", "Why it was approved without a passing transmission check",
+           length=500),
     ),
 )
 
@@ -239,6 +225,9 @@ class Catalogue:
         codes = [layer.table_code for layer in self.layers.values()]
         if len(set(codes)) != len(codes):
             raise ConfigError("two layers share a table code")
+        segments = [layer.bsm_segment for layer in self.layers.values() if layer.bsm_segment]
+        if len(set(segments)) != len(segments):
+            raise ConfigError("two layers share a BSM segment (bsm_segment)")
         for layer in self.collections.values():
             if layer.category not in self.categories:
                 raise ConfigError(f"layer {layer.id}: unknown category {layer.category}")

@@ -18,6 +18,8 @@ class Code:
     en: str | None = None
     parent: str | None = None
     group: str | None = None
+    source: str | None = None  # where this row came from, when the table says so per row
+    confidence: str | None = None  # HIGH / MEDIUM / LOW / UNVERIFIED, per row
 
 
 @dataclass
@@ -90,6 +92,8 @@ def load_code_tables(codes_dir: Path, inline: dict | None = None) -> dict[str, C
                         en=(row.get(spec.get("label_en", ""), "") or "").strip() or None,
                         parent=(row.get(spec.get("parent", ""), "") or "").strip() or None,
                         group=(row.get(spec.get("group", ""), "") or "").strip() or None,
+                        source=(row.get(spec.get("row_source", ""), "") or "").strip() or None,
+                        confidence=(row.get(spec.get("row_confidence", ""), "") or "").strip() or None,
                     )
         except OSError as err:
             raise ConfigError(f"cannot read code table {tid} ({path}): {err}") from err

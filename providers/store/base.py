@@ -8,6 +8,7 @@ the SQL it turns into. A backend only connects, runs SQL and encodes geometry.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -20,88 +21,10 @@ import shapely
 
 from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.errors import InvalidParameterValue
-
-# A plan's features are "in force" (or were) only once it has been filed.
-FILED_STATES = ("filed", "superseded", "withdrawn")
-PLAN_STATUSES = ("submitted", "checked", "approved", "filed", "superseded", "withdrawn", "rejected")
-
-
-def region_prefix(code: str) -> str:
-    """The prefix a region's code gives its sub-regions (GB/T 2260: drop trailing zero pairs).
-
-    ``990000`` -> ``99``, ``990100`` -> ``9901``, ``990102`` -> ``990102``,
-    ``990102001`` -> ``990102001``.
-    """
-    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
-        raise InvalidParameterValue(
-            f"region {code!r} is not an administrative division code (6, 9 or 12 digits)"
-        )
-    p = code
-    # Province, prefecture and county parts are two digits each; township and village three.
-    while len(p) > 2 and len(p) <= 6 and p.endswith("00"):
-        p = p[:-2]
-    if len(p) in (9, 12):
-        while len(p) > 6 and p.endswith("000"):
-            p = p[:-3]
-    return p
-
-
-def region_covers(region: str, other: str) -> bool:
-    """Does ``region`` cover ``other`` (itself or a region under it)?"""
-    return other.startswith(region_prefix(region))
-
-
-@dataclass(frozen=True)
-class When:
-    """The date (or interval) at which the one map is asked for; ``None`` ends are open."""
-
-    start: dt.date | None
-    end: dt.date | None
-
-    @property
-    def is_instant(self) -> bool:
-        return self.start is not None and self.start == self.end
-
-    @classmethod
-    def at(cls, day: dt.date) -> "When":
-        return cls(day, day)
-
-
-@dataclass
-class Plan:
-    """One drawer entry: a plan version or a survey."""
-
-    id: str
-    region: str
-    level: str
-    type: str
-    version: str
-    title: str
-    status: str
-    approval_no: str | None = None
-    approval_date: dt.date | None = None
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
-    upper_plan_id: str | None = None
-    submitted_by: str | None = None
-    submitted_at: dt.datetime | None = None
-    checksum: str | None = None
-    outline: shapely.Geometry | None = None
-    fid: int | None = None
-
-    def in_force(self, when: When) -> bool:
-        """Was the plan in force at some moment of ``when``? (filed plans only)"""
-        if self.status not in FILED_STATES or self.valid_from is None:
-            return False
-        if when.end is not None and self.valid_from > when.end:
-            return False
-        if self.valid_to is not None and when.start is not None and self.valid_to <= when.start:
-            return False
-        return True
-
-    def as_record(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in PLAN_FIELDS}
-
+from onemap.domain.dates import When, today
+from onemap.domain.governing import GoverningPart, governing_parts
+from onemap.domain.plans import FILED_STATES, PLAN_FIELDS, PLAN_STATUSES, Event, Plan, registry_at
+from onemap.domain.regions import region_covers, region_prefix
 
 @dataclass
 class FeatureBatch:
@@ -146,6 +69,9 @@ class FeatureQuery:
     skip_geometry: bool = False
     count: bool = True
     after: tuple | None = None  # keyset cursor: the sort key of the last row of the previous page
+    # drawer entries that govern only part of their outline (view=governing): plan id -> that part;
+    # their features are those meeting it, cut to it
+    clip: dict[str, shapely.Geometry] | None = None
 
 
 @dataclass
@@ -176,6 +102,21 @@ class JsonOut:
     state_keys: tuple[str, ...] = ("plan_status", "plan_valid_from", "plan_valid_to")  # which to write
 
 
+@dataclass
+class _Registry:
+    """The registry as one version of it was read: rows, replayed entries, events, layers held,
+    and the answers worked out from it (cleared with it when the registry changes)."""
+
+    version: Any
+    rows: dict[str, Plan]
+    current: dict[str, Plan]
+    events: list[Event]
+    layers: dict[str, dict[str, int]]
+    last_at: dt.datetime | None = None  # when the latest event was recorded
+    past: dict[dt.datetime, dict[str, Plan]] = field(default_factory=dict)
+    governing: dict[tuple, tuple[GoverningPart, ...]] = field(default_factory=dict)
+
+
 _REQUEST_SCOPE: ContextVar[object | None] = ContextVar("onemap_request_scope", default=None)
 
 
@@ -196,8 +137,7 @@ class Store(ABC):
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self._plans_lock = threading.Lock()
-        self._plans_version: Any = object()
-        self._plans: dict[str, Plan] = {}
+        self._reg: _Registry | None = None
         self._checked_scope: object | None = None
         self._checked_version: Any = None
         self._wrote = False
@@ -231,6 +171,12 @@ class Store(ABC):
     def _load_plans(self) -> list[Plan]:
         """Every drawer entry (there are thousands at most)."""
 
+    def _load_events(self) -> list[Event]:
+        """Every recorded transition, in record order."""
+        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        rows = self._rows(f"SELECT id, {cols} FROM {self._table_sql('plan_events')} ORDER BY id", [])
+        return [event_from_row(r[0], r[1:]) for r in rows]
+
     def _current_version(self) -> Any:
         """The registry version, read once per HTTP request (and after this process wrote)."""
         scope = _REQUEST_SCOPE.get()
@@ -241,29 +187,68 @@ class Store(ABC):
         self._checked_scope, self._checked_version = scope, version
         return version
 
-    def plans(self) -> dict[str, Plan]:
-        """All drawer entries by id, re-read when another process has changed them.
+    def _registry(self) -> _Registry:
+        """The registry as it stands, re-read when another process has changed it.
 
         Inside one HTTP request the registry version is read once: a request sees one
         consistent registry and pays one round trip for it, not one per lookup.
         """
         version = self._current_version()
-        if version != self._plans_version:
+        reg = self._reg
+        if reg is None or reg.version != version:
             with self._plans_lock:
-                if version != self._plans_version:
-                    self._plans = {p.id: p for p in self._load_plans()}
-                    self._plans_version = version
-        return self._plans
+                reg = self._reg
+                if reg is None or reg.version != version:
+                    events = self._load_events()
+                    rows = {p.id: p for p in self._load_plans()}
+                    layers: dict[str, dict[str, int]] = {}
+                    for pid, layer, n in self._rows(
+                            f"SELECT plan_id, layer, features FROM {self._table_sql('plan_layers')}", []):
+                        layers.setdefault(pid, {})[layer] = int(n)
+                    reg = _Registry(version, rows, registry_at(rows, events, None), events, layers,
+                                    max((e.at for e in events), default=None))
+                    self._reg = reg
+        return reg
 
-    def plan(self, plan_id: str) -> Plan | None:
-        return self.plans().get(plan_id)
+    def as_recorded(self, recorded: dt.datetime | None) -> dt.datetime | None:
+        """``recorded``, or None when nothing has been recorded since (the registry as it stands)."""
+        if recorded is None:
+            return None
+        last = self._registry().last_at
+        return None if last is None or recorded >= last else recorded
 
-    def plans_in_force(self, when: When, region: str | None = None,
-                       layer: Layer | None = None) -> tuple[str, ...]:
+    def plans(self, recorded: dt.datetime | None = None) -> dict[str, Plan]:
+        """All drawer entries by id: as they stand now, or as the registry stood at ``recorded``."""
+        reg = self._registry()
+        recorded = self.as_recorded(recorded)
+        if recorded is None:
+            return reg.current
+        found = reg.past.get(recorded)
+        if found is None:
+            found = registry_at(reg.rows, reg.events, recorded)
+            if len(reg.past) > 64:
+                reg.past.clear()
+            reg.past[recorded] = found
+        return found
+
+    def plan(self, plan_id: str, recorded: dt.datetime | None = None) -> Plan | None:
+        return self.plans(recorded).get(plan_id)
+
+    def events(self, plan_id: str | None = None) -> list[Event]:
+        """Recorded transitions (of one entry, or all), in record order."""
+        events = self._registry().events
+        return [e for e in events if plan_id is None or e.plan_id == plan_id]
+
+    def plan_layer_index(self) -> dict[str, dict[str, int]]:
+        """plan id -> {layer id: feature count} of every drawer entry (as recorded when written)."""
+        return self._registry().layers
+
+    def plans_in_force(self, when: When, region: str | None = None, layer: Layer | None = None,
+                       recorded: dt.datetime | None = None) -> tuple[str, ...]:
         """Ids of the filed plans in force during ``when``, in drawers ``region`` covers."""
         prefix = region_prefix(region) if region else None
         out = []
-        for p in self.plans().values():
+        for p in self.plans(recorded).values():
             if layer is not None and p.type not in layer.drawer_types:
                 continue
             if prefix is not None and not p.region.startswith(prefix):
@@ -271,6 +256,53 @@ class Store(ABC):
             if p.in_force(when):
                 out.append(p.id)
         return tuple(sorted(out))
+
+    def governing(self, layer: Layer, day: dt.date, recorded: dt.datetime | None = None
+                  ) -> tuple[GoverningPart, ...]:
+        """Where each plan in force on ``day`` governs ``layer`` (``onemap.domain.governing``)."""
+        reg = self._registry()
+        recorded = self.as_recorded(recorded)
+        key = (layer.id, day, recorded)
+        found = reg.governing.get(key)
+        if found is None:
+            when = When.at(day)
+            holding = [p for p in self.plans(recorded).values()
+                       if p.type in layer.drawer_types and layer.id in reg.layers.get(p.id, {}) and p.in_force(when)]
+            found = governing_parts(holding)
+            if len(reg.governing) > 256:
+                reg.governing.clear()
+            reg.governing[key] = found
+        return found
+
+    # ---- certificates ---------------------------------------------------------
+    def add_certificate(self, cert_id: str, process: str, plan_id: str | None, created: dt.datetime,
+                        document: str, html: str | None) -> None:
+        """Archive a review certificate for good (never purged)."""
+        with self.write_cursor() as cur:
+            SqlRegistryTx(cur, self._table_sql, self.dialect.param).add_certificate(
+                cert_id, process, plan_id, created, document, html)
+
+    def certificate(self, cert_id: str) -> tuple[str, str | None] | None:
+        """(document JSON, report HTML) of an archived certificate."""
+        rows = self._rows(f"SELECT document, html FROM {self._table_sql('certificates')} "
+                          f"WHERE id = {self.dialect.param}", [cert_id])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def certificates(self, plan_id: str | None = None, process: str | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        """Certificates, newest first: id, process, plan id, created."""
+        P = self.dialect.param
+        where, params = [], []
+        if plan_id is not None:
+            where.append(f"plan_id = {P}")
+            params.append(plan_id)
+        if process is not None:
+            where.append(f"process = {P}")
+            params.append(process)
+        cond = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._rows(f"SELECT id, process, plan_id, created FROM {self._table_sql('certificates')} {cond} "
+                          f"ORDER BY created DESC, id LIMIT {P}", [*params, limit])
+        return [{"id": r[0], "process": r[1], "plan_id": r[2], "created": _instant(r[3])} for r in rows]
 
     # ---- backend primitives (each backend: its SQL spelling and its connection) ----------
     dialect: Any
@@ -280,8 +312,8 @@ class Store(ABC):
         """The quoted (schema-qualified) name of a table."""
 
     @abstractmethod
-    def _geom_sql(self) -> str:
-        """The select expression giving a row's geometry in the backend's own encoding."""
+    def _geom_sql(self, expr: str = "geom") -> str:
+        """The select expression giving a geometry (the row's, or ``expr``) in the backend's own encoding."""
 
     @abstractmethod
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -311,17 +343,13 @@ class Store(ABC):
 
     def _recorded_count(self, layer_id: str, plan_ids: Sequence[str]) -> int | None:
         """Features of a layer in these drawer entries, as recorded when they were written."""
-        version = self._current_version()
-        cached = getattr(self, "_counts_cache", None)
-        if cached is None or cached[0] != version:
-            rows = self._rows(f"SELECT plan_id, layer, features FROM {self._table_sql('plan_layers')}", [])
-            cached = (version, {(r[0], r[1]): int(r[2]) for r in rows})
-            self._counts_cache = cached
-        return sum(cached[1].get((pid, layer_id), 0) for pid in plan_ids)
+        layers = self.plan_layer_index()
+        return sum(layers.get(pid, {}).get(layer_id, 0) for pid in plan_ids)
 
-    def _feature_json_sql(self, names: list[str], out: JsonOut, skip_geometry: bool,
-                          plan_column: str) -> tuple[str, list[Any]]:
-        """A select expression giving each row as GeoJSON feature text, and its parameters."""
+    def _feature_json_sql(self, names: list[str], out: JsonOut, skip_geometry: bool, plan_column: str,
+                          geom: str = "geom", geom_params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+        """A select expression giving each row as GeoJSON feature text, and its parameters
+        (``geom``: the geometry expression, with ``geom_params`` its own)."""
         raise NotImplementedError
 
     def query_table(self, table: Any, q: FeatureQuery, json_out: JsonOut | None = None) -> FeaturePage:
@@ -330,20 +358,23 @@ class Store(ABC):
         With ``json_out`` (and a backend that ``supports_json``) the database writes the
         features as GeoJSON text: no per-value work in Python.
         """
-        from .sql import build_where, order_by, quote_ident
+        from .sql import build_where, geometry_expr, order_by, quote_ident
 
         where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
-                            props=q.props, transform=q.filter_transform)
+                            props=q.props, transform=q.filter_transform, clip=q.clip)
         names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
-        select_params: list[Any] = []
+        geom_params: list[Any] = []
+        geom = geometry_expr(self.dialect, table, q.clip, geom_params) if not q.skip_geometry else "NULL"
         if json_out is not None and self.supports_json:
             shown = [n for n in names if q.select is None or n in q.select]
-            feature_sql, select_params = self._feature_json_sql(shown, json_out, q.skip_geometry, table.plan_column)
+            feature_sql, select_params = self._feature_json_sql(shown, json_out, q.skip_geometry, table.plan_column,
+                                                                geom, geom_params)
             cols = f"fid, {feature_sql}"
         else:
             json_out = None
+            select_params = geom_params
             cols = ", ".join(["fid", *(quote_ident(n) for n in names),
-                              "NULL" if q.skip_geometry else self._geom_sql()])
+                              "NULL" if q.skip_geometry else self._geom_sql(geom)])
         t = self._table_sql(table.name)
         P = self.dialect.param
         pc = quote_ident(table.plan_column)
@@ -368,7 +399,7 @@ class Store(ABC):
         # counts when only the drawer restricts; a bounded count in the page's own query for a bbox
         known, inline = None, False
         if q.count and q.filter is None and not q.props and table.plan_column == "plan_id" \
-                and q.plan_ids is not None:
+                and q.plan_ids is not None and not q.clip:
             if q.bbox is None:
                 known = self._recorded_count(table.name, q.plan_ids)
             else:
@@ -436,12 +467,12 @@ class Store(ABC):
 
     @abstractmethod
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False, events: Sequence[tuple] = (),
+              replace_all: bool = False, events: Sequence[Event] = (),
               indicators: Sequence[PlanIndicator] = ()) -> None:
         """Register plans, write their features and record events in one transaction (all or nothing).
 
-        ``events`` are (plan_id, at, by, from_status, to_status, reason) tuples; ``indicators``
-        replace the indicator tables of the plans they belong to.
+        ``events`` are recorded as they are; ``indicators`` replace the indicator tables of the
+        plans they belong to.
         """
 
     @abstractmethod
@@ -461,10 +492,6 @@ class Store(ABC):
     @abstractmethod
     def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
         """Run registry operations atomically (and let other processes see the change)."""
-
-    @abstractmethod
-    def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
-        """The recorded transitions of one drawer entry, oldest first."""
 
     def plan_layers(self, plan_id: str) -> dict[str, tuple[int, tuple[float, float, float, float]]]:
         """The layers a drawer entry holds: feature count and lon/lat extent per layer."""
@@ -511,24 +538,46 @@ class Store(ABC):
 
 
 INDICATOR_COLUMNS = ("plan_id", "region", "code", "value", "unit", "kind", "name")
-PLAN_FIELDS = ("id", "region", "level", "type", "version", "title", "status", "approval_no", "approval_date",
-               "valid_from", "valid_to", "upper_plan_id", "submitted_by", "submitted_at", "checksum")
 _DATE_FIELDS = ("approval_date", "valid_from", "valid_to")
+# the registry columns each feature's drawer fields (catalogue.DRAWER_FIELDS, in order) are copied from
+DRAWER_KEYS = ("id", "region", "level", "type", "subject", "version")
+EVENT_COLUMNS = ("plan_id", "at", "by", "from_status", "to_status", "reason", "valid_from", "valid_to", "related")
+CERTIFICATE_COLUMNS = ("id", "process", "plan_id", "created", "document", "html")
+
+
+def _date(v: Any) -> dt.date | None:
+    if isinstance(v, str):
+        return dt.date.fromisoformat(v[:10])
+    if isinstance(v, dt.datetime):
+        return v.date()
+    return v
+
+
+def _instant(v: Any) -> dt.datetime | None:
+    if isinstance(v, str):
+        v = dt.datetime.fromisoformat(v)
+    if isinstance(v, dt.datetime) and v.tzinfo is None:
+        v = v.replace(tzinfo=dt.timezone.utc)
+    return v
 
 
 def plan_from_row(fid: int, values: Sequence[Any], outline_wkb: bytes | None) -> Plan:
     """A ``Plan`` from a registry row (``PLAN_FIELDS`` order); dates may come as ISO text."""
     rec = dict(zip(PLAN_FIELDS, values))
     for name in _DATE_FIELDS:
-        v = rec[name]
-        if isinstance(v, str):
-            rec[name] = dt.date.fromisoformat(v[:10])
-        elif isinstance(v, dt.datetime):
-            rec[name] = v.date()
-    if isinstance(rec["submitted_at"], str):
-        rec["submitted_at"] = dt.datetime.fromisoformat(rec["submitted_at"])
+        rec[name] = _date(rec[name])
+    rec["submitted_at"] = _instant(rec["submitted_at"])
+    rec["subject"] = rec["subject"] or None
     outline = shapely.from_wkb(bytes(outline_wkb)) if outline_wkb else None
     return Plan(fid=fid, outline=outline, **rec)
+
+
+def event_from_row(seq: int, values: Sequence[Any]) -> Event:
+    """An ``Event`` from a plan_events row (``EVENT_COLUMNS`` order)."""
+    rec = dict(zip(EVENT_COLUMNS, values))
+    rec["at"] = _instant(rec["at"])
+    rec["valid_from"], rec["valid_to"] = _date(rec["valid_from"]), _date(rec["valid_to"])
+    return Event(seq=seq, **rec)
 
 
 class SqlRegistryTx:
@@ -541,9 +590,14 @@ class SqlRegistryTx:
         self.layers_table = table("plan_layers")
         self.invalidations_table = table("tile_invalidations")
         self.indicators_table = table("plan_indicators")
+        self.certificates_table = table("certificates")
         self.p = param
         self.lock = lock
         self.outline_sql = "NULL"
+
+    def _db(self, v: Any) -> Any:
+        # the GeoPackage keeps dates and times as ISO text
+        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) and self.p == "?" else v
 
     def _select(self) -> str:
         cols = ", ".join(f'"{n}"' for n in PLAN_FIELDS)
@@ -554,9 +608,12 @@ class SqlRegistryTx:
         row = self.cur.fetchone()
         return plan_from_row(row[0], row[1:-1], row[-1]) if row else None
 
-    def drawer_plans(self, region: str, level: str, type_: str) -> list[Plan]:
-        self.cur.execute(f"{self._select()} WHERE region = {self.p} AND level = {self.p} AND type = {self.p} "
-                         f"ORDER BY fid {self.lock}", (region, level, type_))
+    def drawer_plans(self, plan: Plan) -> list[Plan]:
+        """Every entry of ``plan``'s drawer, locked (the drawer's rules are checked on a stable view)."""
+        p = self.p
+        self.cur.execute(f"{self._select()} WHERE region = {p} AND level = {p} AND type = {p} "
+                         f"AND COALESCE(subject, '') = {p} ORDER BY fid {self.lock}",
+                         (plan.region, plan.level, plan.type, plan.subject or ""))
         return [plan_from_row(r[0], r[1:-1], r[-1]) for r in self.cur.fetchall()]
 
     def set_plan(self, plan_id: str, **fields: Any) -> None:
@@ -566,16 +623,15 @@ class SqlRegistryTx:
         if not fields:
             return
         sets = ", ".join(f'"{k}" = {self.p}' for k in fields)
-        values = [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) and self.p == "?" else v
-                  for v in fields.values()]
+        values = [self._db(v) for v in fields.values()]
         self.cur.execute(f"UPDATE {self.plans_table} SET {sets} WHERE id = {self.p}", (*values, plan_id))
 
     def invalidate_tiles(self, plan_id: str, effective: float) -> None:
         """Cached tiles of this plan's layers and area are stale from ``effective`` (epoch seconds)."""
         p = self.p
         self.cur.execute(f"INSERT INTO {self.invalidations_table} (layer, minx, miny, maxx, maxy, effective) "
-                         f"SELECT layer, minx, miny, maxx, maxy, {p} FROM {self.layers_table} WHERE plan_id = {p}",
-                         (effective, plan_id))
+                         f"SELECT layer, minx, miny, maxx, maxy, {p} FROM {self.layers_table} WHERE plan_id = {p} "
+                         "AND minx IS NOT NULL", (effective, plan_id))
 
     def invalidate_area(self, layer: str, bbox: tuple[float, float, float, float], effective: float) -> None:
         """Cached tiles of ``layer`` meeting ``bbox`` are stale from ``effective``."""
@@ -584,17 +640,23 @@ class SqlRegistryTx:
                          f"VALUES ({', '.join([p] * 6)})", (layer, *bbox, effective))
 
     def add_plan_layer(self, plan_id: str, layer: str, features: int,
-                       bounds: tuple[float, float, float, float]) -> None:
+                       bounds: tuple[float, float, float, float] | None) -> None:
+        """Record that an entry holds a layer (with no features: it holds it and says "none here")."""
         p = self.p
+        if bounds is not None and not all(math.isfinite(v) for v in bounds):
+            bounds = None
         self.cur.execute(f"SELECT features, minx, miny, maxx, maxy FROM {self.layers_table} "
                          f"WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
         row = self.cur.fetchone()
         if row is not None:
             features += row[0]
-            bounds = (min(bounds[0], row[1]), min(bounds[1], row[2]), max(bounds[2], row[3]), max(bounds[3], row[4]))
+            if row[1] is not None:
+                old = (row[1], row[2], row[3], row[4])
+                bounds = old if bounds is None else (min(bounds[0], old[0]), min(bounds[1], old[1]),
+                                                     max(bounds[2], old[2]), max(bounds[3], old[3]))
             self.cur.execute(f"DELETE FROM {self.layers_table} WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
         self.cur.execute(f"INSERT INTO {self.layers_table} (plan_id, layer, features, minx, miny, maxx, maxy) "
-                         f"VALUES ({', '.join([p] * 7)})", (plan_id, layer, features, *bounds))
+                         f"VALUES ({', '.join([p] * 7)})", (plan_id, layer, features, *(bounds or (None,) * 4)))
 
     def set_indicators(self, indicators: Sequence[PlanIndicator]) -> None:
         """Replace the indicator tables of the plans these rows belong to."""
@@ -606,22 +668,62 @@ class SqlRegistryTx:
             self.cur.execute(f"INSERT INTO {self.indicators_table} ({cols}) VALUES ({', '.join([p] * 7)})",
                              tuple(float(i.value) if c == "value" else getattr(i, c) for c in INDICATOR_COLUMNS))
 
-    def add_event(self, plan_id: str, at: dt.datetime, by: str, from_status: str | None, to_status: str,
-                  reason: str | None) -> None:
-        at_v = at.isoformat() if self.p == "?" else at
-        self.cur.execute(f"INSERT INTO {self.events_table} (plan_id, at, by, from_status, to_status, reason) "
-                         f"VALUES ({', '.join([self.p] * 6)})", (plan_id, at_v, by, from_status, to_status, reason))
+    def add_event(self, event: Event) -> None:
+        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        self.cur.execute(f"INSERT INTO {self.events_table} ({cols}) VALUES ({', '.join([self.p] * len(EVENT_COLUMNS))})",
+                         tuple(self._db(v) for v in event.as_tuple()))
+
+    def add_certificate(self, cert_id: str, process: str, plan_id: str | None, created: dt.datetime,
+                        document: str, html: str | None) -> None:
+        cols = ", ".join(f'"{c}"' for c in CERTIFICATE_COLUMNS)
+        self.cur.execute(f"INSERT INTO {self.certificates_table} ({cols}) VALUES "
+                         f"({', '.join([self.p] * len(CERTIFICATE_COLUMNS))})",
+                         (cert_id, process, plan_id, self._db(created), document, html))
 
 
-def today(tz: str = "Asia/Shanghai") -> dt.date:
-    """Today's date where the plans are in force."""
+def backfill_history(cur: Any, table: Callable[[str], str], param: str, tz: str = "Asia/Shanghai") -> None:
+    """Give a store written before the trace carried validity (schema 5 of the GeoPackage, 8 of PostGIS)
+    a replayable history: the validity each old transition left, and a trace for entries with none.
+
+    Entries without any event were written by hand or by an old demo: their transitions are
+    recorded as of the days they took effect (the best that is known of when they were recorded).
+    """
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.now(ZoneInfo(tz)).date()
+    tx = SqlRegistryTx(cur, table, param)
+    p = param
+    cur.execute(f"SELECT id, status, valid_from, valid_to, submitted_at, submitted_by FROM {tx.plans_table}")
+    plans = {r[0]: (r[1], _date(r[2]), _date(r[3]), _instant(r[4]), r[5]) for r in cur.fetchall()}
+    cur.execute(f"SELECT id, plan_id, to_status FROM {tx.events_table} "
+                f"WHERE valid_from IS NULL AND to_status IN ('filed', 'superseded', 'withdrawn')")
+    for eid, pid, to in cur.fetchall():
+        if pid not in plans:
+            continue
+        _, vf, vt, _, _ = plans[pid]
+        cur.execute(f"UPDATE {tx.events_table} SET valid_from = {p}, valid_to = {p} WHERE id = {p}",
+                    (tx._db(vf), tx._db(vt if to != "filed" else None), eid))
+    cur.execute(f"SELECT DISTINCT plan_id FROM {tx.events_table}")
+    traced = {r[0] for r in cur.fetchall()}
+    zone = ZoneInfo(tz)
+    for pid, (status, vf, vt, submitted, by) in sorted(plans.items()):
+        if pid in traced:
+            continue
+        why = "recorded before the trace was kept (schema migration)"
+        start = submitted or (dt.datetime.combine(vf, dt.time(), tzinfo=zone) if vf else
+                              dt.datetime.now(zone).replace(microsecond=0))
+        tx.add_event(Event(pid, start, by or "migration", None, "submitted", why))
+        if status in FILED_STATES and vf is not None:
+            at = max(start, dt.datetime.combine(vf, dt.time(), tzinfo=zone))
+            tx.add_event(Event(pid, at, "migration", "approved", "filed", why, vf, None))
+            if status != "filed" and vt is not None:
+                tx.add_event(Event(pid, max(at, dt.datetime.combine(vt, dt.time(), tzinfo=zone)), "migration",
+                                   "filed", status, why, vf, vt))
+        elif status not in ("submitted",):
+            tx.add_event(Event(pid, start, "migration", "submitted", status, why))
 
 
 __all__ = [
-    "PLAN_FIELDS", "SqlRegistryTx", "plan_from_row", "FILED_STATES", "PLAN_STATUSES", "FeatureBatch", "FeaturePage", "FeatureQuery", "Plan",
-    "PlanIndicator", "INDICATOR_COLUMNS",
-    "Store", "When", "region_covers", "region_prefix", "replace", "today",
+    "CERTIFICATE_COLUMNS", "DRAWER_KEYS", "EVENT_COLUMNS", "PLAN_FIELDS", "SqlRegistryTx", "backfill_history", "event_from_row", "plan_from_row",
+    "FILED_STATES", "PLAN_STATUSES", "Event", "FeatureBatch", "FeaturePage", "FeatureQuery", "GoverningPart", "Plan",
+    "PlanIndicator", "INDICATOR_COLUMNS", "Store", "When", "region_covers", "region_prefix", "replace", "today",
 ]

@@ -20,19 +20,19 @@ from typing import Any
 import numpy as np
 import shapely
 
-from onemap.config.catalogue import Catalogue, FieldDef, Layer
+from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
 from onemap.config.errors import StoreError
 
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
-from .base import (PLAN_FIELDS, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
-                   plan_from_row)
-from .sql import Dialect, TableSpec, build_where, quote_ident
+from .base import (PLAN_FIELDS, Event, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
+                   DRAWER_KEYS, backfill_history, plan_from_row)
+from .sql import Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
 
 LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "4"  # 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "5"  # 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -64,7 +64,11 @@ PLAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("submitted_by", "TEXT"),
     ("submitted_at", "DATETIME"),
     ("checksum", "TEXT"),
+    ("subject", "TEXT"),
+    ("approval_override", "TEXT"),
 )
+
+EVENT_COLUMN_TYPES = (("valid_from", "DATE"), ("valid_to", "DATE"), ("related", "TEXT"))
 
 # DE-9IM relation of (feature, literal) answered with the literal first, so that the
 # literal can be prepared once and reused for every row.
@@ -92,6 +96,34 @@ def _sql_relate(op: str, blob: bytes | None, literal_wkb: bytes) -> int | None:
         return None
     fn = _RELATE_LITERAL_FIRST[op]
     return int(fn(_prepared(literal_wkb), shapely.from_wkb(gpkg_wkb(blob))))
+
+
+def _sql_interiors_meet(blob: bytes | None, literal_wkb: bytes) -> int | None:
+    """The feature's interior meets the literal's: covered or crossing, not just sharing an edge."""
+    if blob is None:
+        return None
+    area, g = _prepared(literal_wkb), shapely.from_wkb(gpkg_wkb(blob))
+    if shapely.covers(area, g):
+        return 1
+    if not shapely.intersects(area, g):
+        return 0
+    return int(shapely.relate_pattern(g, area, "T********"))
+
+
+_DIM_TYPES = {1: ("Point", shapely.MultiPoint), 2: ("LineString", shapely.MultiLineString),
+              3: ("Polygon", shapely.MultiPolygon)}
+
+
+def _sql_clip(blob: bytes | None, literal_wkb: bytes, dim: int) -> bytes | None:
+    """The feature cut to the literal, as a GeoPackage blob (the same blob when the literal covers it)."""
+    if blob is None:
+        return None
+    area, g = _prepared(literal_wkb), shapely.from_wkb(gpkg_wkb(blob))
+    if shapely.covers(area, g):
+        return blob
+    kind, multi = _DIM_TYPES[int(dim)]
+    parts = [p for p in shapely.get_parts(shapely.intersection(g, area)) if p.geom_type == kind]
+    return to_gpkg_blobs([multi(parts)])[0]
 
 
 def _sql_bbox_intersects(blob: bytes | None, minx: float, miny: float, maxx: float, maxy: float) -> int:
@@ -145,6 +177,22 @@ class GpkgDialect(Dialect):
         return (f"{quote_ident(table.fid)} IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? "
                 f"AND miny <= ? AND maxy >= ?) AND {exact}")
 
+    def interiors_meet(self, column: str, geom: shapely.Geometry, params: list, table: TableSpec | None = None) -> str:
+        exact = f"onemap_interiors_meet({column}, ?)"
+        wkb = shapely.to_wkb(geom, byte_order=1, flavor="iso")
+        if table is None:
+            params.append(wkb)
+            return exact
+        minx, miny, maxx, maxy = geom.bounds
+        rtree = quote_ident(f"rtree_{table.name}_{table.geom}")
+        params.extend([maxx, minx, maxy, miny, wkb])
+        return (f"{quote_ident(table.fid)} IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? "
+                f"AND miny <= ? AND maxy >= ?) AND {exact}")
+
+    def clipped(self, column: str, geom: shapely.Geometry, dim: int, params: list) -> str:
+        params.append(shapely.to_wkb(geom, byte_order=1, flavor="iso"))
+        return f"onemap_clip({column}, ?, {int(dim)})"
+
     def bbox(self, table: TableSpec, bbox: tuple[float, float, float, float], params: list) -> str:
         minx, miny, maxx, maxy = bbox
         rtree = quote_ident(f"rtree_{table.name}_{table.geom}")
@@ -172,7 +220,9 @@ def _to_db(value: Any) -> Any:
     return value
 
 
-def _total_bounds(geoms: Any) -> tuple[float, float, float, float]:
+def _total_bounds(geoms: Any) -> tuple[float, float, float, float] | None:
+    if not len(geoms):
+        return None
     b = shapely.total_bounds(np.asarray(geoms, dtype=object))
     return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 
@@ -231,6 +281,8 @@ class GpkgStore(Store):
             c.create_function("ST_MaxY", 1, _env(3), deterministic=True)
             c.create_function("onemap_relate", 3, _sql_relate, deterministic=True)
             c.create_function("onemap_bbox", 5, _sql_bbox_intersects, deterministic=True)
+            c.create_function("onemap_interiors_meet", 2, _sql_interiors_meet, deterministic=True)
+            c.create_function("onemap_clip", 3, _sql_clip, deterministic=True)
             self._local.conn = c
             with self._conns_lock:
                 self._all_conns.append(c)
@@ -278,8 +330,17 @@ class GpkgStore(Store):
                                        "MULTIPOLYGON")
             c.execute("""CREATE TABLE IF NOT EXISTS plan_events (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, plan_id TEXT NOT NULL, at DATETIME NOT NULL,
-                by TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT)""")
+                by TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT,
+                valid_from DATE, valid_to DATE, related TEXT)""")
             c.execute("CREATE INDEX IF NOT EXISTS plan_events_plan ON plan_events (plan_id)")
+            c.execute("""CREATE TABLE IF NOT EXISTS certificates (id TEXT PRIMARY KEY, process TEXT NOT NULL,
+                plan_id TEXT, created DATETIME NOT NULL, document TEXT NOT NULL, html TEXT)""")
+            c.execute("CREATE INDEX IF NOT EXISTS certificates_plan ON certificates (plan_id, created)")
+            # columns added since the tables were first made (CREATE TABLE IF NOT EXISTS keeps old ones)
+            self._add_missing_columns(c, "plans", PLAN_COLUMNS)
+            self._add_missing_columns(c, "plan_events", EVENT_COLUMN_TYPES)
+            for layer in self.catalogue.layers.values():
+                self._add_missing_columns(c, layer.id, [(f.name, _sql_type(f)) for f in layer.stored_fields])
             c.execute("""CREATE TABLE IF NOT EXISTS plan_layers (plan_id TEXT NOT NULL, layer TEXT NOT NULL,
                 features INTEGER NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE,
                 PRIMARY KEY (plan_id, layer))""")
@@ -295,6 +356,7 @@ class GpkgStore(Store):
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
             self._backfill_plan_layers(c)
+            backfill_history(_GpkgCursor(c), quote_ident, "?")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
                       (SCHEMA_VERSION,))
@@ -302,6 +364,15 @@ class GpkgStore(Store):
         except BaseException:
             c.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _add_missing_columns(c: sqlite3.Connection, table: str, columns: Sequence[tuple[str, str]]) -> None:
+        have = {r[1] for r in c.execute(f"PRAGMA table_info({quote_ident(table)})").fetchall()}
+        for name, sql_type in columns:
+            if name not in have:
+                # NOT NULL/UNIQUE cannot be added to a table with rows: new columns are plain
+                plain = sql_type.split()[0]
+                c.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(name)} {plain}")
 
     def _backfill_plan_layers(self, c: sqlite3.Connection) -> None:
         # a store written before schema 2 has drawer entries but no recorded feature counts, which
@@ -421,12 +492,6 @@ class GpkgStore(Store):
             c.execute("ROLLBACK")
             raise
 
-    def plan_events(self, plan_id: str) -> list[dict[str, Any]]:
-        rows = self._execute("SELECT plan_id, at, by, from_status, to_status, reason FROM plan_events "
-                             "WHERE plan_id = ? ORDER BY id", (plan_id,)).fetchall()
-        return [{"plan_id": r[0], "at": dt.datetime.fromisoformat(r[1]), "by": r[2], "from_status": r[3],
-                 "to_status": r[4], "reason": r[5]} for r in rows]
-
     def _bump_registry(self, c: sqlite3.Connection) -> None:
         self._wrote = True  # this process reads the registry again at its next lookup
         c.execute("UPDATE onemap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='registry_version'")
@@ -443,7 +508,7 @@ class GpkgStore(Store):
 
     # ---- writing ----------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
-              replace_all: bool = False, events: Sequence[tuple] = (),
+              replace_all: bool = False, events: Sequence[Event] = (),
               indicators: Sequence[PlanIndicator] = ()) -> None:
         c = self.conn()
         c.execute("BEGIN IMMEDIATE")
@@ -463,13 +528,14 @@ class GpkgStore(Store):
                 self._insert_batch(c, batch)
                 tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch), _total_bounds(batch.geometry))
             for event in events:
-                tx.add_event(*event)
+                tx.add_event(event)
             tx.set_indicators(indicators)
             # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
             bounds: dict[str, list[np.ndarray]] = {}
             for batch in batches:
-                bounds.setdefault(batch.layer_id, []).append(
-                    shapely.bounds(np.asarray(batch.geometry, dtype=object)))
+                if len(batch):
+                    bounds.setdefault(batch.layer_id, []).append(
+                        shapely.bounds(np.asarray(batch.geometry, dtype=object)))
             outlines = [p.outline for p in plans if p.outline is not None]
             if outlines:
                 bounds["plans"] = [shapely.bounds(np.asarray(outlines, dtype=object))]
@@ -492,7 +558,7 @@ class GpkgStore(Store):
         extra = set(batch.columns) - set(names)
         if extra:
             raise StoreError(f"{layer.id}: unknown columns {sorted(extra)}")
-        drawer = [plan["id"], plan["region"], plan["level"], plan["type"], plan["version"]]
+        drawer = [plan[k] for k in DRAWER_KEYS]
         start = (c.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {quote_ident(layer.id)}").fetchone()[0]
                  + 1)
         seq = c.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (layer.id,)).fetchone()
@@ -504,8 +570,8 @@ class GpkgStore(Store):
         rows = ([fid, *[_to_db(col[i]) for col in cols], *drawer, blobs[i]]
                 for i, fid in enumerate(fids))
         col_sql = ", ".join(["fid", *(quote_ident(nm) for nm in names),
-                             "plan_id", "plan_region", "plan_level", "plan_type", "plan_version", "geom"])
-        ph = ", ".join("?" * (len(names) + 7))
+                             *(quote_ident(f.name) for f in DRAWER_FIELDS), "geom"])
+        ph = ", ".join("?" * (len(names) + len(DRAWER_FIELDS) + 2))
         t = quote_ident(layer.id)
         trig = quote_ident(f"rtree_{layer.id}_geom_insert")
         # Bulk path: the R-tree is filled from bounds computed in one numpy pass instead of
@@ -518,10 +584,11 @@ class GpkgStore(Store):
         c.execute(self._rtree_triggers(layer.id)[0])
 
     def plans_pending(self, c: sqlite3.Connection, plan_id: str) -> dict:
-        row = c.execute("SELECT id, region, level, type, version FROM plans WHERE id = ?", (plan_id,)).fetchone()
+        cols = ", ".join(quote_ident(k) for k in DRAWER_KEYS)
+        row = c.execute(f"SELECT {cols} FROM plans WHERE id = ?", (plan_id,)).fetchone()
         if row is None:
             raise StoreError(f"no drawer entry {plan_id!r} to attach features to")
-        return dict(zip(("id", "region", "level", "type", "version"), row))
+        return dict(zip(DRAWER_KEYS, row))
 
     def _extend_contents(self, c: sqlite3.Connection, name: str, bounds: np.ndarray, reset: bool) -> None:
         """Grow the table's extent in gpkg_contents to cover ``bounds`` (rows of minx, miny, maxx, maxy)."""
@@ -539,8 +606,8 @@ class GpkgStore(Store):
     def _table_sql(self, name: str) -> str:
         return quote_ident(name)
 
-    def _geom_sql(self) -> str:
-        return "geom"
+    def _geom_sql(self, expr: str = "geom") -> str:
+        return expr
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         return self._execute(sql, params).fetchall()
@@ -558,18 +625,23 @@ class GpkgStore(Store):
         if not spec.plan_ids:
             return b""
         names = list(spec.properties)
-        cols = ", ".join(["fid", *(quote_ident(n) for n in names), "geom"])
+        table = TableSpec.for_layer(layer)
+        areas = spec.clip_areas()  # view=governing: entries that govern part of their outline are cut to it
+        geom_params: list[Any] = []
+        geom = geometry_expr(self.dialect, table, areas, geom_params)
+        drawer_params: list[Any] = []
+        drawer = drawer_condition(self.dialect, table, spec.plan_ids, areas, drawer_params)
+        cols = ", ".join(["fid", *(quote_ident(n) for n in names), geom])
         t = quote_ident(layer.id)
         r = quote_ident(f"rtree_{layer.id}_geom")
         minx, miny, maxx, maxy = spec.query_bbox
-        ph = ", ".join("?" * len(spec.plan_ids))
         # same selection as PostGIS: envelope meets the buffered tile, not below a pixel,
         # largest first, capped
-        sql = (f"SELECT {cols} FROM {t} WHERE plan_id IN ({ph}) AND fid IN (SELECT id FROM {r} "
+        sql = (f"SELECT {cols} FROM {t} WHERE ({drawer}) AND fid IN (SELECT id FROM {r} "
                f"WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?) "
                f"AND max(ST_MaxX(geom) - ST_MinX(geom), ST_MaxY(geom) - ST_MinY(geom)) >= ? "
                f"ORDER BY (ST_MaxX(geom) - ST_MinX(geom)) * (ST_MaxY(geom) - ST_MinY(geom)) DESC, fid LIMIT ?")
-        rows = self._rows(sql, [*spec.plan_ids, maxx, minx, maxy, miny, spec.min_size, spec.cap])
+        rows = self._rows(sql, [*geom_params, *drawer_params, maxx, minx, maxy, miny, spec.min_size, spec.cap])
         return encode(spec, [r[0] for r in rows], [dict(zip(names, r[1:-1])) for r in rows],
                       [gpkg_wkb(r[-1]) for r in rows])
 

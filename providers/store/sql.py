@@ -70,6 +70,16 @@ class Dialect:
         """Features whose geometry intersects the lon/lat box (OGC API bbox semantics)."""
         raise NotImplementedError
 
+    def interiors_meet(self, column: str, geom: shapely.Geometry, params: list,
+                       table: "TableSpec | None" = None) -> str:
+        """The feature's interior meets the literal's (sharing an edge is not enough); ``table``
+        lets a backend narrow by its spatial index first."""
+        raise NotImplementedError
+
+    def clipped(self, column: str, geom: shapely.Geometry, dim: int, params: list) -> str:
+        """The feature cut to the literal (itself when the literal covers it), as a multi-geometry."""
+        raise NotImplementedError
+
     def casei(self, expr: str) -> str:
         return f"lower({expr})"
 
@@ -94,11 +104,13 @@ class TableSpec:
     geom: str = "geom"
     queryable: frozenset[str] = frozenset()
     plan_column: str = "plan_id"  # the column a drawer restriction applies to
+    dim: int = 3  # the geometry's dimension (1 points, 2 lines, 3 polygons: ST_CollectionExtract's type)
 
     @classmethod
     def for_layer(cls, layer: Layer) -> "TableSpec":
+        dim = {"MultiPoint": 1, "MultiLineString": 2}.get(layer.geometry, 3)
         return cls(name=layer.id, fields={f.name: f for f in layer.stored_fields},
-                   queryable=frozenset(layer.queryables), plan_column="plan_id" if layer.drawer else "id")
+                   queryable=frozenset(layer.queryables), plan_column="plan_id" if layer.drawer else "id", dim=dim)
 
 
 @dataclass
@@ -395,14 +407,43 @@ def order_by(table: TableSpec, sortby: list[tuple[str, bool]]) -> str:
     return ", ".join(parts)
 
 
+def drawer_condition(dialect: Dialect, table: TableSpec, plan_ids: tuple[str, ...],
+                     clip: dict[str, shapely.Geometry] | None, params: list) -> str:
+    """The rows of these drawer entries; of an entry in ``clip``, only those meeting its area."""
+    pc = quote_ident(table.plan_column)
+    whole = [p for p in plan_ids if not clip or p not in clip]
+    parts = [dialect.in_list(pc, whole, params)] if whole or not clip else []
+    for plan_id, area in sorted((clip or {}).items()):
+        if plan_id not in plan_ids:
+            continue
+        params.append(plan_id)
+        parts.append(f"({pc} = {dialect.param} AND "
+                     f"{dialect.interiors_meet(quote_ident(table.geom), area, params, table)})")
+    return " OR ".join(parts) if parts else "1=0"
+
+
+def geometry_expr(dialect: Dialect, table: TableSpec, clip: dict[str, shapely.Geometry] | None,
+                  params: list) -> str:
+    """The feature geometry a query returns: cut to its plan's area for the entries in ``clip``."""
+    g = quote_ident(table.geom)
+    if not clip:
+        return g
+    whens = []
+    for plan_id, area in sorted(clip.items()):
+        params.append(plan_id)
+        whens.append(f"WHEN {dialect.param} THEN {dialect.clipped(g, area, table.dim, params)}")
+    return f"(CASE {quote_ident(table.plan_column)} {' '.join(whens)} ELSE {g} END)"
+
+
 def build_where(dialect: Dialect, table: TableSpec, *, plan_ids: tuple[str, ...] | None,
                 bbox: tuple[float, float, float, float] | None, filter_: Any,
                 props: list[tuple[str, Any]],
-                transform: Callable[[shapely.Geometry], shapely.Geometry] | None = None) -> Where:
-    """The WHERE of a feature query: drawer, bbox, property filters and CQL2."""
+                transform: Callable[[shapely.Geometry], shapely.Geometry] | None = None,
+                clip: dict[str, shapely.Geometry] | None = None) -> Where:
+    """The WHERE of a feature query: drawer (and where each entry governs), bbox, property filters and CQL2."""
     w = Where()
     if plan_ids is not None:
-        w.add(dialect.in_list(quote_ident(table.plan_column), list(plan_ids), w.params))
+        w.add(drawer_condition(dialect, table, plan_ids, clip, w.params))
     if bbox is not None:
         w.add(dialect.bbox(table, bbox, w.params))
     for name, value in props:

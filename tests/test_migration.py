@@ -1,0 +1,99 @@
+"""Stores written by the previous release migrate: GeoPackage schema 4 and PostGIS schema 7.
+
+The fixtures in tests/data/legacy were written by the release before drawer subjects, the
+bitemporal record and certificates (the hand-made map of tests/handmap.py, written with that
+release's code and, for PostGIS, dumped with pg_dump): no subject column, no validity on events,
+no events at all for the entries written directly, no certificates table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from onemap.config.settings import Settings
+from onemap.domain.dates import When
+from onemap.providers.store import open_store
+
+from . import handmap as hm
+from .conftest import _janitor, get_json
+
+LEGACY = Path(__file__).parent / "data" / "legacy"
+
+
+def _checks(settings: Settings) -> None:
+    store = open_store(settings.store_url)
+    try:
+        assert store.schema_version() != store.expected_schema
+        store.ensure_schema()
+        assert store.schema_version() == store.expected_schema
+        plans = store.plans()
+        assert set(plans) == {hm.SURVEY, hm.MASTER_2021, hm.MASTER_2023}
+        assert all(p.subject is None for p in plans.values())
+        # every entry got a replayable trace in the order things happened
+        old = store.events(hm.MASTER_2021)
+        assert [e.to_status for e in old] == ["submitted", "filed", "superseded"]
+        assert (old[-1].valid_from, old[-1].valid_to) == (dt.date(2021, 6, 1), hm.REVISION_DAY)
+        assert [(p.start, p.end) for p in plans[hm.MASTER_2021].periods] == [(dt.date(2021, 6, 1), hm.REVISION_DAY)]
+        assert store.plans_in_force(When.at(dt.date(2022, 1, 1)), None, store.catalogue.layers["czkfbj"]) == \
+            (hm.MASTER_2021,)
+        # the registry as recorded before the revision
+        before = store.plans(dt.datetime(2023, 7, 1, tzinfo=dt.timezone.utc))
+        assert before[hm.MASTER_2021].status == "filed" and hm.MASTER_2023 not in before
+        submitted = store.plans(dt.datetime(2023, 8, 20, tzinfo=dt.timezone.utc))
+        assert submitted[hm.MASTER_2023].status == "submitted"
+        assert store.governing(store.catalogue.layers["czkfbj"], dt.date.today())[0].plan_id == hm.MASTER_2023
+        assert store.certificates() == []
+        # running the migration again changes nothing
+        n = len(store.events())
+        store.init_schema()
+        assert len(store.events()) == n
+    finally:
+        store.close()
+    from onemap.server.app import create_app
+
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        doc = get_json(client, "/collections/czkfbj/items?view=governing")
+        assert {f["properties"]["plan_id"] for f in doc["features"]} == {hm.MASTER_2023}
+        assert all("plan_subject" in f["properties"] for f in doc["features"])
+        assert [e["to"] for e in get_json(client, f"/plans/{hm.MASTER_2023}/trace")["events"]] == ["submitted", "filed"]
+    finally:
+        app.extensions["onemap"].store.close()
+
+
+def test_a_geopackage_of_the_previous_release_migrates(tmp_path):
+    shutil.copyfile(LEGACY / "schema4.gpkg", tmp_path / "onemap.gpkg")
+    _checks(Settings(data_dir=tmp_path, public_url="http://testserver"))
+
+
+def test_a_postgis_database_of_the_previous_release_migrates(pg, tmp_path):
+    from .pgcluster import pg_bin
+
+    name = "onemap_legacy7"
+    _janitor(pg, name).init()
+    psql = str(Path(pg_bin()) / "psql")
+    base = [psql, "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", name, "-v", "ON_ERROR_STOP=1", "-q"]
+    subprocess.run([*base, "-c", "CREATE EXTENSION IF NOT EXISTS postgis"], check=True, capture_output=True)
+    r = subprocess.run([*base, "-f", str(LEGACY / "schema7.sql")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    _checks(Settings(data_dir=tmp_path, database_url=pg.url(name), public_url="http://testserver"))
+
+
+@pytest.mark.parametrize("path", ["schema4.gpkg", "schema7.sql"])
+def test_the_fixtures_are_of_the_previous_schema(path):
+    if path.endswith(".gpkg"):
+        import sqlite3
+
+        with sqlite3.connect(LEGACY / path) as c:
+            assert c.execute("SELECT value FROM onemap_meta WHERE key='schema_version'").fetchone()[0] == "4"
+            cols = {r[1] for r in c.execute("PRAGMA table_info(plans)")}
+            assert "subject" not in cols
+    else:
+        text = (LEGACY / path).read_text(encoding="utf-8")
+        assert "schema_version\t7" in text and "certificates" not in text
