@@ -1,88 +1,100 @@
-"""Drawer semantics: which plans a request sees (by date, by region, by plan id)."""
+"""Drawer semantics of a request: which plans it sees (by date, record date, region, plan id, view)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
 
 from onemap.config.catalogue import Layer
 from onemap.config.errors import InvalidParameterValue
+from onemap.domain.dates import When, parse_recorded, parse_when, today
+from onemap.domain.regions import check_region, region_prefix
 
-from .store.base import Store, When, region_prefix, today
+from .store.base import Store
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+VIEWS = ("all", "governing")
 
-
-def _parse_instant(text: str, tz: str) -> dt.date:
-    """An RFC 3339 date or date-time as the local date where plans are in force."""
-    t = text.strip()
-    try:
-        if _DATE_RE.match(t):
-            return dt.date.fromisoformat(t)
-        value = dt.datetime.fromisoformat(t.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameterValue(
-            f"datetime: {text!r} is not an RFC 3339 date or date-time (e.g. 2023-06-01 or "
-            "2023-06-01T12:00:00Z)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(ZoneInfo(tz)).date()
+__all__ = ["VIEWS", "Selection", "check_region", "empty_drawers", "parse_recorded", "parse_when",
+           "registry_entries", "resolve_plans"]
 
 
-def parse_when(value: str | None, tz: str = "Asia/Shanghai") -> When:
-    """The ``datetime`` parameter: an instant, or an interval with ``..`` or empty open ends.
+@dataclass
+class Selection:
+    """The drawer entries a request sees; ``clip``: entries seen only where they govern (view=governing)."""
 
-    No value means today: a collection shows the plans in force now.
-    """
-    if value is None or value.strip() == "":
-        return When.at(today(tz))
-    if "/" in value:
-        parts = value.split("/")
-        if len(parts) != 2:
-            raise InvalidParameterValue(f"datetime: {value!r} is not an instant or an interval")
-        start_s, end_s = (p.strip() for p in parts)
-        start = None if start_s in ("", "..") else _parse_instant(start_s, tz)
-        end = None if end_s in ("", "..") else _parse_instant(end_s, tz)
-        if start is None and end is None:
-            return When(None, None)
-        if start is not None and end is not None and start > end:
-            raise InvalidParameterValue("datetime: the interval ends before it starts")
-        return When(start, end)
-    if value.strip() == "..":
-        raise InvalidParameterValue("datetime: '..' is only allowed as an end of an interval")
-    return When.at(_parse_instant(value, tz))
+    plan_ids: tuple[str, ...]
+    clip: dict[str, shapely.Geometry] | None = None
+    empty: list[dict[str, Any]] = field(default_factory=list)
 
 
-def check_region(code: str) -> str:
-    """A ``region`` parameter: a 6, 9 or 12 digit division code (400 otherwise)."""
-    if not code.isdigit() or len(code) not in (6, 9, 12):
-        raise InvalidParameterValue(f"region {code!r} is not a 6, 9 or 12 digit administrative division code")
-    region_prefix(code)
-    return code
-
-
-def registry_entries(store: Store, when: When | None, region: str | None) -> tuple[str, ...] | None:
+def registry_entries(store: Store, when: When | None, region: str | None,
+                     recorded: dt.datetime | None = None) -> tuple[str, ...] | None:
     """Registry entries in ``region`` (and under it) in force during ``when``; None: all entries."""
-    if when is None and region is None:
+    if when is None and region is None and recorded is None:
         return None
     prefix = region_prefix(region) if region else None
-    return tuple(sorted(p.id for p in store.plans().values()
+    return tuple(sorted(p.id for p in store.plans(recorded).values()
                         if (prefix is None or p.region.startswith(prefix)) and (when is None or p.in_force(when))))
 
 
-def resolve_plans(store: Store, layer: Layer, when: When, region: str | None,
-                  plan_id: str | None) -> tuple[str, ...]:
+def resolve_plans(store: Store, layer: Layer, when: When, region: str | None, plan_id: str | None,
+                  recorded: dt.datetime | None = None, view: str = "all") -> Selection:
     """The drawer entries whose features a request sees.
 
     An explicit ``plan_id`` shows that entry whatever its status (an approver previews a
-    submission); otherwise the filed plans in force during ``when``.
+    submission); otherwise the filed plans in force during ``when`` (``view=all``), or only where
+    each governs (``view=governing``: ``onemap.domain.governing``), as the registry stood at
+    ``recorded``.
     """
+    if view not in VIEWS:
+        raise InvalidParameterValue(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+    prefix = region_prefix(region) if region is not None else None
     if plan_id is not None:
-        plan = store.plan(plan_id)
+        if view != "all":
+            raise InvalidParameterValue("view=governing selects the governing plans; it cannot be combined "
+                                        "with plan_id")
+        plan = store.plan(plan_id, recorded)
         if plan is None or plan.type not in layer.drawer_types:
-            return ()
-        if region is not None and not plan.region.startswith(region_prefix(region)):
-            return ()
-        return (plan.id,)
-    return store.plans_in_force(when, region, layer)
+            return Selection(())
+        if prefix is not None and not plan.region.startswith(prefix):
+            return Selection(())
+        return Selection((plan.id,))
+    if view == "governing":
+        if not when.is_instant or when.start is None:
+            raise InvalidParameterValue("view=governing answers for one date: give datetime as a date, "
+                                        "not an interval")
+        parts = [p for p in store.governing(layer, when.start, recorded)
+                 if prefix is None or p.plan.region.startswith(prefix)]
+        clip = {p.plan_id: p.area for p in parts if not p.whole}
+        return Selection(tuple(sorted(p.plan_id for p in parts)), clip or None)
+    return Selection(store.plans_in_force(when, region, layer, recorded))
+
+
+def empty_drawers(store: Store, layer: Layer, when: When, region: str | None = None,
+                  recorded: dt.datetime | None = None, lang: str = "zh") -> list[dict[str, Any]]:
+    """Drawers holding ``layer`` that had a version in force before ``when`` and have none during it
+    (a version withdrawn without reinstating the one it replaced)."""
+    prefix = region_prefix(region) if region is not None else None
+    held = store.plan_layer_index()
+    drawers: dict[Any, list] = {}
+    for p in store.plans(recorded).values():
+        if p.type in layer.drawer_types and layer.id in held.get(p.id, {}) \
+                and (prefix is None or p.region.startswith(prefix)):
+            drawers.setdefault(p.drawer, []).append(p)
+    start = when.start or when.end or today()
+    out = []
+    for drawer, plans in sorted(drawers.items(), key=lambda kv: (kv[0].region, kv[0].level, kv[0].type,
+                                                                  kv[0].subject or "")):
+        if any(p.in_force(when) for p in plans):
+            continue
+        ended = [(per.end, p) for p in plans for per in p.all_periods() if per.end is not None and per.end <= start]
+        if not ended:
+            continue
+        until, last = max(ended, key=lambda e: (e[0], e[1].id))
+        out.append({"region": drawer.region, "level": drawer.level, "type": drawer.type, "subject": drawer.subject,
+                    "description": drawer.describe(lang), "last_plan_id": last.id, "last_status": last.status,
+                    "empty_since": until.isoformat()})
+    return out

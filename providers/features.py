@@ -7,6 +7,7 @@ point, used by pygeoapi's own request path, OpenAPI and schema generation) both 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,12 @@ from pygeoapi.provider.base import (BaseProvider, ProviderInvalidQueryError,
 
 from onemap.config.catalogue import Catalogue, Layer, get_catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
+from onemap.domain.dates import When, parse_when, today
 
 from . import crs as crsmod
-from .drawers import parse_when, registry_entries, resolve_plans
+from .drawers import empty_drawers, registry_entries, resolve_plans
 from .store import Store, get_store
-from .store.base import FeaturePage, FeatureQuery, JsonOut, When, today
+from .store.base import FeaturePage, FeatureQuery, JsonOut
 
 LOG = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ class ItemsQuery:
     after: int | None = None
     lang: str = "zh"
     count: bool = True
+    view: str = "all"  # all: every plan in force; governing: only where each governs
+    recorded: dt.datetime | None = None  # the registry as it stood then (None: now)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class ItemsResult:
     matched_exact: bool
     last_key: int | None
     plan_ids: tuple[str, ...]
+    empty_drawers: list[dict] = field(default_factory=list)
 
 
 def _rounder(crs_uri: str):
@@ -78,26 +83,33 @@ class FeatureService:
 
     # ---- queries ---------------------------------------------------------------
     def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
+        clip, empty = None, []
         if q.layer.drawer:
             when = q.when or When.at(today(self.tz))
-            plan_ids: tuple[str, ...] | None = resolve_plans(self.store, q.layer, when, q.region, q.plan_id)
+            sel = resolve_plans(self.store, q.layer, when, q.region, q.plan_id, q.recorded, q.view)
+            plan_ids: tuple[str, ...] | None = sel.plan_ids
+            clip = sel.clip
+            if q.plan_id is None:
+                empty = empty_drawers(self.store, q.layer, when, q.region, q.recorded, q.lang)
         else:
-            plan_ids = registry_entries(self.store, q.when, q.region)
+            if q.view != "all":
+                raise InvalidParameterValue("view=governing applies to the one-map layers, not to the registry")
+            plan_ids = registry_entries(self.store, q.when, q.region, q.recorded)
         fq = FeatureQuery(
             layer=q.layer, plan_ids=plan_ids, bbox=q.bbox, filter=q.filter, props=q.props,
             sortby=q.sortby, offset=q.offset, limit=q.limit, select=q.select,
             skip_geometry=q.skip_geometry, count=q.count,
-            after=(q.after,) if q.after is not None else None,
+            after=(q.after,) if q.after is not None else None, clip=clip,
         )
         if q.filter is not None:
             fq.filter_transform = crsmod.to_storage(q.filter_crs)
         json_out = None
         if geometry_as == "fragment" and q.layer.drawer and self.store.supports_json:
-            json_out = self._json_out(q.layer, plan_ids or (), q.crs, q.lang, q.select)
+            json_out = self._json_out(q.layer, plan_ids or (), q.crs, q.lang, q.select, q.recorded)
         page = self.store.query(fq, json_out)
-        feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select)
+        feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select, q.recorded)
         last = page.fids[-1] if page.fids else None
-        return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids)
+        return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids, empty)
 
     def item(self, layer: Layer, fid: str | int, crs: str = crsmod.CRS84, geometry_as: str = "fragment",
              lang: str = "zh") -> dict:
@@ -119,14 +131,14 @@ class FeatureService:
 
     # ---- GeoJSON assembly ---------------------------------------------------------
     def _json_out(self, layer: Layer, plan_ids: tuple[str, ...], crs_uri: str, lang: str,
-                  select: tuple[str, ...] | None) -> JsonOut:
+                  select: tuple[str, ...] | None, recorded: dt.datetime | None = None) -> JsonOut:
         """How the database writes this page's features: the same properties as ``_features``."""
         info = crsmod.crs_info(crs_uri)
         epsg = info.epsg if info.epsg not in (None, 4490) else None
         projected = info.epsg is not None and info.epsg not in (4490, 4326)
         state = None
         if select is None or any(n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")):
-            plans = self.store.plans()
+            plans = self.store.plans(recorded)
             state = {}
             for pid in plan_ids:
                 p = plans.get(pid)
@@ -149,13 +161,13 @@ class FeatureService:
         return cached
 
     def _features(self, layer: Layer, page: FeaturePage, crs_uri: str, geometry_as: str, lang: str,
-                  select: tuple[str, ...] | None) -> list[dict]:
+                  select: tuple[str, ...] | None, recorded: dt.datetime | None = None) -> list[dict]:
         if not page.fids:
             return []
         if page.json is not None:
             return [orjson.Fragment(text) for text in page.json]
         geometries = self._geometry_json(page.wkb, crs_uri)
-        plans = self.store.plans()
+        plans = self.store.plans(recorded)
         labelled = layer.computed_labels
         state = layer.drawer and (select is None or any(
             n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")))

@@ -27,11 +27,12 @@ from pyproj import CRS, Transformer
 from onemap.config.catalogue import PLAN_TYPES, Catalogue, FieldDef, Layer
 from onemap.config.errors import Conflict, InvalidParameterValue, LoadError, NotFound
 from onemap.config.indicators import get_indicators
+from onemap.domain.governing import specificity, upper_candidates
 
 from . import indicator_table
 from .geometry import STORAGE_SRID, as_multi
 from .registry import plan_id_for, validate_drawer
-from .store.base import FeatureBatch, Plan, Store, When, region_prefix, today
+from .store.base import Event, FeatureBatch, Plan, Store, When, today
 
 GK_EPSG = range(4513, 4555)  # CGCS2000 3-degree Gauss-Krüger zones (prefixed and CM variants)
 FORMATS = ("gpkg", "shp", "gdb")
@@ -334,12 +335,13 @@ def read_package(path: str | Path, catalogue: Catalogue) -> Package:
 
 
 # ---- registering ---------------------------------------------------------------------------------
-def region_feature(store: Store, region: str, when: When | None = None) -> tuple[shapely.Geometry, str] | None:
+def region_feature(store: Store, region: str, when: When | None = None, recorded: dt.datetime | None = None
+                   ) -> tuple[shapely.Geometry, str] | None:
     """The region's outline and name from the land survey in force (xzq), today unless ``when``."""
     xzq = store.catalogue.layers.get("xzq")
     if xzq is None:
         return None
-    survey = store.plans_in_force(when or When.at(today()), None, xzq)
+    survey = store.plans_in_force(when or When.at(today()), None, xzq, recorded)
     if not survey:
         return None
     geoms, cols = store.geometries(xzq, survey, columns=["XZQDM", "XZQMC"])
@@ -349,24 +351,27 @@ def region_feature(store: Store, region: str, when: When | None = None) -> tuple
     return None
 
 
-def upper_plan(store: Store, region: str, level: str, type_: str) -> str | None:
-    """The filed plan of the nearest level above, of the same type, covering this region."""
-    order = ["national", "province", "city", "county", "township"]
-    if level not in order or order.index(level) == 0:
-        return None
-    for upper in reversed(order[: order.index(level)]):
-        for p in store.plans().values():
-            if p.level == upper and p.type == type_ and p.status == "filed" and \
-                    region.startswith(region_prefix(p.region)):
-                return p.id
-    return None
+def upper_plan(store: Store, region: str, level: str, type_: str, subject: str | None = None) -> str | None:
+    """The nearest upper master plan in force today covering this drawer's region (recorded on loading)."""
+    probe = Plan(id="", region=region, level=level, type=type_, version="", title="", status="submitted",
+                 subject=subject)
+    in_force = [p for p in store.plans().values() if p.in_force(When.at(today()))]
+    found = sorted(upper_candidates(probe, in_force), key=lambda p: (specificity(p), p.id), reverse=True)
+    return found[0].id if found else None
 
 
 def load_package(store: Store, path: str | Path, *, region: str, level: str, type_: str, version: str,
-                 title: str | None = None, by: str = "onemap", upper_plan_id: str | None = None) -> Plan:
-    """Register a package as a ``submitted`` drawer entry; all or nothing."""
-    validate_drawer(region, level, type_, version)
-    pid = plan_id_for(region, level, type_, version)
+                 title: str | None = None, by: str = "onemap", upper_plan_id: str | None = None,
+                 subject: str | None = None) -> Plan:
+    """Register a package as a ``submitted`` drawer entry; all or nothing.
+
+    A special plan's ``subject`` is its category (code table ``special_subject``), a detailed plan's
+    its planning unit; a detailed plan's outline is the area its features cover (its unit), any
+    other plan's the region's.
+    """
+    subjects = store.catalogue.code_tables.get("special_subject")
+    validate_drawer(region, level, type_, version, subject, subjects.codes if subjects else None)
+    pid = plan_id_for(region, level, type_, version, subject)
     if store.plan(pid) is not None:
         raise Conflict(f"drawer entry {pid} already exists; give the package a new --version")
     if upper_plan_id is not None and store.plan(upper_plan_id) is None:
@@ -378,8 +383,10 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
                         f"in a {type_} plan")
     _check_indicator_regions(store, pkg, region)
     found = region_feature(store, region)
-    if found is None:
-        allg = np.concatenate([pl.geometry for pl in pkg.layers])
+    allg = np.concatenate([pl.geometry for pl in pkg.layers]) if pkg.layers else np.empty(0, dtype=object)
+    if type_ == "detailed" and len(allg):
+        outline, name = as_multi(shapely.union_all(allg)), (found[1] if found else region)
+    elif found is None:
         outline, name = as_multi(shapely.convex_hull(shapely.union_all(shapely.envelope(allg)))), region
     else:
         outline, name = found
@@ -387,18 +394,27 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
 
     plan = Plan(
         id=pid, region=region, level=level, type=type_, version=version,
-        title=title or f"{name}{PLAN_TYPES[type_]['zh']}（{version}版）", status="submitted",
-        upper_plan_id=upper_plan_id if upper_plan_id is not None else upper_plan(store, region, level, type_),
-        submitted_by=by, submitted_at=dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0),
-        checksum=pkg.checksum, outline=outline,
+        title=title or f"{name}{_subject_label(store, type_, subject)}{PLAN_TYPES[type_]['zh']}（{version}版）",
+        status="submitted",
+        upper_plan_id=upper_plan_id if upper_plan_id is not None else upper_plan(store, region, level, type_, subject),
+        submitted_by=by, submitted_at=dt.datetime.now(ZoneInfo("Asia/Shanghai")),
+        checksum=pkg.checksum, outline=outline, subject=subject,
     )
     batches = [FeatureBatch(layer_id=pl.layer.id, plan_id=pid, columns=pl.columns, geometry=pl.geometry)
                for pl in pkg.layers]
-    event = (pid, plan.submitted_at, by, None, "submitted",
-             f"loaded from {Path(path).name} (sha256 {pkg.checksum[:12]})")
+    event = Event(pid, plan.submitted_at, by, None, "submitted",  # type: ignore[arg-type]
+                  f"loaded from {Path(path).name} (sha256 {pkg.checksum[:12]})")
     store.write([plan], batches, events=[event],
                 indicators=indicator_table.plan_indicators(pkg.indicators, pid, get_indicators()))
     return store.plan(pid)  # type: ignore[return-value]
+
+
+def _subject_label(store: Store, type_: str, subject: str | None) -> str:
+    """A special plan's category name (历史文化保护…), a detailed plan's unit code, for its title."""
+    if not subject:
+        return ""
+    table = store.catalogue.code_tables.get("special_subject")
+    return (table.label(subject) if type_ == "special" and table else None) or subject
 
 
 def _survey_regions(store: Store) -> dict[str, str]:

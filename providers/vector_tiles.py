@@ -12,8 +12,14 @@ from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import TileCache, etag
 from onemap.tiles.mvt import TileSpec
 
+import datetime as dt
+
+import shapely
+
+from onemap.domain.dates import When, today
+
+from .drawers import resolve_plans
 from .store import Store
-from .store.base import When, today
 
 
 @dataclass
@@ -57,30 +63,41 @@ class VectorTileService:
         self.cache = TileCache(cache_dir) if cache_dir is not None else None
         self.tz = tz
 
-    def _path(self, layer: Layer, ref: tmsmod.TileRef, when: When | None) -> Path | None:
-        """Where the tile is cached (None: no cache)."""
+    def _path(self, layer: Layer, ref: tmsmod.TileRef, when: When | None, view: str = "all",
+              recorded: dt.datetime | None = None) -> Path | None:
+        """Where the tile is cached (None: no cache); the key is made of parsed values, so
+        equivalent requests share one entry."""
         if self.cache is None:
             return None
         datekey = "now" if when is None else f"{when.start or 'open'}_{when.end or 'open'}"
+        if view != "all":
+            datekey += f"-{view}"
+        if recorded is not None:
+            datekey += "-rec" + recorded.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         return self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
 
     def _from_cache(self, path: Path, layer: Layer, ref: tmsmod.TileRef) -> RenderedTile | None:
         gz = self.cache.get(path, layer.id, ref.lonlat, self.store.tile_invalidations())
         return RenderedTile(gz, etag(gz), "HIT") if gz is not None else None
 
-    def cached(self, layer: Layer, ref: tmsmod.TileRef, when: When | None = None) -> RenderedTile | None:
+    def cached(self, layer: Layer, ref: tmsmod.TileRef, when: When | None = None, view: str = "all"
+               ) -> RenderedTile | None:
         """The tile from the cache when it is there and no later change covers it, else None."""
-        path = self._path(layer, ref, when)
+        path = self._path(layer, ref, when, view)
         return self._from_cache(path, layer, ref) if path is not None else None
 
-    def tile(self, layer: Layer, ref: tmsmod.TileRef, when: When | None) -> RenderedTile:
-        path = self._path(layer, ref, when)
+    def tile(self, layer: Layer, ref: tmsmod.TileRef, when: When | None, view: str = "all",
+             recorded: dt.datetime | None = None) -> RenderedTile:
+        """One layer's tile of the plans in force (``view=governing``: only where each governs)."""
+        path = self._path(layer, ref, when, view, recorded)
         hit = self._from_cache(path, layer, ref) if path is not None else None
         if hit is not None:
             return hit
         started = time.time()
-        plan_ids = self.store.plans_in_force(when or When.at(today(self.tz)), None, layer)
-        spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=plan_ids, properties=tile_properties(layer, ref))
+        sel = resolve_plans(self.store, layer, when or When.at(today(self.tz)), None, None, recorded, view)
+        clip = tuple((pid, shapely.to_wkb(area)) for pid, area in sorted((sel.clip or {}).items()))
+        spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=sel.plan_ids, properties=tile_properties(layer, ref),
+                        clip=clip)
         gz = compress(self.store.vector_tile(layer, spec))
         if path is not None:
             self.cache.put(path, gz, started)

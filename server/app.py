@@ -32,7 +32,7 @@ from onemap.providers.vector_tiles import VectorTileService
 
 from . import collections as collections_ep
 from . import items as items_ep
-from . import processes_ep, tiles_ep
+from . import drawers_ep, processes_ep, tiles_ep
 from . import openapi as openapi_mod
 from . import pygeoapi_compat
 from .cached_tiles import CachedTiles
@@ -94,7 +94,8 @@ class OneMap:
         self.processes = load_processors(settings.store_url)
         self.runner = JobRunner(self.store, settings, self.processes)
         self.openapi_extensions = [lambda paths, tags: tiles_ep.openapi_paths(self, paths, tags),
-                                   lambda paths, tags: processes_ep.openapi_paths(self, paths, tags)]
+                                   lambda paths, tags: processes_ep.openapi_paths(self, paths, tags),
+                                   lambda paths, tags: drawers_ep.openapi_paths(self, paths, tags)]
         self.base_url = settings.public_url or "http://127.0.0.1:5000"
         extents = {lid: self.store.layer_extent(layer) for lid, layer in self.catalogue.collections.items()}
         known = [e for lid, e in extents.items() if e and lid in self.catalogue.layers]
@@ -298,6 +299,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/jobs/<job_id>/results")
     def job_results(job_id: str) -> Response:
         return processes_ep.job_results(om, job_id)
+
+    @app.route("/governing", methods=["GET", "POST"])
+    def governing() -> Response:
+        return drawers_ep.governing(om)
+
+    @app.get("/plans/<plan_id>/trace")
+    def plan_trace(plan_id: str) -> Response:
+        return drawers_ep.trace(om, plan_id)
+
+    @app.get("/certificates")
+    def certificates() -> Response:
+        return drawers_ep.certificates(om)
+
+    @app.get("/certificates/<cert_id>")
+    def certificate(cert_id: str) -> Response:
+        return drawers_ep.certificate(om, cert_id)
 
     @app.get("/tileMatrixSets")
     def tile_matrix_sets() -> Response:

@@ -3,7 +3,7 @@
 A portal's maps ask for the same cached tiles over and over. Reading one from the cache
 costs less than Flask's routing, request context and hooks around it, so a plain request
 for one collection's tile of the plans in force (GET, gzip accepted, no query but
-``f=mvt``) is answered here when the cache holds the tile and no change covers it, with
+``f=mvt`` and ``view=governing``) is answered here when the cache holds the tile and no change covers it, with
 the same headers the application would send (a 304 to a browser's If-None-Match that
 matches). Anything else, a cache miss or a bad address included, goes to the
 application unchanged, which answers or explains it.
@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _PATH = re.compile(r"/collections/([A-Za-z0-9_.-]+)/tiles/([A-Za-z0-9_.-]+)/(\d{1,3})/(\d{1,12})/(\d{1,12})/?\Z")
-_PLAIN_QUERIES = frozenset({"", "f=mvt", "f=pbf"})
+# the queries answered here, and the view each asks for (the map asks for the governing view)
+_PLAIN_QUERIES = {
+    "": "all", "f=mvt": "all", "f=pbf": "all",
+    "view=governing": "governing", "view=governing&f=mvt": "governing", "view=governing&f=pbf": "governing",
+    "f=mvt&view=governing": "governing", "f=pbf&view=governing": "governing",
+}
 
 
 class CachedTiles:
@@ -44,7 +49,7 @@ class CachedTiles:
         if (environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "") in _PLAIN_QUERIES
                 and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "").lower()):
             m = _PATH.match(environ.get("PATH_INFO", ""))
-            hit = self._hit(*m.groups()) if m else None
+            hit = self._hit(*m.groups(), view=_PLAIN_QUERIES[environ.get("QUERY_STRING", "")]) if m else None
             if hit is not None:
                 common = [*tile_headers(hit.etag, hit.cache).items(),
                           ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID"))), *CORS_HEADERS]
@@ -57,13 +62,14 @@ class CachedTiles:
                 return [hit.gz]
         return self.app(environ, start_response)
 
-    def _hit(self, collection_id: str, tms_id: str, z: str, row: str, col: str) -> RenderedTile | None:
+    def _hit(self, collection_id: str, tms_id: str, z: str, row: str, col: str, view: str = "all"
+             ) -> RenderedTile | None:
         layer = self.om.catalogue.layers.get(collection_id)
         if layer is None:
             return None
         token = begin_request()
         try:
-            hit = self.om.tiles.cached(layer, tmsmod.tile(tms_id, z, row, col))
+            hit = self.om.tiles.cached(layer, tmsmod.tile(tms_id, z, row, col), view=view)
         except Exception:  # noqa: BLE001  (the application answers this request, and reports its error)
             return None
         finally:

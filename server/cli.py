@@ -205,6 +205,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from onemap.domain.dates import today
     from onemap.providers.registry import Registry, plan_json
 
     settings, store = _store(args)
@@ -213,7 +214,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise CliError("the store has no OneMap schema: run `onemap db init` or `onemap demo` first")
         reg = Registry(store, settings.timezone)
         if args.action == "list":
-            plans = reg.list(args.region, args.level, args.type, args.status)
+            plans = reg.list(args.region, args.level, args.type, args.status, args.subject)
             if args.json:
                 for p in plans:
                     print(json.dumps(plan_json(p, settings.timezone), ensure_ascii=False))
@@ -225,19 +226,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if not args.id:
             raise CliError(f"plan {args.action} needs a plan id")
         if args.action == "show":
-            p = reg.get(args.id)
-            events = reg.events(args.id)
+            trace = reg.trace(args.id)
             if args.json:
-                doc = plan_json(p, settings.timezone)
-                doc["events"] = [{"at": e.at.isoformat() if hasattr(e.at, "isoformat") else str(e.at), "by": e.by,
-                                  "from": e.from_status, "to": e.to_status, "reason": e.reason} for e in events]
+                doc = trace["plan"] | {k: v for k, v in trace.items() if k != "plan"}
                 print(json.dumps(doc, ensure_ascii=False))
                 return 0
-            for k, v in plan_json(p, settings.timezone).items():
-                print(f"{k:>14}: {v if v is not None else '-'}")
+            for k, v in trace["plan"].items():
+                print(f"{k:>17}: {v if v is not None else '-'}")
+            print("\nin force (生效期间): " + ("; ".join(f"{p['from']} .. {p['to'] or ''}" for p in trace["periods"])
+                                             or "-"))
             print("\ntrace (全过程留痕):")
-            print(_table([[str(e.at), e.by, e.from_status or "-", e.to_status, e.reason or ""] for e in events],
-                         ["at", "by", "from", "to", "reason"]))
+            print(_table([[e["at"], e["by"], e["from"] or "-", e["to"], ("[更正 correction] " if e["correction"] else "")
+                           + (e["reason"] or "")] for e in trace["events"]],
+                         ["recorded at", "by", "from", "to", "reason"]))
+            if trace["certificates"]:
+                print("\ncertificates (审查证书):")
+                print(_table([[c["id"], c["process"], c["created"]] for c in trace["certificates"]],
+                             ["id", "process", "created"]))
+            return 0
+        if args.action == "gate":
+            gate = reg.gate(args.id)
+            print(json.dumps({"required": gate.required, "passed": gate.passed, "upper_plans": gate.upper_plans,
+                              "certificate": gate.certificate, "reason": gate.reason or None}, ensure_ascii=False))
             return 0
         if not args.by:
             raise CliError(f"plan {args.action} needs --by (who does it)")
@@ -245,16 +255,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
             if not args.approval_no:
                 raise CliError("plan approve needs --approval-no (批复文号)")
             p = reg.approve(args.id, args.by, args.approval_no, _date(args.approval_date, "--approval-date"),
-                            args.reason)
+                            args.reason, override=args.override)
         elif args.action == "file":
             p = reg.file(args.id, args.by, _date(args.valid_from, "--valid-from"), args.reason)
         elif args.action == "withdraw":
-            p = reg.withdraw(args.id, args.by, args.reason, _date(args.valid_to, "--valid-to"))
+            p = reg.withdraw(args.id, args.by, args.reason, _date(args.valid_to, "--valid-to"),
+                             reinstate=not args.no_reinstate)
         elif args.action == "reject":
             p = reg.reject(args.id, args.by, args.reason)
         else:  # pragma: no cover - argparse restricts the choices
             raise CliError(f"unknown action {args.action}")
         print(f"{p.id}: {p.status}" + (f" (in force from {p.valid_from})" if p.status == "filed" else ""))
+        if args.action == "withdraw":
+            back = [e.plan_id for e in reg.store.events() if e.related == p.id and e.to_status == "filed"
+                    and e.from_status == "superseded"]
+            if back:
+                print(f"{back[-1]}: reinstated (in force again from {reg.get(back[-1]).valid_from})")
+        if args.action == "file" and p.valid_from is not None and p.valid_from < today(settings.timezone):
+            print(f"recorded as a correction: in force from {p.valid_from}, recorded today (the registry as "
+                  "recorded before today keeps its answers for those dates)")
         return 0
     finally:
         store.close()
@@ -268,7 +287,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         if not store.is_initialised():
             raise CliError("the store has no OneMap schema: run `onemap db init` first")
         plan = load_package(store, args.package, region=args.region, level=args.level, type_=args.type,
-                            version=args.version, title=args.title, by=args.by, upper_plan_id=args.upper)
+                            version=args.version, title=args.title, by=args.by, upper_plan_id=args.upper,
+                            subject=args.subject)
     finally:
         store.close()
     print(f"loaded {args.package} as {plan.id} (submitted; sha256 {plan.checksum[:12]}...)")
@@ -314,7 +334,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             store.close()
             store = None
     prog = _progress(args.quiet)
-    moved_note = None
+    moved_note = cert_note = None
     try:
         if args.plan:
             if store is None:
@@ -330,6 +350,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise CliError(f"--out must name a folder; {out} is a file")
         paths = write_reports(result, out)
+        if store is not None:
+            # on record as a certificate before a clean submission moves to checked
+            import datetime as dt
+            import time
+
+            from onemap.processes.base import RunContext
+            from onemap.processes.qc.lifecycle import certify
+
+            inputs = {"plan_id": args.plan} if args.plan else {
+                "package": Path(args.package).name, "region": args.region, "level": args.level, "type": args.type}
+            doc, _ = certify(RunContext(store, settings, time.monotonic() + 3600), result, inputs,
+                             dt.datetime.now(dt.timezone.utc))
+            cert_note = f"certificate {doc['certificate']['id']}"
         if args.plan:
             _moved, moved_note = mark_if_clean(store, result, settings.timezone)
     finally:
@@ -343,6 +376,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{subject}: {'passed' if result.passed else 'FAILED'} ({result.errors} errors, {result.warnings} warnings; "
           f"{result.seconds:.1f} s)")
     print(f"reports: {paths['json']}, {paths['html']}, {paths['gpkg']}")
+    if cert_note:
+        print(cert_note)
     if moved_note:
         print(moved_note)
     return 0 if result.passed else 1
@@ -468,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_config)
 
     pl = sub.add_parser("plan", help="the drawer registry: list, show and move plans through their lifecycle")
-    pl.add_argument("action", choices=["list", "show", "approve", "file", "withdraw", "reject"])
+    pl.add_argument("action", choices=["list", "show", "gate", "approve", "file", "withdraw", "reject"])
     pl.add_argument("id", nargs="?", help="drawer entry id, e.g. 990100-city-master-2023")
     pl.add_argument("--by", help="who does it (recorded in the trace)")
     pl.add_argument("--reason", help="why (required to withdraw or reject)")
@@ -477,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--level", help="list: only this level")
     pl.add_argument("--type", help="list: only this type")
     pl.add_argument("--status", help="list: only this status")
+    pl.add_argument("--subject", help="list: only this subject (a special plan's category, a detailed plan's unit)")
+    pl.add_argument("--override", metavar="REASON",
+                    help="approve: go ahead without a passing transmission check against the upper plans in force; "
+                         "the reason stays on the entry")
+    pl.add_argument("--no-reinstate", action="store_true",
+                    help="withdraw: leave the drawer empty instead of reinstating the version this one superseded")
     pl.add_argument("--approval-no", help="approve: the approval document number (批复文号)")
     pl.add_argument("--approval-date", help="approve: date of approval (default today)")
     pl.add_argument("--valid-from", help="file: in force from (default today)")
@@ -491,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--level", required=True, help="national, province, city, county or township")
     ld.add_argument("--type", required=True, help="master, detailed, special or survey")
     ld.add_argument("--version", required=True, help="version of the plan, e.g. 2024")
+    ld.add_argument("--subject", help="special plan: its category (LSWH, ZHFZ, ... config/codes/"
+                    "special_plan_subjects.csv); detailed plan: its planning unit")
     ld.add_argument("--title", help="title of the plan")
     ld.add_argument("--by", default="onemap", help="who submits it")
     ld.add_argument("--upper", help="id of the upper-level plan it follows (default: found in the registry)")

@@ -109,6 +109,9 @@ def items(om: "OneMap", collection_id: str) -> Response:
         "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": _links(om, layer, res, q.offset, q.limit, fmt),
     }
+    if res.empty_drawers:
+        # drawers whose version in force was withdrawn without reinstating its predecessor
+        doc["emptyDrawers"] = res.empty_drawers
     if res.number_matched is not None:
         if res.matched_exact:
             doc["numberMatched"] = res.number_matched

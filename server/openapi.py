@@ -78,6 +78,13 @@ def components(om: "OneMap") -> dict:
             "under it (990100 covers 990102, 990102001, ...).", {"type": "string", "pattern": "^[0-9]{6,12}$"}),
         "plan_id": _query("plan_id", "One drawer entry, whatever its status (e.g. a submission under "
                           "review); overrides datetime.", {"type": "string", "maxLength": 64}),
+        "view": _query("view", "all (default): every plan in force, a province's and a city's copy of a line "
+                       "on top of each other; governing: only the plan that governs each area (the lowest "
+                       "level holding the layer there), features cut to where their plan governs.",
+                       {"type": "string", "enum": ["all", "governing"], "default": "all"}),
+        "recorded": _query("recorded", "The registry as it stood at this date or date-time (a date: the end "
+                           "of that day): a filing recorded later, even one dated back, is not seen. Default: "
+                           "as it stands now.", {"type": "string"}),
         "featureId": {"name": "featureId", "in": "path", "required": True, "description": "Feature id.",
                       "schema": {"type": "integer", "minimum": 1}},
         "planId": {"name": "featureId", "in": "path", "required": True,
@@ -188,9 +195,9 @@ def collection_paths(layer: Layer, lang: str = "zh") -> dict:
         prop_params.append(_query(f.name, f"Features whose {f.name} ({f.label('zh')} / {f.label('en')}) "
                                   "equals this value.", schema))
     names = ["f", "lang", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "after", "sortby",
-             "properties", "skipGeometry", "filter", "filter-lang", "filter-crs", "region"]
+             "properties", "skipGeometry", "filter", "filter-lang", "filter-crs", "region", "recorded"]
     if layer.drawer:
-        names.append("plan_id")
+        names += ["plan_id", "view"]
     items_params = [_p(n) for n in names]
     return {
         base: {"get": {"tags": [tag], "summary": f"{title}: collection metadata",

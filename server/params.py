@@ -12,14 +12,14 @@ from werkzeug.datastructures import MultiDict
 from onemap.config.catalogue import Layer
 from onemap.config.errors import InvalidParameterValue, UnknownParameter
 from onemap.providers import crs as crsmod
-from onemap.providers.drawers import check_region, parse_when
+from onemap.providers.drawers import VIEWS, check_region, parse_recorded, parse_when
 from onemap.providers.features import ItemsQuery
 from onemap.providers.store.sql import coerce_value
 
 COMMON = frozenset({"f", "lang"})
 ITEMS = COMMON | {
     "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "sortby", "properties",
-    "skipGeometry", "filter", "filter-lang", "filter-crs", "region", "plan_id", "after",
+    "skipGeometry", "filter", "filter-lang", "filter-crs", "region", "plan_id", "after", "view", "recorded",
 }
 ITEM = COMMON | {"crs"}
 MAX_OFFSET = 50_000_000
@@ -153,6 +153,10 @@ def parse_items(args: MultiDict, layer: Layer, *, supported_crs: list[str], defa
             raise InvalidParameterValue(f"properties: unknown {', '.join(repr(u) for u in unknown)}")
         select = tuple(names)
 
+    view = args.get("view") or "all"
+    if view not in VIEWS:
+        raise InvalidParameterValue(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+
     skip = args.get("skipGeometry")
     if skip is not None and skip.lower() not in ("true", "false"):
         raise InvalidParameterValue("skipGeometry must be true or false")
@@ -179,4 +183,6 @@ def parse_items(args: MultiDict, layer: Layer, *, supported_crs: list[str], defa
         crs=out_crs,
         after=after if not sortby else None,
         lang=lang,
+        view=view,
+        recorded=parse_recorded(args.get("recorded"), tz),
     )

@@ -15,7 +15,7 @@ from flask import Response, request
 
 from onemap.config.catalogue import Layer
 from onemap.config.errors import InvalidParameterValue
-from onemap.providers.drawers import parse_when
+from onemap.providers.drawers import VIEWS, parse_recorded, parse_when
 from onemap.providers.vector_tiles import tile_properties
 from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import etag
@@ -41,8 +41,8 @@ CONFORMS_TO = [
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
-TILE_PARAMS = frozenset({"f", "datetime"})
-DATASET_TILE_PARAMS = frozenset({"f", "datetime", "collections"})
+TILE_PARAMS = frozenset({"f", "datetime", "view", "recorded"})
+DATASET_TILE_PARAMS = frozenset({"f", "datetime", "collections", "view", "recorded"})
 META_PARAMS = frozenset({"f", "lang"})
 TILE_TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
 
@@ -206,7 +206,11 @@ def _tile_response(om: "OneMap", layers: list[Layer], tms_id: str, z: str, row: 
         raise InvalidParameterValue("vector tiles are served as f=mvt")
     ref = tmsmod.tile(tms_id, z, row, col)
     when = parse_when(request.args["datetime"], om.settings.timezone) if request.args.get("datetime") else None
-    rendered = [om.tiles.tile(layer, ref, when) for layer in layers]
+    view = request.args.get("view") or "all"
+    if view not in VIEWS:
+        raise InvalidParameterValue(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+    recorded = parse_recorded(request.args.get("recorded"), om.settings.timezone)
+    rendered = [om.tiles.tile(layer, ref, when, view, recorded) for layer in layers]
     tags = [r.etag for r in rendered]
     tag = tags[0] if len(tags) == 1 else etag("".join(tags).encode())
     headers = tile_headers(tag, ",".join(sorted({r.cache for r in rendered})))
@@ -242,6 +246,7 @@ def openapi_paths(om: "OneMap", paths: dict, tags: list) -> None:
     zyx = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
            for n in ("tileMatrix", "tileRow", "tileCol")]
     datetime = _p("datetime")
+    drawer_params = [datetime, _p("view"), _p("recorded")]
     tile_ok = {"200": {"description": "A vector tile.", "content": {MVT_MEDIA_TYPE: {"schema": {
         "type": "string", "format": "binary"}}}},
         "204": {"description": "No features in this tile."},
@@ -265,7 +270,7 @@ def openapi_paths(om: "OneMap", paths: dict, tags: list) -> None:
         "parameters": [tms_param, f_meta, collections], "responses": {**meta_ok, **_errors()}}}
     paths["/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"] = {"get": {
         "tags": ["tiles"], "summary": "A vector tile of the one map (one MVT layer per collection)",
-        "operationId": "getDatasetTile", "parameters": [tms_param, *zyx, datetime, collections],
+        "operationId": "getDatasetTile", "parameters": [tms_param, *zyx, *drawer_params, collections],
         "responses": {**tile_ok, **_errors()}}}
     for layer in om.catalogue.layers.values():
         base = f"/collections/{layer.id}/tiles"
@@ -277,4 +282,4 @@ def openapi_paths(om: "OneMap", paths: dict, tags: list) -> None:
             "parameters": [tms_param, f_meta], "responses": {**meta_ok, **_errors()}}}
         paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
             "tags": [layer.id], "summary": f"{layer.t('title')}: a vector tile", "operationId": f"get{op}Tile",
-            "parameters": [tms_param, *zyx, datetime], "responses": {**tile_ok, **_errors()}}}
+            "parameters": [tms_param, *zyx, *drawer_params], "responses": {**tile_ok, **_errors()}}}

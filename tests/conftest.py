@@ -211,16 +211,29 @@ class Reference:
             out[rec["id"]] = rec
         return out
 
-    def in_force(self, day: dt.date) -> set[str]:
-        out = set()
-        for pid, p in self.plans().items():
-            if p["status"] not in ("filed", "superseded", "withdrawn") or not p["valid_from"]:
+    def periods(self) -> dict[str, list[tuple[dt.date, dt.date | None]]]:
+        """Every entry's periods in force, from the validity its recorded events left (a reinstated
+        version has two); an entry without events has its row's one interval."""
+        _, cols, _ = self.layer("plan_events")
+        events = sorted(zip(cols["at"], range(len(cols["at"])), cols["plan_id"], cols["valid_from"],
+                            cols["valid_to"]), key=lambda e: (str(e[0]), e[1]))
+        out: dict[str, dict] = {}
+        for _, _, pid, vf, vt in events:
+            vf, vt = _none_if_null(vf), _none_if_null(vt)
+            if vf is None:
                 continue
-            vf = dt.date.fromisoformat(str(p["valid_from"])[:10])
-            vt = dt.date.fromisoformat(str(p["valid_to"])[:10]) if p["valid_to"] else None
-            if vf <= day and (vt is None or day < vt):
-                out.add(pid)
-        return out
+            start = dt.date.fromisoformat(str(vf)[:10])
+            out.setdefault(pid, {})[start] = dt.date.fromisoformat(str(vt)[:10]) if vt else None
+        for pid, p in self.plans().items():
+            if pid not in out and p["status"] in ("filed", "superseded", "withdrawn") and p["valid_from"]:
+                vt = p["valid_to"]
+                out[pid] = {dt.date.fromisoformat(str(p["valid_from"])[:10]):
+                            dt.date.fromisoformat(str(vt)[:10]) if vt else None}
+        return {pid: sorted(d.items()) for pid, d in out.items()}
+
+    def in_force(self, day: dt.date) -> set[str]:
+        return {pid for pid, periods in self.periods().items()
+                if any(vf <= day and (vt is None or day < vt) for vf, vt in periods)}
 
     def features(self, name: str, plan_ids: set[str]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         fids, cols, geoms = self.layer(name)
@@ -274,3 +287,22 @@ def registry_notice_delivered(store, seconds: float = 5.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError("no registry notice arrived")
+
+
+def run_process(settings: Settings, process_id: str, inputs: dict, output: str = "result") -> dict:
+    """Run one of OneMap's processes in this process against a real store, as a worker runs it."""
+    import time
+
+    from onemap.processes import load_processors
+    from onemap.processes.base import RunContext
+
+    store = open_store(settings.store_url)
+    try:
+        proc = load_processors(settings.store_url)[process_id]
+        checked = proc.validate(inputs)
+        proc.check(checked, settings, store)
+        ctx = RunContext(store, settings, time.monotonic() + 600)
+        out = proc.run(ctx, checked, {output: "application/json"})
+        return out[output].value
+    finally:
+        store.close()

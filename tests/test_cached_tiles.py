@@ -20,9 +20,9 @@ def rendered(om, monkeypatch) -> list[str]:
     calls: list[str] = []
     real = om.tiles.tile
 
-    def tile(layer, ref, when):
+    def tile(layer, ref, when, *rest):
         calls.append(f"{layer.id}/{ref.z}/{ref.y}/{ref.x}")
-        return real(layer, ref, when)
+        return real(layer, ref, when, *rest)
 
     monkeypatch.setattr(om.tiles, "tile", tile)
     return calls

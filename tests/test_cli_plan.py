@@ -22,7 +22,9 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.providers.store.base import today
 
-from .conftest import ROOT, pg_clone
+from onemap.config.settings import Settings
+
+from .conftest import ROOT, pg_clone, run_process
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 COUNTY = "990121-county-master-2022"
@@ -71,7 +73,7 @@ def registry_state(data_dir: Path) -> dict:
     """Every entry's fields and trace, read with the Python API (faster than another subprocess)."""
     store = open_store(str(data_dir / "onemap.gpkg"))
     try:
-        return {pid: (p.as_record(), store.plan_events(pid)) for pid, p in store.plans().items()}
+        return {pid: (p.as_record(), store.events(pid)) for pid, p in store.plans().items()}
     finally:
         store.close()
 
@@ -84,7 +86,7 @@ def _date(v) -> str | None:
 def test_plan_list_json_is_one_object_per_line(data_dir, ref):
     out = ok(run(data_dir, "plan", "list", "--json"))
     lines = out.splitlines()
-    assert len(lines) == len(ref.plans()) == 8
+    assert len(lines) == len(ref.plans()) == 21
     docs = [json.loads(line) for line in lines]  # each line is a JSON document on its own
     assert {d["id"] for d in docs} == set(ref.plans())
     for d in docs:
@@ -96,13 +98,25 @@ def test_plan_list_json_is_one_object_per_line(data_dir, ref):
     assert "东岭县" in out, "Chinese text should be written as UTF-8, not escaped"
 
 
+COUNTY_CODES = ("990102", "990121", "990122", "990123")
+SURVEYS = {f"{c}-county-survey-{y}" for c in COUNTY_CODES for y in (2022, 2023)}
+
+
 @pytest.mark.parametrize("args,want", [
-    (("--region", "990100"), {"990100-city-master-2021", "990100-city-master-2023", "990121-county-master-2022",
-                              "990122-county-master-2022", "990123-county-master-2022"}),
-    (("--status", "superseded"), {"990000-province-survey-2022", "990100-city-master-2021"}),
+    (("--region", "990100"), {"990100-city-master-2021", "990100-city-master-2023", "990100-city-special-LSWH-2024",
+                              "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024",
+                              "990121-county-master-2022", "990122-county-master-2022", "990122-county-master-2024",
+                              "990123-county-master-2022", "990123-county-master-2025"} | SURVEYS),
+    (("--status", "superseded"), {"990000-province-survey-2022", "990100-city-master-2021"}
+     | {s for s in SURVEYS if s.endswith("2022")}),
     (("--level", "county", "--status", "filed"), {"990121-county-master-2022", "990122-county-master-2022",
-                                                  "990123-county-master-2022"}),
-    (("--type", "survey"), {"990000-province-survey-2022", "990000-province-survey-2023"}),
+                                                  "990123-county-master-2022"}
+     | {s for s in SURVEYS if s.endswith("2023")}),
+    (("--type", "survey"), {"990000-province-survey-2022", "990000-province-survey-2023"} | SURVEYS),
+    (("--type", "special"), {"990100-city-special-LSWH-2024", "990100-city-special-ZHFZ-2024"}),
+    (("--subject", "LSWH"), {"990100-city-special-LSWH-2024"}),
+    (("--status", "withdrawn"), {"990122-county-master-2024"}),
+    (("--status", "submitted"), {"990123-county-master-2025"}),
 ])
 def test_plan_list_filters(data_dir, args, want):
     assert set(plans_json(data_dir, *args)) == want
@@ -165,7 +179,8 @@ def test_plan_show_json_includes_the_events(data_dir):
 
 # ---- the whole cycle ------------------------------------------------------------------------------------
 def _cycle(run_, tmp_path: Path, store_url: str) -> None:
-    """export -> load -> (checked via the Python API) -> approve -> file, through the CLI."""
+    """export -> load -> (checked via the Python API) -> approve (refused) -> transmission check ->
+    approve -> file, through the CLI."""
     pkg = tmp_path / "dongling.gpkg"
     out = ok(run_("export", COUNTY, str(pkg), "--format", "gpkg", "--crs", "EPSG:4527"))
     assert pkg.exists() and COUNTY in out
@@ -179,6 +194,18 @@ def _cycle(run_, tmp_path: Path, store_url: str) -> None:
         Registry(store).mark_checked(NEW, "质检员", "quality check passed")
     finally:
         store.close()
+
+    # the gate: no transmission check against the upper plans in force is on record yet
+    msg = one_sentence_error(run_("plan", "approve", NEW, "--by", "审批员", "--approval-no", "示市政函〔2024〕5号"))
+    assert "transmission" in msg and "990100-city-master-2023" in msg
+    gate = json.loads(ok(run_("plan", "gate", NEW)))
+    assert (gate["required"], gate["passed"]) == (True, False)
+    data_dir = Path(store_url).parent if not store_url.startswith("postgresql") else tmp_path
+    settings = Settings(data_dir=data_dir, database_url=store_url if store_url.startswith("postgresql") else None)
+    result = run_process(settings, "transmission-check", {"plan_id": NEW})
+    assert result["overall"]["result"] == "pass"
+    gate = json.loads(ok(run_("plan", "gate", NEW)))
+    assert (gate["passed"], gate["certificate"]) == (True, result["certificate"]["id"])
 
     day_before = today()
     out = ok(run_("plan", "approve", NEW, "--by", "审批员", "--approval-no", "示市政函〔2024〕5号"))
@@ -198,6 +225,8 @@ def _cycle(run_, tmp_path: Path, store_url: str) -> None:
     assert COUNTY in table and NEW not in table
 
     doc = json.loads(ok(run_("plan", "show", NEW, "--json")))
+    assert doc["approval_override"] is None and result["certificate"]["id"] in doc["events"][2]["reason"]
+    assert [c["id"] for c in doc["certificates"]] == [result["certificate"]["id"]]
     assert [(e["from"], e["to"], e["by"]) for e in doc["events"]] == [
         (None, "submitted", "东岭县自然资源和规划局"), ("submitted", "checked", "质检员"),
         ("checked", "approved", "审批员"), ("approved", "filed", "管理员")]
@@ -227,7 +256,7 @@ def test_cycle_on_postgis_with_database_option(pg, pg_template, tmp_path):
     def run_db(*args: str) -> subprocess.CompletedProcess:
         return run(empty, *args, "--database", url)
 
-    assert len(plans_json_from(run_db)) == 8
+    assert len(plans_json_from(run_db)) == 21
     _cycle(run_db, tmp_path, url)
     assert not (empty / "onemap.gpkg").exists(), "the command used the GeoPackage, not --database"
 

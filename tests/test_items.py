@@ -330,7 +330,7 @@ def test_store_from_before_recorded_counts_still_pages(fresh_settings, ref, toda
             cur.execute(f"UPDATE {store._table_sql('meta' if store.backend == 'postgis' else 'onemap_meta')} "
                         "SET value = '1' WHERE key = 'schema_version'")
         store.ensure_schema()
-        assert store.plan_layers("990000-province-survey-2023")["dltb"][0] > 0
+        assert store.plan_layers("990121-county-survey-2023")["dltb"][0] > 0
     finally:
         store.close()
     doc = get_json(create_app(fresh_settings).test_client(), "/collections/dltb/items?limit=5")

@@ -38,7 +38,7 @@ def _where(ref, pred) -> set[str]:
 def test_lists_every_entry(client, ref):
     feats = all_items(client, BASE)
     plans = ref.plans()
-    assert {f["id"] for f in feats} == set(plans) and len(feats) == len(plans) == 8
+    assert {f["id"] for f in feats} == set(plans) and len(feats) == len(plans) == 21
     doc = get_json(client, BASE)
     assert doc["numberMatched"] == len(plans)
     for f in feats:
@@ -70,8 +70,11 @@ def test_region_covers_its_sub_regions(client, ref, region, prefix):
 
 def test_city_region_has_its_counties_but_not_the_province(client):
     got = ids(client, "&region=990100")
-    assert {"990100-city-master-2021", "990100-city-master-2023", "990121-county-master-2022",
-            "990122-county-master-2022", "990123-county-master-2022"} == got
+    assert {"990100-city-master-2021", "990100-city-master-2023", "990100-city-special-LSWH-2024",
+            "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024", "990121-county-master-2022",
+            "990122-county-master-2022", "990122-county-master-2024", "990123-county-master-2022",
+            "990123-county-master-2025"} | {f"{c}-county-survey-{y}" for c in ("990102", "990121", "990122", "990123")
+                                             for y in (2022, 2023)} == got
     assert not {g for g in got if g.startswith("990000")}
 
 
@@ -90,9 +93,9 @@ def test_filter_by_query_parameter(client, ref, name, value):
 
 
 def test_query_parameters_combine_with_region(client, ref):
-    got = ids(client, "&region=990100&status=filed&level=county")
+    got = ids(client, "&region=990100&status=filed&level=county&type=master")
     assert got == {"990121-county-master-2022", "990122-county-master-2022", "990123-county-master-2022"}
-    assert ids(client, "&region=990100&status=superseded") == {"990100-city-master-2021"}
+    assert ids(client, "&region=990100&status=superseded&type=master") == {"990100-city-master-2021"}
 
 
 @pytest.mark.parametrize("cql,pred", [
@@ -127,9 +130,14 @@ def test_datetime_gives_the_entries_in_force_then(client, ref):
     assert "990100-city-master-2021" in got and "990100-city-master-2023" not in got
     assert "990000-province-survey-2022" in got and "990000-province-survey-2023" not in got
     assert "990121-county-master-2022" in got and "990122-county-master-2022" not in got  # from 2022-06-21
+    # the reinstated 2022 version of 990122 is in force in both its periods, not in its revision's
+    assert "990122-county-master-2022" in ids(client, "&datetime=2023-06-01")
+    assert ids(client, "&datetime=2024-12-01&region=990122&type=master") == {"990122-county-master-2024"}
+    assert ids(client, "&datetime=2025-03-01&region=990122&type=master") == {"990122-county-master-2022"}
 
 
-@pytest.mark.parametrize("day", ["2021-05-31", "2021-06-01", "2023-08-31", "2023-09-01", "2030-01-01"])
+@pytest.mark.parametrize("day", ["2021-05-31", "2021-06-01", "2023-08-31", "2023-09-01", "2024-08-31", "2024-09-01",
+                                 "2025-02-28", "2025-03-01", "2030-01-01"])
 def test_datetime_boundaries(client, ref, day):
     """valid_from is inclusive, valid_to exclusive."""
     assert ids(client, f"&datetime={day}") == ref.in_force(dt.date.fromisoformat(day))
@@ -137,11 +145,8 @@ def test_datetime_boundaries(client, ref, day):
 
 def test_datetime_interval(client, ref):
     start, end = dt.date(2023, 1, 1), dt.date(2023, 8, 31)
-    want = set()
-    for pid, p in ref.plans().items():
-        vf, vt = _date(p["valid_from"]), _date(p["valid_to"])
-        if p["status"] in ("filed", "superseded", "withdrawn") and vf and vf <= end and (vt is None or vt > start):
-            want.add(pid)
+    want = {pid for pid, periods in ref.periods().items()
+            if any(vf <= end and (vt is None or vt > start) for vf, vt in periods)}
     assert ids(client, "&datetime=2023-01-01/2023-08-31") == want
     assert "990100-city-master-2023" not in want and "990100-city-master-2021" in want
 
@@ -149,7 +154,8 @@ def test_datetime_interval(client, ref):
 def test_datetime_and_region_together(client, ref):
     want = {p for p in ref.in_force(dt.date(2022, 6, 1)) if p.startswith("9901")}
     assert ids(client, "&datetime=2022-06-01&region=990100") == want == {
-        "990100-city-master-2021", "990121-county-master-2022"}
+        "990100-city-master-2021", "990121-county-master-2022"} | {
+        f"{c}-county-survey-2022" for c in ("990102", "990121", "990122", "990123")}
 
 
 # ---- single entries ---------------------------------------------------------------------------------------------

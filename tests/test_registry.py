@@ -15,7 +15,7 @@ import pytest
 from onemap.config.errors import Conflict, InvalidParameterValue, NotFound
 from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
-from onemap.providers.store.base import FeatureBatch, Plan
+from onemap.providers.store.base import Event, FeatureBatch, Plan
 
 from .conftest import all_items, get_json, registry_notice_delivered
 
@@ -23,6 +23,8 @@ COUNTY = "990121-county-master-2022"
 CITY_OLD = "990100-city-master-2021"
 CITY_NEW = "990100-city-master-2023"
 TZ = ZoneInfo("Asia/Shanghai")
+# the lifecycle tests approve without a transmission check (the gate has tests of its own)
+OVERRIDE = "test of the lifecycle: transmission gate overridden"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -44,8 +46,8 @@ def snapshot(url: str) -> dict:
     try:
         out = {}
         for pid, p in s.plans().items():
-            events = [(e["by"], e["from_status"], e["to_status"], e["reason"], str(e["at"]))
-                      for e in s.plan_events(pid)]
+            events = [(e.by, e.from_status, e.to_status, e.reason, str(e.at), e.valid_from, e.valid_to)
+                      for e in s.events(pid)]
             out[pid] = {"status": p.status, "valid_from": p.valid_from, "valid_to": p.valid_to,
                         "approval_no": p.approval_no, "approval_date": p.approval_date, "events": events}
         return out
@@ -67,13 +69,13 @@ def add_new_version(store, version: str = "2024", status: str = "submitted") -> 
                 submitted_by="东岭县自然资源和规划局", submitted_at=at, outline=old.outline)
     batch = FeatureBatch(layer_id="czkfbj", plan_id=pid, columns={n: list(cols[n]) for n in names},
                          geometry=geoms)
-    store.write([plan], [batch], events=[(pid, at, "东岭县自然资源和规划局", None, status, "test package")])
+    store.write([plan], [batch], events=[Event(pid, at, "东岭县自然资源和规划局", None, status, "test package")])
     return pid
 
 
 def to_approved(reg: Registry, pid: str) -> None:
     reg.mark_checked(pid, "质检员")
-    reg.approve(pid, "审批员", "示市政函〔2024〕3号", dt.date(2024, 1, 20))
+    reg.approve(pid, "审批员", "示市政函〔2024〕3号", dt.date(2024, 1, 20), override=OVERRIDE)
 
 
 # ---- illegal transitions ---------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def _approved(reg, store):
 
 ACTIONS = {
     "check": lambda r, pid: r.mark_checked(pid, "质检员"),
-    "approve": lambda r, pid: r.approve(pid, "审批员", "示市政函〔2024〕9号"),
+    "approve": lambda r, pid: r.approve(pid, "审批员", "示市政函〔2024〕9号", override=OVERRIDE),
     "file": lambda r, pid: r.file(pid, "管理员", dt.date(2024, 6, 1)),
     "withdraw": lambda r, pid: r.withdraw(pid, "管理员", "test reason"),
     "reject": lambda r, pid: r.reject(pid, "审批员", "test reason"),
@@ -210,7 +212,7 @@ def test_full_cycle_files_and_supersedes(store, reg, fresh_settings):
     pid = add_new_version(store)
     assert reg.get(pid).status == "submitted"
     assert reg.mark_checked(pid, "质检员", "all checks passed").status == "checked"
-    p = reg.approve(pid, "审批员", "示市政函〔2024〕3号", dt.date(2024, 1, 20))
+    p = reg.approve(pid, "审批员", "示市政函〔2024〕3号", dt.date(2024, 1, 20), override=OVERRIDE)
     assert (p.status, p.approval_no, p.approval_date) == ("approved", "示市政函〔2024〕3号", dt.date(2024, 1, 20))
     p = reg.file(pid, "管理员", dt.date(2024, 2, 1), "备案")
     assert (p.status, p.valid_from, p.valid_to) == ("filed", dt.date(2024, 2, 1), None)
@@ -225,12 +227,12 @@ def test_full_cycle_files_and_supersedes(store, reg, fresh_settings):
     assert old["approval_no"] == before[COUNTY]["approval_no"]
 
     # the trace: who, from, to, why, for both entries
-    assert [(by, fr, to) for by, fr, to, _, _ in new["events"]] == [
+    assert [(by, fr, to) for by, fr, to, *_ in new["events"]] == [
         ("东岭县自然资源和规划局", None, "submitted"), ("质检员", "submitted", "checked"),
         ("审批员", "checked", "approved"), ("管理员", "approved", "filed")]
     assert new["events"][1][3] == "all checks passed" and new["events"][3][3] == "备案"
     assert old["events"][:-1] == before[COUNTY]["events"]
-    by, fr, to, why, _ = old["events"][-1]
+    by, fr, to, why, *_ = old["events"][-1]
     assert (by, fr, to) == ("管理员", "filed", "superseded") and pid in why
 
     # the event objects carry an aware time, oldest first
@@ -244,15 +246,41 @@ def test_full_cycle_files_and_supersedes(store, reg, fresh_settings):
             assert after[other] == state, other
 
 
-def test_withdrawing_a_filed_plan_closes_it_and_keeps_the_superseded_one(store, reg, fresh_settings):
+def test_withdrawing_the_version_in_force_reinstates_the_one_it_superseded(store, reg, fresh_settings):
+    before = snapshot(fresh_settings.store_url)
     pid = add_new_version(store)
     to_approved(reg, pid)
     reg.file(pid, "管理员", dt.date(2024, 2, 1))
     p = reg.withdraw(pid, "管理员", "上级批复撤销", valid_to=dt.date(2024, 8, 1))
     assert (p.status, p.valid_from, p.valid_to) == ("withdrawn", dt.date(2024, 2, 1), dt.date(2024, 8, 1))
     after = snapshot(fresh_settings.store_url)
-    assert after[COUNTY]["status"] == "superseded" and after[COUNTY]["valid_to"] == dt.date(2024, 2, 1)
+    # the 2022 version is in force again from the withdrawal, its first period kept in its trace
+    assert (after[COUNTY]["status"], after[COUNTY]["valid_from"], after[COUNTY]["valid_to"]) == \
+        ("filed", dt.date(2024, 8, 1), None)
     assert after[pid]["events"][-1][:4] == ("管理员", "filed", "withdrawn", "上级批复撤销")
+    by, fr, to, why, _, vf, vt = after[COUNTY]["events"][-1]
+    assert (by, fr, to, vf, vt) == ("管理员", "superseded", "filed", dt.date(2024, 8, 1), None) and pid in why
+    county = open_store(fresh_settings.store_url)
+    try:
+        periods = [(q.start, q.end) for q in county.plan(COUNTY).periods]
+    finally:
+        county.close()
+    assert periods == [(before[COUNTY]["valid_from"], dt.date(2024, 2, 1)), (dt.date(2024, 8, 1), None)]
+    # one version of the drawer in force on each day, before, during and after the revision
+    days = [dt.date(2024, 1, 31), dt.date(2024, 2, 1), dt.date(2024, 7, 31), dt.date(2024, 8, 1), dt.date(2025, 1, 1)]
+    assert {d: ids for d, ids in _in_force_days(store, days).items()} == {
+        dt.date(2024, 1, 31): [COUNTY], dt.date(2024, 2, 1): [pid], dt.date(2024, 7, 31): [pid],
+        dt.date(2024, 8, 1): [COUNTY], dt.date(2025, 1, 1): [COUNTY]}
+
+
+def test_withdrawing_without_reinstating_leaves_the_drawer_empty(store, reg, fresh_settings):
+    pid = add_new_version(store)
+    to_approved(reg, pid)
+    reg.file(pid, "管理员", dt.date(2024, 2, 1))
+    reg.withdraw(pid, "管理员", "上级批复撤销", valid_to=dt.date(2024, 8, 1), reinstate=False)
+    after = snapshot(fresh_settings.store_url)
+    assert after[COUNTY]["status"] == "superseded" and after[COUNTY]["valid_to"] == dt.date(2024, 2, 1)
+    assert _in_force_days(store, [dt.date(2025, 1, 1)])[dt.date(2025, 1, 1)] == []
 
 
 def test_withdrawing_before_it_came_into_force_is_refused(store, reg, fresh_settings):

@@ -32,6 +32,12 @@ class TileSpec:
     plan_ids: tuple[str, ...]
     properties: tuple[str, ...]
     cap: int = DEFAULT_CAP
+    # entries that govern only part of their outline (view=governing): (plan id, that part as WKB)
+    clip: tuple[tuple[str, bytes], ...] = ()
+
+    def clip_areas(self) -> dict[str, shapely.Geometry] | None:
+        """The partly governing entries' areas, as the store's query builders take them."""
+        return {pid: shapely.from_wkb(wkb) for pid, wkb in self.clip} or None
 
     @property
     def min_size(self) -> float:
