@@ -19,13 +19,18 @@ from onemap.config.files import read_yaml
 from onemap.config.settings import PACKAGE_DIR, Settings
 from onemap.providers.drawers import parse_when
 from onemap.providers.store import Store
-from onemap.providers.store.base import When
+from onemap.domain.dates import When
+from onemap.providers.geometry import geodesic_area
 
 from .base import OneMapProcessor, Output, RunContext
-from .overlay import Hits, hits, measured, to_geojson
+from .certificates import RECORDED_INPUT, archive, file_hashes, pinned_recorded, plan_entry, reference
+from .overlay import Governed, Hits, measured, plan_citation, to_geojson
 
 RULES_PATH = PACKAGE_DIR / "compliance_rules.yaml"
-VERDICT_ORDER = {"pass": 0, "conditional": 1, "fail": 2}
+# a check no plan governs cannot pass: undetermined ranks above conditional, below a definite failure
+VERDICT_ORDER = {"pass": 0, "conditional": 1, "undetermined": 2, "fail": 3}
+VERDICT_TEXT = {"pass": ("符合", "compliant"), "conditional": ("有条件符合", "compliant with conditions"),
+                "undetermined": ("无法判定", "undetermined"), "fail": ("不符合", "not compliant")}
 KINDS = ("overlap", "containment", "zone_use", "land_use_match", "survey_breakdown")
 
 BOUNDARY_INPUT = {
@@ -123,6 +128,7 @@ class ComplianceReviewProcessor(OneMapProcessor):
                 "minOccurs": 0, "maxOccurs": 1,
             },
             "date": DATE_INPUT,
+            "recorded": RECORDED_INPUT,
         },
         "outputs": {
             "result": {
@@ -141,6 +147,13 @@ class ComplianceReviewProcessor(OneMapProcessor):
                                "land_use": "1001"}},
     }
 
+    def __init__(self, processor_def: dict, process_metadata: dict | None = None) -> None:
+        super().__init__(processor_def, process_metadata)
+        from onemap.config.settings import get_settings
+
+        # a broken rule file stops the server at start-up, not a request later
+        load_rules(Path(get_settings().compliance_rules))
+
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
         """Before anything is queued: the boundary parses within the limits, the code exists."""
         self._boundary(inputs, settings)
@@ -150,6 +163,8 @@ class ComplianceReviewProcessor(OneMapProcessor):
         if inputs["land_use"] not in table:
             raise InvalidInput(f"input 'land_use': {inputs['land_use']!r} is not a 用地用海 2023 code")
         _date(inputs.get("date"), settings.timezone)
+        if inputs.get("recorded"):
+            pinned_recorded(inputs["recorded"], settings.timezone)
 
     @staticmethod
     def _boundary(inputs: dict[str, Any], settings: Settings):
@@ -161,50 +176,70 @@ class ComplianceReviewProcessor(OneMapProcessor):
                               limits=limits)
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
+        from .report import compliance_html
+
         ctx.progress(5, "reading the boundary")
+        recorded = pinned_recorded(inputs.get("recorded"), ctx.settings.timezone)
         boundary = self._boundary(inputs, ctx.settings)
         when = _date(inputs.get("date"), ctx.settings.timezone)
-        result = review(ctx, boundary, inputs["land_use"], inputs.get("project_type") or "ordinary", when)
+        result = review(ctx, boundary, inputs["land_use"], inputs.get("project_type") or "ordinary", when, recorded)
+        ref = result["certificate"] = reference(ctx, self.id)
+        ctx.progress(90, "writing the report")
+        html = compliance_html(ctx, boundary, result, recorded)
+        used = [plan_entry(p, "governing") for pid in sorted({c["plan_id"] for c in result["plans"]})
+                if (p := ctx.store.plan(pid, recorded)) is not None]
+        archive(ctx, ref, self.id, {k: v for k, v in inputs.items() if k not in ("date", "recorded")},
+                date=result["date"], recorded=recorded, plans=used,
+                rules=file_hashes([ctx.settings.compliance_rules]), result=result, html=html)
         out: dict[str, Output] = {}
         if "result" in outputs:
             out["result"] = Output("application/json", result)
         if "report" in outputs:
-            from .report import compliance_html
-
-            ctx.progress(90, "writing the report")
-            out["report"] = Output("text/html", compliance_html(ctx, boundary, result))
+            out["report"] = Output("text/html", html)
         return out
 
 
-def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, when: When) -> dict[str, Any]:
-    """Every check of the rules, and the overall verdict."""
+def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, when: When,
+           recorded: dt.datetime | None = None) -> dict[str, Any]:
+    """Every check of the rules, from the plans governing each part of the boundary, and the overall verdict.
+
+    A check whose layer no plan governs over part of the boundary is undetermined (无法判定) for
+    that part: it fails if what is governed already fails, and never passes.
+    """
     rules = load_rules(Path(ctx.settings.compliance_rules))
     catalogue = ctx.store.catalogue
     check_rules_against(rules, catalogue)
     geom = boundary.geometry
     total = float(boundary.area["m2"])
     ydyh = catalogue.code_tables["ydyh_2023"]
-    urban = code_matches(land_use, rules["urban_construction_uses"])
+    urban = is_urban_use(land_use, rules)
+    governed = Governed(ctx.store, geom, when, recorded)
     checks = []
     n = len(rules["checks"])
     for i, rule in enumerate(rules["checks"]):
         ctx.progress(10 + int(75 * i / n), f"checking {rule['id']}")
         layer = catalogue.layers[rule["layer"]]
-        h = hits(ctx.store, layer, geom, when)
+        h = governed.hits(layer)
         runner = {"overlap": _overlap, "containment": _containment, "zone_use": _zone_use,
                   "land_use_match": _land_use_match, "survey_breakdown": _survey}[rule["kind"]]
-        checks.append(runner(rule, h, geom, total, land_use, project_type, urban, catalogue))
-    worst = max(checks, key=lambda c: VERDICT_ORDER[c["result"]])["result"] if checks else "pass"
+        check = runner(rule, h, geom, total, land_use, project_type, urban, catalogue)
+        checks.append(_coverage(rules, rule, h, check, total))
+    worst = max(checks, key=lambda c: VERDICT_ORDER[c["result"]])["result"] if checks else "undetermined"
     reasons = [{"check": c["id"], "result": c["result"], "zh": c["message"]["zh"], "en": c["message"]["en"]}
                for c in checks if c["result"] != "pass"]
-    verdict_text = {"pass": ("符合", "compliant"), "conditional": ("有条件符合", "compliant with conditions"),
-                    "fail": ("不符合", "not compliant")}[worst]
+    verdict_text = VERDICT_TEXT[worst]
+    plans: dict[str, dict] = {}
+    for c in checks:
+        for cited in c["governing_plans"]:
+            plans.setdefault(cited["plan_id"], {k: v for k, v in cited.items() if k != "area"})
     return {
         "process": "compliance-review",
         "date": when.start.isoformat() if when.start else None,
+        "recorded": recorded.isoformat() if recorded else None,
         "project": {
             "land_use": land_use,
             "land_use_label": {"zh": ydyh.label(land_use, "zh"), "en": ydyh.label(land_use, "en")},
+            "urban_construction": urban,
             "project_type": project_type,
             "project_type_label": rules["project_types"].get(project_type),
             "area": dict(boundary.area),
@@ -214,6 +249,7 @@ def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, whe
             "notes": boundary.notes,
             "geometry": to_geojson(geom),
         },
+        "plans": sorted(plans.values(), key=lambda p: p["plan_id"]),
         "checks": checks,
         "overall": {
             "result": worst,
@@ -222,6 +258,35 @@ def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, whe
             "reasons": reasons,
         },
     }
+
+
+def is_urban_use(land_use: str, rules: dict[str, Any]) -> bool:
+    """Is the intended use urban construction (城镇建设用地: it belongs inside the urban development boundary)?"""
+    return code_matches(land_use, rules["urban_construction_uses"]) and \
+        not code_matches(land_use, rules.get("urban_construction_except", []))
+
+
+def _coverage(rules: dict, rule: dict, h: Hits, check: dict[str, Any], total: float) -> dict[str, Any]:
+    """Cite the governing plans of a check, and make it undetermined where no plan governs."""
+    check["governing_plans"] = [plan_citation(s.plan, float(geodesic_area(s.geometry)), total) for s in h.scopes]
+    check["uncovered"] = measured(h.uncovered, total)
+    check["uncovered_geometry"] = to_geojson(h.uncovered)
+    check["basis"] = {"source": rule.get("source"), "confidence": rule.get("confidence")}
+    if h.determined:
+        return check
+    msg = rules["undetermined"]["none" if h.nothing_governs else "partly"]
+    values = {"ha": f"{check['uncovered']['ha']:.4f}", "mu": f"{check['uncovered']['mu']:.3f}",
+              "title_zh": rule["title"]["zh"], "title_en": rule["title"]["en"]}
+    text = {lang: t.format(**values) for lang, t in msg.items()}
+    if h.nothing_governs:
+        check["result"], check["message"] = "undetermined", text
+    elif check["result"] != "fail":
+        # what is governed does not fail; the rest is unknown, so the check cannot pass
+        check["result"] = "undetermined"
+        check["message"] = {lang: check["message"][lang] + text[lang] for lang in text}
+    else:
+        check["message"] = {lang: check["message"][lang] + text[lang] for lang in text}
+    return check
 
 
 def _base(rule: dict, h: Hits, total: float) -> dict[str, Any]:
@@ -269,13 +334,27 @@ def _overlap(rule, h, geom, total, land_use, project_type, urban, catalogue):
 
 
 def _containment(rule, h, geom, total, land_use, project_type, urban, catalogue):
+    """Inside, partly or outside the layer's features, over the part of the boundary a plan governs."""
     c = _base(rule, h, total)
-    share = c["overlap"]["share"]
     kind = "urban" if urban else "other"
-    c["outside"] = measured(shapely.difference(geom, h.union()), total)
-    if share >= 0.999:
+    outside = shapely.difference(h.covered, h.union()) if not h.covered.is_empty else shapely.Polygon()
+    c["outside"] = measured(outside, total)
+    governed_m2 = float(geodesic_area(h.covered)) if not h.covered.is_empty else 0.0
+    share_in = c["overlap"]["m2"] / governed_m2 if governed_m2 > 0 else 0.0
+    share_out = c["outside"]["m2"] / total if total > 0 else 0.0
+    if governed_m2 <= 0:
+        # no plan governs any of it: the check is undetermined (``_coverage`` says so)
+        c["result"], c["message"] = "undetermined", {"zh": "", "en": ""}
+        return c
+    if share_in >= 0.999:
         return _outcome(c, rule["outcomes"]["inside"])
-    if share > 0:
+    if share_in > 0:
+        limit = rule.get("partly_fail_share")
+        if urban and limit is not None and share_out > float(limit):
+            out = _outcome(c, rule["outcomes"]["partly_beyond"])
+            pct = {"share": f"{share_out * 100:.1f}", "limit": f"{float(limit) * 100:.0f}"}
+            out["message"] = {lang: t.format(**pct) for lang, t in out["message"].items()}
+            return out
         return _outcome(c, rule["outcomes"]["partly"][kind])
     return _outcome(c, rule["outcomes"]["outside"][kind])
 
@@ -322,7 +401,7 @@ def _land_use_match(rule, h, geom, total, land_use, project_type, urban, catalog
         code = h.columns["YDYHFLDM"][i] or ""
         edition = h.columns["YDYHBB"][i]
         entry = by_code.setdefault((code, edition), {"YDYHFLDM": code, "YDYHFLMC": h.columns["YDYHFLMC"][i],
-                                                     "YDYHBB": edition, "parts": []})
+                                                     "YDYHBB": edition, "plan_id": h.plan_ids[i], "parts": []})
         entry["parts"].append(h.parts[i])
         # codes are compared within the 2023 edition only; a 2020-edition plan never matches
         if edition != "2023" or not (code.startswith(land_use) or land_use.startswith(code)):

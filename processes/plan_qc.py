@@ -18,10 +18,11 @@ import pyogrio
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES
 from onemap.config.errors import Conflict, InvalidInput, NotFound
 from onemap.config.settings import Settings
-from onemap.providers.registry import validate_drawer
+from onemap.domain.plans import validate_level
 from onemap.providers.store import Store
 
 from .base import OneMapProcessor, Output, RunContext
+from .certificates import RECORDED_INPUT, pinned_recorded
 
 GPKG_MEDIA = "application/geopackage+sqlite3"
 MAX_PACKAGE_CHARS = 40_000_000  # base64 characters (the execute request itself is limited to 30 MB)
@@ -93,6 +94,7 @@ class PlanQcProcessor(OneMapProcessor):
                 "schema": {"type": "string", "enum": list(PLAN_TYPES)},
                 "minOccurs": 0, "maxOccurs": 1,
             },
+            "recorded": RECORDED_INPUT,
         },
         "outputs": {
             "report": {
@@ -139,25 +141,26 @@ class PlanQcProcessor(OneMapProcessor):
         missing = [k for k in ("region", "level", "type") if not inputs.get(k)]
         if missing:
             raise InvalidInput(f"a package needs {', '.join(repr(k) for k in missing)} too")
-        validate_drawer(inputs["region"], inputs["level"], inputs["type"], "qc")
+        validate_level(inputs["region"], inputs["level"], inputs["type"])
         _package_bytes(inputs["package"])
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
         from .qc import check_package, check_plan
-        from .qc.lifecycle import mark_if_clean
-        from .qc.report import gpkg_bytes, html, to_json
+        from .qc.lifecycle import certify, mark_if_clean
+        from .qc.report import gpkg_bytes
 
         def progress(stage: str, fraction: float) -> None:
             ctx.progress(int(3 + 87 * fraction), stage)
 
         ctx.progress(2, "reading")
+        recorded = pinned_recorded(inputs.get("recorded"), ctx.settings.timezone)
         if inputs.get("plan_id"):
-            plan = ctx.store.plan(inputs["plan_id"])
+            plan = ctx.store.plan(inputs["plan_id"], recorded)
             if plan is None:
                 raise NotFound(f"no drawer entry {inputs['plan_id']!r}")
             if plan.status not in CHECKABLE:
                 raise Conflict(f"{plan.id} is {plan.status}: only submitted or checked entries are checked")
-            result = check_plan(ctx.store, plan.id, progress=progress)
+            result = check_plan(ctx.store, plan.id, progress=progress, recorded=recorded)
         else:
             data, suffix = _package_bytes(inputs["package"])
             with tempfile.TemporaryDirectory(prefix="onemap-plan-qc-") as tmp:
@@ -166,13 +169,14 @@ class PlanQcProcessor(OneMapProcessor):
                 try:
                     result = check_package(path, region=inputs["region"], level=inputs["level"],
                                            type_=inputs["type"], catalogue=ctx.store.catalogue, store=ctx.store,
-                                           progress=progress, workdir=tmp)
+                                           progress=progress, workdir=tmp, recorded=recorded)
                 except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
                     # GDAL could not read it: a client's broken file, not a server error
                     raise InvalidInput("the package cannot be read as a GeoPackage, Shapefiles or File "
                                        "Geodatabase") from None
         ctx.progress(92, "writing the report")
-        doc = to_json(result)
+        doc, report_html = certify(ctx, result, inputs, recorded)
+        # the registry moves after the check is on record (a clean submission becomes checked)
         moved, what = mark_if_clean(ctx.store, result, ctx.settings.timezone)
         doc["registry"] = {"status": moved.status if moved is not None else result.subject.get("status"),
                            "moved": moved is not None, "note": what}
@@ -180,7 +184,7 @@ class PlanQcProcessor(OneMapProcessor):
         if "report" in outputs:
             out["report"] = Output("application/json", doc)
         if "report_html" in outputs:
-            out["report_html"] = Output("text/html", html(result, doc))
+            out["report_html"] = Output("text/html", report_html)
         if "errors" in outputs:
             out["errors"] = Output(GPKG_MEDIA, gpkg_bytes(result))
         return out

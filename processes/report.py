@@ -63,14 +63,14 @@ def _paint(img: np.ndarray, shapes: list, transform: Any, colour: tuple[int, int
 
 
 def map_png(ctx: RunContext, boundary: shapely.Geometry, conflicts: dict[str, shapely.Geometry],
-            when: When) -> tuple[bytes, list[dict[str, str]]]:
+            when: When, recorded: Any = None) -> tuple[bytes, list[dict[str, str]]]:
     """A PNG of the status quo, the conflicts and the boundary; and its legend."""
     bbox, w, h = _frame(boundary)
     transform = from_bounds(*bbox, w, h)
     img = np.full((3, h, w), 250, dtype=np.uint8)
     dltb = ctx.store.catalogue.layers.get("dltb")
     if dltb is not None:
-        plans = ctx.store.plans_in_force(when, None, dltb)
+        plans = ctx.store.plans_in_force(when, None, dltb, recorded)
         if plans:
             geoms, cols = ctx.store.geometries(dltb, plans, bbox=bbox, columns=["DLBM"])
             groups: dict[str, list] = {}
@@ -96,7 +96,7 @@ def map_png(ctx: RunContext, boundary: shapely.Geometry, conflicts: dict[str, sh
             return mem.read(), legend
 
 
-def compliance_html(ctx: RunContext, boundary: Any, result: dict[str, Any]) -> str:
+def compliance_html(ctx: RunContext, boundary: Any, result: dict[str, Any], recorded: Any = None) -> str:
     """The printable compliance report."""
     conflicts = {}
     for c in result["checks"]:
@@ -108,7 +108,7 @@ def compliance_html(ctx: RunContext, boundary: Any, result: dict[str, Any]) -> s
         if gj:
             conflicts[c["id"]] = shapely.geometry.shape(gj)
     when = When.at(dt.date.fromisoformat(result["date"])) if result.get("date") else When(None, None)
-    png, legend = map_png(ctx, boundary.geometry, conflicts, when)
+    png, legend = map_png(ctx, boundary.geometry, conflicts, when, recorded)
     return _env.get_template("compliance_report.html").render(
         r=result, map_png=base64.b64encode(png).decode(), legend=legend,
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))

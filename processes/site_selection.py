@@ -8,6 +8,8 @@ layer), filtered by the constraints and scored.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import re
 from typing import Any
 
@@ -21,11 +23,13 @@ from onemap.config.settings import Settings
 from onemap.providers import crs as crsmod
 from onemap.providers.geometry import area_units, geodesic_area
 from onemap.providers.store import Store
-from onemap.providers.store.base import When
+from onemap.domain.dates import When, parse_recorded
+from onemap.domain.governing import areal
 
 from .base import OneMapProcessor, Output, RunContext
 from .compliance import CRS_INPUT, DATE_INPUT, FORMAT_INPUT, _date
-from .overlay import hits, layer_geometries, to_geojson
+from .certificates import RECORDED_INPUT
+from .overlay import Governed, to_geojson
 from .terrain import slope_grid
 
 REGION_RE = re.compile(r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$")
@@ -102,6 +106,7 @@ class SiteSelectionProcessor(OneMapProcessor):
                       "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                       "minOccurs": 0, "maxOccurs": 1},
             "date": DATE_INPUT,
+            "recorded": RECORDED_INPUT,
         },
         "outputs": {
             "sites": {"title": "候选地块 / Candidate sites",
@@ -164,9 +169,10 @@ class SiteSelectionProcessor(OneMapProcessor):
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
         when = _date(inputs.get("date"), ctx.settings.timezone)
+        recorded = parse_recorded(inputs.get("recorded"), ctx.settings.timezone)
         ctx.progress(5, "search area")
         area = self._area_geometry(inputs, ctx.settings, ctx, when)
-        result = select(ctx, area, inputs, when)
+        result = select(ctx, area, inputs, when, recorded)
         return {"sites": Output("application/geo+json", result)}
 
 
@@ -209,13 +215,14 @@ def _approx_m2(geoms: list[shapely.Geometry]) -> np.ndarray:
     return shapely.area(arr) * 111_320.0 * np.cos(lat) * 110_574.0
 
 
-def _geometries_of(ctx: RunContext, layer_ids: list[str], bbox: tuple[float, float, float, float],
-                   when: When) -> np.ndarray:
-    parts = [layer_geometries(ctx.store, ctx.store.catalogue.layers[lid], bbox, when) for lid in layer_ids]
+def _geometries_of(ctx: RunContext, governed: Governed, layer_ids: list[str],
+                   bbox: tuple[float, float, float, float]) -> np.ndarray:
+    parts = [governed.geometries(ctx.store.catalogue.layers[lid], bbox)[0] for lid in layer_ids]
     return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
 
-def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when: When) -> dict[str, Any]:
+def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when: When,
+           recorded: dt.datetime | None = None) -> dict[str, Any]:
     """The ranked FeatureCollection of candidate sites."""
     catalogue = ctx.store.catalogue
     wanted = inputs["land_use"]
@@ -228,20 +235,44 @@ def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when
     limit = int(inputs.get("limit", 10))
     summary: dict[str, Any] = {"search_area": area_units(float(geodesic_area(area)))}
 
+    governed = Governed(ctx.store, area, when, recorded)
+    # sites are looked for only where every keep-out and stay-inside layer is governed: where no plan
+    # governs a control line, "no red line there" would be a guess
+    determined = area
+    missing = []
+    for lid in [*avoid, *(within or [])]:
+        cover = governed.coverage(catalogue.layers[lid])
+        if areal(shapely.difference(determined, cover)).is_empty:
+            continue
+        missing.append(lid)
+        determined = areal(shapely.intersection(determined, cover))
+    if missing:
+        left = areal(shapely.difference(area, determined))
+        summary["undetermined"] = {"layers": missing, "area": area_units(float(geodesic_area(left)))}
     ctx.progress(15, "planned plots of the wanted uses")
-    planned = hits(ctx.store, catalogue.layers[PLANNED_LAYER], area, when,
-                   columns=["YDYHFLDM", "YDYHFLMC", "YDYHBB"])
-    keep = np.array([planned.columns["YDYHBB"][i] == "2023"
-                     and any((planned.columns["YDYHFLDM"][i] or "").startswith(w) for w in wanted)
-                     for i in range(len(planned))], dtype=bool)
-    plots = planned.parts[keep] if len(planned) else np.empty(0, dtype=object)
-    plot_codes = np.asarray(planned.columns["YDYHFLDM"], dtype=object)[keep] if len(planned) else plots
-    summary["planned_plots"] = int(keep.sum()) if len(planned) else 0
+    planned = Governed(ctx.store, determined, when, recorded).hits(
+        catalogue.layers[PLANNED_LAYER], columns=["YDYHFLDM", "YDYHFLMC", "YDYHBB"]) \
+        if not determined.is_empty else None
+    summary["governing_plans"] = sorted({pid for pid in (planned.plan_ids if planned else [])})
+    if planned is None or not len(planned):
+        planned_plots = np.empty(0, dtype=object)
+        planned_codes: list = []
+        planned_editions: list = []
+    else:
+        planned_plots = planned.parts
+        planned_codes = planned.columns["YDYHFLDM"]
+        planned_editions = planned.columns["YDYHBB"]
+    keep = np.array([planned_editions[i] == "2023"
+                     and any((planned_codes[i] or "").startswith(w) for w in wanted)
+                     for i in range(len(planned_plots))], dtype=bool)
+    plots = planned_plots[keep] if len(planned_plots) else np.empty(0, dtype=object)
+    plot_codes = np.asarray(planned_codes, dtype=object)[keep] if len(planned_plots) else plots
+    summary["planned_plots"] = int(keep.sum()) if len(planned_plots) else 0
 
     ctx.progress(35, "keep-out and stay-inside layers")
     box = area.bounds
-    cut, cut_plot = _constrained(plots, _geometries_of(ctx, avoid, box, when),
-                                 _geometries_of(ctx, within, box, when) if within else None)
+    cut, cut_plot = _constrained(plots, _geometries_of(ctx, governed, avoid, box),
+                                 _geometries_of(ctx, governed, within, box) if within else None)
     ctx.progress(45, "joining neighbouring plots into sites")
     candidates = shapely.union_all(cut) if len(cut) else shapely.Polygon()
     sites = [g for g in shapely.get_parts(candidates) if g.geom_type == "Polygon" and g.area > 0]
@@ -269,7 +300,7 @@ def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when
     ctx.progress(75, "proximity")
     distances: list[float | None] = [None] * len(sites)
     if near and sites:
-        distances = _distances(ctx, sites, near, area, when)
+        distances = _distances(ctx, sites, near, governed)
 
     ctx.progress(85, "scoring")
     site_uses: list[list[str]] = [[] for _ in sites]
@@ -332,22 +363,19 @@ def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when
                 "land_use": wanted, "min_area_m2": min_m2, "max_area_m2": max_m2, "max_slope_deg": max_slope,
                 "avoid": avoid, "within": within, "near": near,
                 "date": when.start.isoformat() if when.start else None,
+                "recorded": recorded.isoformat() if recorded else None,
                 "slope_rule": "mean slope of the DEM cells inside the site"}}}
 
 
-def _distances(ctx: RunContext, sites: list[shapely.Geometry], near: dict[str, Any], area: shapely.Geometry,
-               when: When) -> list[float | None]:
+def _distances(ctx: RunContext, sites: list[shapely.Geometry], near: dict[str, Any], governed: Governed
+               ) -> list[float | None]:
     """Metres from each site to the nearest proximity feature, measured in the region's GK zone."""
     layer = ctx.store.catalogue.layers[near["layer"]]
     pad = near["distance_m"] / 90000.0  # degrees enough to cover the distance at China's latitudes
     minx, miny, maxx, maxy = shapely.total_bounds(np.array(sites, dtype=object))
     search = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     cols = [near["property"]] if near.get("property") else []
-    ids = ctx.store.plans_in_force(when, None, layer)
-    if not ids:
-        return [None] * len(sites)
-    geoms, values = ctx.store.geometries(layer, ids, bbox=search.bounds, columns=cols)
-    targets = np.asarray(geoms, dtype=object)
+    targets, values = governed.geometries(layer, search.bounds, cols)
     if near.get("values"):
         wanted = set(near["values"])
         targets = targets[np.array([v in wanted for v in values[near["property"]]], dtype=bool)]

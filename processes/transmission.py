@@ -7,11 +7,13 @@ of the upper plan's indicator table, and no planning zone contradicts the upper 
 The rules are data (config/transmission.yaml, config/indicators.yaml); the geometry is exact
 (shapely) and the areas geodesic on CGCS2000, the same on both backends.
 
-Which upper plan: the ``upper_plan_id`` input when given (any version, any status); else the
-entry's recorded upper plan, followed to the version of its drawer in force today when it has
-been superseded (a lower plan answers to the upper plan as it stands now: the demo's 2022 county
-plans, made under the city's 2021 plan, are held to its 2023 revision); else the nearest filed
-plan above that covers the region (``providers.packages.upper_plan``).
+Which upper plans: the ``upper_plan_id`` input when given (any version, any status); else the upper
+master plans in force on ``date`` (today by default) that cover the lower plan's region, each
+layer taken from the one that governs each part of the region (``onemap.domain.governing``): a
+county plan answers to its city's plan in force, and to the province's where the city plan holds
+no such layer. A lower plan answers to the upper plans as they stand: the demo's 2022 county
+plans, made under the city's 2021 plan, are held to its 2023 revision. Every finding cites the
+upper plan it came from.
 """
 
 from __future__ import annotations
@@ -28,14 +30,18 @@ import shapely
 from onemap.config.catalogue import Layer
 from onemap.config.errors import ConfigError, InvalidInput, NotFound
 from onemap.config.files import read_yaml
-from onemap.config.indicators import get_indicators
+from onemap.config.indicators import INDICATORS_PATH, get_indicators
 from onemap.config.settings import PACKAGE_DIR, Settings
 from onemap.providers.geometry import area_units, geodesic_area
-from onemap.providers.packages import region_feature, upper_plan
+from onemap.providers.packages import region_feature
 from onemap.providers.store import Store, get_store
-from onemap.providers.store.base import Plan, When, region_covers, today
+from onemap.domain.dates import When, today
+from onemap.domain.governing import areal, governing_parts, specificity, upper_candidates
+from onemap.domain.plans import Plan
+from onemap.domain.regions import region_covers
 
 from .base import OneMapProcessor, Output, RunContext
+from .certificates import RECORDED_INPUT, archive, file_hashes, pinned_recorded, plan_entry, reference
 from .overlay import to_geojson
 
 RULES_PATH = PACKAGE_DIR / "transmission.yaml"
@@ -46,6 +52,9 @@ MAX_FEATURES = 20  # features listed per place
 DUST_M2 = 0.01  # parts smaller than this are numerical dust of the overlay, not places
 # the fields that name a feature in a place's list, where the layer has them
 REF_FIELDS = ("BSM", "XZQDM", "HXBM", "HXMC", "BHPKBH", "GHFQDM", "GHFQMC")
+NOT_DRAWN = {"zh": "本规划（专项或详细规划）不含此图层，不涉及该项传导。",
+             "en": "This special or detailed plan does not draw this layer; nothing to transmit."}
+NO_UPPER_LAYER = {"zh": "上位规划无此图层，未校核。", "en": "No upper plan holds this layer; nothing to check."}
 VERDICT = {"pass": ("传导校核通过", "the plan transmits the upper plan"),
            "fail": ("传导校核不通过", "the plan does not transmit the upper plan")}
 
@@ -73,76 +82,62 @@ def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
 # ---- which plans ------------------------------------------------------------------------------------
 @dataclass
 class Pair:
-    """The lower plan, the upper plan it is checked against, and why that one."""
+    """The lower plan and the upper plans it is checked against, and why those."""
 
     lower: Plan
-    upper: Plan
-    basis: str  # input | recorded | recorded_in_force | nearest
-    note: dict[str, str] | None = None
+    uppers: list[Plan]  # most specific first
+    basis: str  # input | in_force
+    day: dt.date
+    recorded: dt.datetime | None = None
+
+    @property
+    def upper(self) -> Plan:
+        """The nearest upper plan (the one that sets the lower plan's targets, usually)."""
+        return self.uppers[0]
 
 
-def resolve(store: Store, plan_id: str, upper_plan_id: str | None, tz: str) -> Pair:
-    """The two plans; 404 for an unknown id, 400 when there is no upper plan or it is not above."""
-    lower = store.plan(plan_id)
+def resolve(store: Store, plan_id: str, upper_plan_id: str | None, day: dt.date,
+            recorded: dt.datetime | None = None) -> Pair:
+    """The plans; 404 for an unknown id, 400 when there is no upper plan or it is not above."""
+    lower = store.plan(plan_id, recorded)
     if lower is None:
         raise NotFound(f"no drawer entry {plan_id!r}")
     if lower.type == "survey":
         raise InvalidInput(f"{plan_id} is a land survey, not a plan: it has no upper plan to transmit")
-    note = None
     if upper_plan_id:
-        upper = store.plan(upper_plan_id)
+        upper = store.plan(upper_plan_id, recorded)
         if upper is None:
             raise NotFound(f"no drawer entry {upper_plan_id!r} (input 'upper_plan_id')")
-        basis = "input"
-    elif lower.upper_plan_id:
-        upper = store.plan(lower.upper_plan_id)
-        if upper is None:
-            raise NotFound(f"{plan_id} names {lower.upper_plan_id!r} as its upper plan, which does not exist")
-        basis = "recorded"
-        if upper.status != "filed":
-            now = When.at(today(tz))
-            current = [p for p in store.plans().values()
-                       if (p.region, p.level, p.type) == (upper.region, upper.level, upper.type)
-                       and p.status == "filed" and p.in_force(now)]
-            if current:
-                recorded = upper
-                upper = max(current, key=lambda p: p.valid_from or dt.date.min)
-                basis = "recorded_in_force"
-                note = {"zh": f"登记的上位规划 {recorded.id} 已{_status_zh(recorded.status)}，按其现行版本 {upper.id} 校核。",
-                        "en": f"The recorded upper plan {recorded.id} is {recorded.status}; checked against the "
-                              f"version in force, {upper.id}."}
-    else:
-        found = upper_plan(store, lower.region, lower.level, lower.type)
-        if found is None:
-            raise InvalidInput(f"{plan_id} has no upper plan: none is recorded and no filed {lower.type} plan "
-                               f"above the {lower.level} level covers {lower.region}")
-        upper, basis = store.plan(found), "nearest"  # type: ignore[assignment]
-    _check_above(lower, upper)  # type: ignore[arg-type]
-    return Pair(lower, upper, basis, note)  # type: ignore[arg-type]
-
-
-def _status_zh(status: str) -> str:
-    from onemap.config.catalogue import PLAN_STATUSES
-
-    return PLAN_STATUSES.get(status, {}).get("zh", status)
+        _check_above(lower, upper)
+        return Pair(lower, [upper], "input", day, recorded)
+    when = When.at(day)
+    in_force = [p for p in store.plans(recorded).values() if p.in_force(when)]
+    uppers = sorted(upper_candidates(lower, in_force), key=lambda p: (specificity(p), p.id), reverse=True)
+    if not uppers:
+        raise InvalidInput(f"{plan_id} has no upper plan: no master plan above the {lower.level} level covering "
+                           f"{lower.region} is in force on {day}")
+    return Pair(lower, uppers, "in_force", day, recorded)
 
 
 def _check_above(lower: Plan, upper: Plan) -> None:
     if upper.type == "survey":
         raise InvalidInput(f"{upper.id} is a land survey, not a plan a lower plan transmits")
-    if upper.level not in LEVELS or lower.level not in LEVELS or LEVELS.index(upper.level) >= LEVELS.index(lower.level):
+    if upper.level not in LEVELS or lower.level not in LEVELS or LEVELS.index(upper.level) > LEVELS.index(lower.level) \
+            or (upper.level == lower.level and (upper.type != "master" or lower.type == "master")):
         raise InvalidInput(f"{upper.id} ({upper.level}) is not above {lower.id} ({lower.level}): "
-                           "the upper plan must be of a higher level")
-    if not region_covers(upper.region, lower.region):
+                           "the upper plan must be of a higher level (or the master plan of a special or "
+                           "detailed plan's own level)")
+    if upper.level != "national" and not region_covers(upper.region, lower.region):
         raise InvalidInput(f"{upper.id} (region {upper.region}) does not cover {lower.id}'s region {lower.region}")
 
 
 # ---- geometry ----------------------------------------------------------------------------------------
 @dataclass
 class Features:
-    """One plan's features of one layer: geometries and the columns that name them."""
+    """Features of one layer (of one plan, or of the upper plans governing each part of a region):
+    geometries, the plan each came from, and the columns that name them."""
 
-    plan_id: str
+    plan_ids: list[str]
     geoms: np.ndarray
     fids: list[int]
     columns: dict[str, list[Any]]
@@ -238,34 +233,69 @@ def _ref_fields(layer: Layer) -> list[str]:
     return [n for n in REF_FIELDS if n in layer.field_map]
 
 
+def _not_drawn(store: Store, pair: Pair, layer: Layer) -> bool:
+    """A special or detailed plan that does not draw a layer has nothing of it to transmit (a master
+    plan must hold its layers: a missing one is a dropped line, and the quality check requires them)."""
+    return pair.lower.type != "master" and layer.id not in store.plan_layer_index().get(pair.lower.id, {})
+
+
 def _lower_features(store: Store, layer: Layer, plan_id: str, cache: dict[str, Features]) -> Features:
     if layer.id not in cache:
         geoms, cols = store.geometries(layer, [plan_id], columns=_ref_fields(layer))
-        cache[layer.id] = Features(plan_id, np.asarray(geoms, dtype=object), [int(f) for f in cols["fid"]],
-                                   {n: cols[n] for n in _ref_fields(layer)})
+        cache[layer.id] = Features([plan_id] * len(geoms), np.asarray(geoms, dtype=object),
+                                   [int(f) for f in cols["fid"]], {n: cols[n] for n in _ref_fields(layer)})
     return cache[layer.id]
 
 
-def _upper_features(store: Store, layer: Layer, plan_id: str, region: shapely.Geometry) -> Features:
-    """The upper plan's features of the layer inside the region: whole when inside (so that a
-    lower plan's copy is recognised), cut at the region's boundary when they cross it."""
+def _cut_to(store: Store, layer: Layer, plan_id: str, scope: shapely.Geometry) -> Features:
+    """One plan's features of the layer inside ``scope``: whole when inside (so that a lower plan's
+    copy is recognised), cut at the scope's edge when they cross it."""
     names = _ref_fields(layer)
-    geoms, cols = store.geometries(layer, [plan_id], bbox=region.bounds, columns=names)
+    geoms, cols = store.geometries(layer, [plan_id], bbox=scope.bounds, columns=names)
     geoms = np.asarray(geoms, dtype=object)
     if not len(geoms):
-        return Features(plan_id, geoms, [], {n: [] for n in names})
-    shapely.prepare(region)
-    inside = shapely.contains(region, geoms)
-    crossing = np.flatnonzero(~inside & shapely.intersects(region, geoms))
+        return Features([], geoms, [], {n: [] for n in names})
+    shapely.prepare(scope)
+    inside = shapely.contains(scope, geoms)
+    crossing = np.flatnonzero(~inside & shapely.intersects(scope, geoms))
     parts = geoms.copy()
     keep = inside.copy()
     if len(crossing):
-        cut = np.asarray([_polygonal(g) for g in shapely.intersection(geoms[crossing], region)], dtype=object)
+        cut = np.asarray([_polygonal(g) for g in shapely.intersection(geoms[crossing], scope)], dtype=object)
         parts[crossing] = cut
         keep[crossing] = ~shapely.is_empty(cut)
     idx = np.flatnonzero(keep)
-    return Features(plan_id, parts[idx], [int(cols["fid"][i]) for i in idx],
+    return Features([plan_id] * len(idx), parts[idx], [int(cols["fid"][i]) for i in idx],
                     {n: [cols[n][i] for i in idx] for n in names})
+
+
+def _upper_features(store: Store, layer: Layer, pair: Pair, region: shapely.Geometry,
+                    levels: list[str] | None = None) -> tuple[Features, list[Plan]]:
+    """The upper side of a layer inside the region: from the upper plan that governs each part of it
+    (only plans of ``levels`` when given); and the plans it came from."""
+    held = store.plan_layer_index()
+    uppers = [p for p in pair.uppers if pair.basis == "input" or layer.id in held.get(p.id, {})]
+    scopes: list[tuple[Plan, shapely.Geometry]] = []
+    if pair.basis == "input":
+        scopes = [(uppers[0], region)] if uppers else []
+    else:
+        for part in governing_parts(uppers):
+            if levels is not None and part.plan.level not in levels:
+                continue
+            if part.whole and shapely.covers(part.area, region):
+                scopes.append((part.plan, region))
+                continue
+            cut = areal(shapely.intersection(region, part.area))
+            if not cut.is_empty:
+                scopes.append((part.plan, cut))
+    names = _ref_fields(layer)
+    pieces = [_cut_to(store, layer, plan.id, scope) for plan, scope in scopes]
+    if not pieces:
+        return Features([], np.empty(0, dtype=object), [], {n: [] for n in names}), []
+    geoms = np.concatenate([f.geoms for f in pieces]) if pieces else np.empty(0, dtype=object)
+    return Features([pid for f in pieces for pid in f.plan_ids], np.asarray(geoms, dtype=object),
+                    [fid for f in pieces for fid in f.fids],
+                    {n: [v for f in pieces for v in f.columns[n]] for n in names}), [p for p, _ in scopes]
 
 
 def _refs(f: Features, idx: np.ndarray, place: shapely.Geometry, with_touching: bool) -> list[dict[str, Any]]:
@@ -276,7 +306,7 @@ def _refs(f: Features, idx: np.ndarray, place: shapely.Geometry, with_touching: 
         m2 = float(geodesic_area(inside)) if not inside.is_empty else 0.0
         if m2 < DUST_M2 and not with_touching:
             continue
-        item: dict[str, Any] = {"plan_id": f.plan_id, "fid": f.fids[i]}
+        item: dict[str, Any] = {"plan_id": f.plan_ids[i], "fid": f.fids[i]}
         for name, values in f.columns.items():
             item[name] = values[i]
         item["area_m2"] = round(m2, 2)
@@ -330,10 +360,15 @@ def _control_line(store: Store, rule: dict, pair: Pair, region: shapely.Geometry
     layer = store.catalogue.layers[rule["layer"]]
     base = {"id": rule["id"], "kind": rule["rule"], "layer": layer.id, "title": rule["title"],
             "requirement": rule["requirement"]}
-    if "upper_levels" in rule and pair.upper.level not in rule["upper_levels"]:
+    if _not_drawn(store, pair, layer):
         return base | {"result": "pass", "applicable": False, "area": area_units(0.0), "places_count": 0,
-                       "places": [], "geometry": None, "message": dict(rule["not_applicable"])}
-    up = _upper_features(store, layer, pair.upper.id, region)
+                       "places": [], "geometry": None, "upper_plans": [], "message": dict(NOT_DRAWN)}
+    up, cited = _upper_features(store, layer, pair, region, rule.get("upper_levels"))
+    base["upper_plans"] = [p.id for p in cited]
+    if not cited:
+        return base | {"result": "pass", "applicable": False, "area": area_units(0.0), "places_count": 0,
+                       "places": [], "geometry": None,
+                       "message": dict(rule["not_applicable"]) if "upper_levels" in rule else dict(NO_UPPER_LAYER)}
     lo = _lower_features(store, layer, pair.lower.id, cache)
     if rule["rule"] == "kept":
         diff = _uncovered(up.geoms, lo.geoms)
@@ -358,10 +393,20 @@ def _indicator_checks(store: Store, rules: dict, pair: Pair, tol: float, cache: 
                       ) -> list[dict[str, Any]]:
     ind = get_indicators()
     spec = rules["indicators"]
+    if pair.lower.type != "master":  # indicator tables bind the master plans of the regions below
+        return [{"id": "indicators", "kind": "indicator", "title": spec["title"], "requirement": spec["requirement"],
+                 "result": "pass", "applicable": False, "area": area_units(0.0), "upper_plans": [],
+                 "message": dict(spec["none"])}]
     order = {d.code: i for i, d in enumerate(ind.indicators)}
-    targets = sorted((t for t in store.plan_indicators(pair.upper.id)
-                      if t.region == pair.lower.region and t.code in order and t.unit in ind.units),
-                     key=lambda t: order[t.code])
+    # the targets of the nearest upper plan that sets any for this region
+    targets, setter = [], None
+    for upper in pair.uppers:
+        targets = sorted((t for t in store.plan_indicators(upper.id)
+                          if t.region == pair.lower.region and t.code in order and t.unit in ind.units),
+                         key=lambda t: order[t.code])
+        if targets:
+            setter = upper
+            break
     if not targets:
         return [{"id": "indicators", "kind": "indicator", "title": spec["title"], "requirement": spec["requirement"],
                  "result": "pass", "applicable": False, "area": area_units(0.0), "message": dict(spec["none"])}]
@@ -378,6 +423,7 @@ def _indicator_checks(store: Store, rules: dict, pair: Pair, tol: float, cache: 
                   "value": f"{total / per_unit:.4f}", "target": f"{t.value:.4f}".rstrip("0").rstrip("."), "gap": f"{max(gap, 0) / per_unit:.4f}"}
         out.append({
             "id": f"indicator_{t.code}", "kind": "indicator", "layer": d.layer,
+            "upper_plans": [setter.id] if setter else [],
             "title": {"zh": f"指标：{values['name']}", "en": f"Indicator: {values['name_en']}"},
             "requirement": spec["requirement"], "result": result, "applicable": True,
             "indicator": {"code": t.code, "name": values["name"], "kind": d.kind, "unit": t.unit,
@@ -396,9 +442,10 @@ def _zones(store: Store, rules: dict, pair: Pair, region: shapely.Geometry, tol:
     base = {"id": spec["id"], "kind": "zones", "layer": "ghfq", "title": spec["title"],
             "requirement": spec["requirement"]}
     layer = store.catalogue.layers.get("ghfq")
-    if layer is None:
+    if layer is None or _not_drawn(store, pair, layer):
         return base | {"result": "pass", "applicable": False, "area": area_units(0.0), "message": dict(spec["none"])}
-    up = _upper_features(store, layer, pair.upper.id, region)
+    up, cited = _upper_features(store, layer, pair, region)
+    base["upper_plans"] = [p.id for p in cited]
     lo = _lower_features(store, layer, pair.lower.id, cache)
     if not len(up.geoms) or not len(lo.geoms):
         return base | {"result": "pass", "applicable": False, "area": area_units(0.0), "message": dict(spec["none"])}
@@ -430,7 +477,7 @@ def _zones(store: Store, rules: dict, pair: Pair, region: shapely.Geometry, tol:
 # ---- the whole check -------------------------------------------------------------------------------------
 def _plan_info(p: Plan) -> dict[str, Any]:
     return {"id": p.id, "title": p.title, "region": p.region, "level": p.level, "type": p.type,
-            "version": p.version, "status": p.status, "approval_no": p.approval_no,
+            "subject": p.subject, "version": p.version, "status": p.status, "approval_no": p.approval_no,
             "valid_from": p.valid_from.isoformat() if p.valid_from else None,
             "valid_to": p.valid_to.isoformat() if p.valid_to else None}
 
@@ -443,17 +490,18 @@ def _region(store: Store, lower: Plan) -> tuple[shapely.Geometry, str]:
     return geom, found[1] if found else lower.region
 
 
-def transmission(ctx: RunContext, plan_id: str, upper_plan_id: str | None, tolerance_m2: float | None
-                 ) -> dict[str, Any]:
-    """Every check of the rules, and the overall verdict."""
+def transmission(ctx: RunContext, plan_id: str, upper_plan_id: str | None, tolerance_m2: float | None,
+                 day: dt.date | None = None, recorded: dt.datetime | None = None) -> dict[str, Any]:
+    """Every check of the rules against the upper plans in force on ``day``, and the overall verdict."""
     rules = load_rules()
     store = ctx.store
     for rule in rules["control_lines"]:
         if rule["layer"] not in store.catalogue.layers:
             raise ConfigError(f"transmission rule {rule['id']}: no layer {rule['layer']!r} in the catalogue")
     tol = float(rules["tolerance_m2"] if tolerance_m2 is None else tolerance_m2)
-    ctx.progress(5, "finding the upper plan")
-    pair = resolve(store, plan_id, upper_plan_id, ctx.settings.timezone)
+    ctx.progress(5, "finding the upper plans")
+    day = day or today(ctx.settings.timezone)
+    pair = resolve(store, plan_id, upper_plan_id, day, recorded)
     region, region_name = _region(store, pair.lower)
     cache: dict[str, Features] = {}
     checks = []
@@ -468,12 +516,14 @@ def transmission(ctx: RunContext, plan_id: str, upper_plan_id: str | None, toler
     worst = "fail" if any(c["result"] == "fail" for c in checks) else "pass"
     reasons = [{"check": c["id"], "result": c["result"], "zh": c["message"]["zh"], "en": c["message"]["en"]}
                for c in checks if c["result"] != "pass"]
-    upper = _plan_info(pair.upper) | {"basis": pair.basis, "recorded": pair.lower.upper_plan_id, "note": pair.note}
+    used = {pid for c in checks for pid in c.get("upper_plans", [])}
     return {
         "process": "transmission-check",
-        "date": today(ctx.settings.timezone).isoformat(),
+        "date": day.isoformat(),
+        "recorded": recorded.isoformat() if recorded else None,
         "lower_plan": _plan_info(pair.lower),
-        "upper_plan": upper,
+        "upper_plan": _plan_info(pair.upper) | {"basis": pair.basis, "recorded": pair.lower.upper_plan_id},
+        "upper_plans": [_plan_info(p) | {"used": p.id in used} for p in pair.uppers],
         "region": {"code": pair.lower.region, "name": region_name,
                    "area": area_units(float(geodesic_area(region)))},
         "tolerance_m2": tol,
@@ -516,11 +566,19 @@ class TransmissionCheckProcessor(OneMapProcessor):
             },
             "upper_plan_id": {
                 "title": "上位规划 / Upper plan",
-                "description": "The plan to check against. Default: the entry's recorded upper plan (its version in "
-                               "force today when it was superseded), else the nearest filed plan above.",
+                "description": "One plan to check against (any version, any status). Default: the upper master "
+                               "plans in force on the date, each layer from the one governing each part of the "
+                               "region.",
                 "schema": PLAN_ID_SCHEMA,
                 "minOccurs": 0, "maxOccurs": 1,
             },
+            "date": {
+                "title": "校核日期 / Date",
+                "description": "Check against the upper plans in force on this date (YYYY-MM-DD); today by default.",
+                "schema": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                "minOccurs": 0, "maxOccurs": 1,
+            },
+            "recorded": RECORDED_INPUT,
             "tolerance_m2": {
                 "title": "容差（平方米） / Tolerance (m²)",
                 "description": "A check fails when its area exceeds this; default from config/transmission.yaml.",
@@ -549,19 +607,41 @@ class TransmissionCheckProcessor(OneMapProcessor):
         get_indicators()
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
-        """Before anything is queued: both plans exist and the upper one is above the lower one."""
+        """Before anything is queued: the plans exist and the upper ones are above the lower one."""
         store = store or get_store(settings.store_url)
-        resolve(store, inputs["plan_id"], inputs.get("upper_plan_id"), settings.timezone)
+        recorded = pinned_recorded(inputs.get("recorded"), settings.timezone)
+        resolve(store, inputs["plan_id"], inputs.get("upper_plan_id"), _day(inputs, settings), recorded)
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
-        result = transmission(ctx, inputs["plan_id"], inputs.get("upper_plan_id"), inputs.get("tolerance_m2"))
+        recorded = pinned_recorded(inputs.get("recorded"), ctx.settings.timezone)
+        result = transmission(ctx, inputs["plan_id"], inputs.get("upper_plan_id"), inputs.get("tolerance_m2"),
+                              _day(inputs, ctx.settings), recorded)
+        ref = result["certificate"] = reference(ctx, self.id)
+        ctx.progress(92, "writing the report")
+        html = transmission_html(ctx, result)
+        lower = ctx.store.plan(inputs["plan_id"], recorded)
+        uppers = [ctx.store.plan(u["id"], recorded) for u in result["upper_plans"]]
+        plans = [plan_entry(lower, "subject")] if lower is not None else []
+        plans += [plan_entry(u, "upper") for u in uppers if u is not None]
+        archive(ctx, ref, self.id, {k: v for k, v in inputs.items() if k not in ("date", "recorded")},
+                date=result["date"], recorded=recorded, plans=plans,
+                rules=file_hashes([RULES_PATH, INDICATORS_PATH]), result=result, subject_plan_id=inputs["plan_id"],
+                html=html)
         out: dict[str, Output] = {}
         if "result" in outputs:
             out["result"] = Output("application/json", result)
         if "report" in outputs:
-            ctx.progress(92, "writing the report")
-            out["report"] = Output("text/html", transmission_html(ctx, result))
+            out["report"] = Output("text/html", html)
         return out
+
+
+def _day(inputs: dict[str, Any], settings: Settings) -> dt.date:
+    if not inputs.get("date"):
+        return today(settings.timezone)
+    try:
+        return dt.date.fromisoformat(inputs["date"])
+    except ValueError:
+        raise InvalidInput(f"input 'date': {inputs['date']!r} is not a date (YYYY-MM-DD)") from None
 
 
 def transmission_html(ctx: RunContext, result: dict[str, Any]) -> str:
@@ -581,7 +661,7 @@ def transmission_html(ctx: RunContext, result: dict[str, Any]) -> str:
             conflicts[c["id"]] = shapely.geometry.shape(c["geometry"])
     png, legend = b"", []
     if region is not None:
-        png, legend = map_png(ctx, region, conflicts, When.at(today(ctx.settings.timezone)))
+        png, legend = map_png(ctx, region, conflicts, When.at(dt.date.fromisoformat(result["date"])))
         # map_png labels its layers for compliance review: name them after these checks
         titles = {c["id"]: f"{c['title']['zh']} {c['title']['en']}" for c in result["checks"]}
         drawn = [cid for cid, g in conflicts.items() if not g.is_empty]

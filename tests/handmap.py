@@ -111,6 +111,9 @@ def master_batches(plan_id: str, czk: Rect, planned: list[tuple[Rect, str, str]]
                GHFQMC=[z[2] for z in zones]),
         _batch("zxcqghydyh", plan_id, [p[0] for p in planned], YDYHFLDM=[p[1] for p in planned],
                YDYHFLMC=[p[2] for p in planned], YDYHBB=["2023"] * len(planned)),
+        # the plan holds these lines and draws none in the city: "none here", not "unknown"
+        _batch("lswhbhx", plan_id, []),
+        _batch("hlfxkzx", plan_id, []),
     ]
 
 

@@ -97,10 +97,10 @@ def test_broken_package_exits_1_and_prints_counts_by_rule(data_dir, tmp_path):
 def test_a_survey_with_no_store_at_all(tmp_path, demo_dir):
     """The region of a survey is its own XZQ feature: no store is needed (and none is created)."""
     shutil.copyfile(demo_dir / "onemap.gpkg", tmp_path / "demo.gpkg")  # not the session's own file
-    pkg = export(str(tmp_path / "demo.gpkg"), "990000-province-survey-2023", tmp_path / "survey.gpkg")
+    pkg = export(str(tmp_path / "demo.gpkg"), "990121-county-survey-2023", tmp_path / "survey.gpkg")
     empty = tmp_path / "nothing"
     empty.mkdir()
-    p = run(empty, "check", str(pkg), "--region", "990000", "--level", "province", "--type", "survey", "--quiet")
+    p = run(empty, "check", str(pkg), "--region", "990121", "--level", "county", "--type", "survey", "--quiet")
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert list(empty.iterdir()) == []
     doc = json.loads((tmp_path / "survey.qc" / "report.json").read_text(encoding="utf-8"))
@@ -144,7 +144,8 @@ def _cycle(run_, store_url: str, tmp_path: Path) -> None:
 
     msg = one_sentence_error(run_("plan", "approve", bad_id, "--by", "审批员", "--approval-no", "示市政函〔2025〕1号"))
     assert bad_id in msg and "submitted" in msg  # Conflict (409): an unchecked entry cannot be approved
-    p = run_("plan", "approve", NEW, "--by", "审批员", "--approval-no", "示市政函〔2024〕5号")
+    p = run_("plan", "approve", NEW, "--by", "审批员", "--approval-no", "示市政函〔2024〕5号",
+             "--override", "test: the transmission gate is not under test here")
     assert p.returncode == 0 and "approved" in p.stdout, p.stderr
     # an approved entry is checked again without moving anywhere
     p = run_("check", "--plan", NEW, "--out", str(tmp_path / "again.qc"), "--quiet")

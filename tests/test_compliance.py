@@ -98,12 +98,18 @@ def test_a_date_before_the_revision_gives_the_2021_boundarys_answer(hand_client)
 
 
 def test_partly_outside_the_boundary(hand_client):
+    # half outside: above the rule file's share (partly_fail_share 0.1), an urban use fails
     straddle = (117.055, 31.410, 117.065, 31.415)
     result = review(hand_client, hm.geojson(straddle), date="2022-06-01")
     czk = check(result, "urban_development_boundary")
-    assert czk["result"] == "conditional"
+    assert czk["result"] == "fail" and "50.0%" in czk["message"]["zh"] and "10%" in czk["message"]["zh"]
     assert close(czk["overlap"]["m2"], quad_area(hm.intersect(straddle, hm.CZK_2021)))
     assert close(czk["outside"]["m2"], quad_area((117.060, 31.410, 117.065, 31.415)))
+    # a twentieth outside: below the share, conditional
+    sliver = (117.0505, 31.410, 117.0605, 31.415)
+    czk = check(review(hand_client, hm.geojson(sliver), date="2022-06-01"), "urban_development_boundary")
+    assert czk["result"] == "conditional"
+    assert close(czk["outside"]["share"], quad_area((117.060, 31.410, 117.0605, 31.415)) / quad_area(sliver))
     # a use that is not urban construction is not held to the boundary
     assert check(review(hand_client, hm.geojson(straddle), land_use="0101", date="2022-06-01"),
                  "urban_development_boundary")["result"] == "pass"

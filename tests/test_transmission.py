@@ -117,8 +117,13 @@ def test_control_lines_of_the_demo_are_transmitted(ref):
 def test_county_answers_to_the_city_plan_in_force(client):
     result = execute(client, plan_id=COUNTIES[0])
     up = result["upper_plan"]
-    assert up["id"] == CITY and up["basis"] == "recorded_in_force" and up["recorded"] == CITY_2021
-    assert CITY_2021 in up["note"]["zh"] and CITY in up["note"]["en"]
+    # made under the city's 2021 plan, checked against the upper plans in force: the 2023 revision
+    # governs the county's region; the province plan is in force too but governs nowhere there
+    assert up["id"] == CITY and up["basis"] == "in_force" and up["recorded"] == CITY_2021
+    assert {p["id"]: p["used"] for p in result["upper_plans"]} == {CITY: True, PROVINCE: False}
+    for check in result["checks"]:
+        if check.get("applicable", True) and check["kind"] != "indicator":
+            assert check["upper_plans"] == [CITY], check["id"]
     assert result["lower_plan"]["id"] == COUNTIES[0] and result["region"]["code"] == "990121"
     assert result["region"]["name"] == "东岭县"
     # the version it was made under can still be asked for; it set the same targets
@@ -126,7 +131,7 @@ def test_county_answers_to_the_city_plan_in_force(client):
     assert old["upper_plan"]["id"] == CITY_2021 and old["upper_plan"]["basis"] == "input"
     assert old["overall"]["result"] == "pass"
     city = execute(client, plan_id=CITY)
-    assert city["upper_plan"]["id"] == PROVINCE and city["upper_plan"]["basis"] == "recorded"
+    assert city["upper_plan"]["id"] == PROVINCE and city["upper_plan"]["basis"] == "in_force"
 
 
 def test_indicator_totals_are_the_geodesic_areas(client, ref):
@@ -162,7 +167,7 @@ def test_the_process_is_described(client):
     ids = {p["id"] for p in get_json(client, "/processes")["processes"]}
     assert "transmission-check" in ids
     desc = get_json(client, "/processes/transmission-check")
-    assert set(desc["inputs"]) == {"plan_id", "upper_plan_id", "tolerance_m2"}
+    assert set(desc["inputs"]) == {"plan_id", "upper_plan_id", "tolerance_m2", "date", "recorded"}
     assert desc["inputs"]["plan_id"]["minOccurs"] == 1 and desc["inputs"]["upper_plan_id"]["minOccurs"] == 0
 
 
@@ -249,11 +254,11 @@ def write_gpkg(path: Path, tables: dict[str, Table]) -> Path:
 
 
 def changed_county(store, tmp_path: Path, county: str, change) -> str:
-    """Export a demo county plan, let ``change`` edit its tables, load it as version 2024."""
+    """Export a demo county plan, let ``change`` edit its tables, load it as version 2026."""
     tables = read_gpkg(export_plan(store, county, tmp_path / "export.gpkg"))
     change(tables)
     path = write_gpkg(tmp_path / "changed.gpkg", tables)
-    plan = load_package(store, path, region=county[:6], level="county", type_="master", version="2024",
+    plan = load_package(store, path, region=county[:6], level="county", type_="master", version="2026",
                         by="测试")
     assert plan.upper_plan_id == CITY and plan.status == "submitted"
     return plan.id
@@ -436,7 +441,7 @@ def test_tolerance_decides(store, fresh_settings, tmp_path):
 def test_a_plan_round_tripped_through_gauss_krueger_passes_at_zero_tolerance(store, fresh_settings, tmp_path):
     """Reprojection leaves only rounding dust (under 0.01 m²), which is no difference."""
     out = export_plan(store, COUNTIES[1], tmp_path / "gk.gpkg", "gpkg", "EPSG:4527")
-    plan = load_package(store, out, region="990122", level="county", type_="master", version="2024")
+    plan = load_package(store, out, region="990122", level="county", type_="master", version="2026")
     result = transmission(RunContext(store, fresh_settings, time.monotonic() + 600), plan.id, None, 0.0)
     assert failing(result) == set() and result["tolerance_m2"] == 0
     assert all(c["area"]["m2"] == 0 for c in result["checks"] if c["kind"] != "indicator")

@@ -10,6 +10,7 @@ import numpy as np
 
 from onemap.config.catalogue import FieldDef, Layer
 from onemap.config.codes import CodeTable
+from onemap.domain.regions import region_prefix
 
 from .context import Context, LayerState
 from .reader import Chunk
@@ -139,12 +140,17 @@ def _region_codes(ctx: Context, state: LayerState, chunk: Chunk) -> None:
                 return None
             if not v.isdigit() or len(v) not in allowed:
                 return "A05", "format", {"field": name, "measured": v, "expected": want}
-            if ctx.prefix and not v.startswith(ctx.prefix) and not ctx.region.startswith(v):
+            if ctx.prefix and not v.startswith(ctx.prefix) and not _covers_region(v, ctx.region):
                 # a parent region's code (SJXZQDM of the region itself) is not "outside"
                 return "A05", "outside", {"field": name, "measured": v, "expected": ctx.region, "region": ctx.region}
             return None
 
         _each(ctx, state, chunk, [vals], judge)
+
+
+def _covers_region(code: str, region: str) -> bool:
+    """Is ``code`` the region itself or one above it (990100 covers 990121)?"""
+    return len(code) in (6, 9, 12) and region.startswith(region_prefix(code))
 
 
 def _survey_logic(ctx: Context, state: LayerState, chunk: Chunk) -> None:

@@ -296,3 +296,17 @@ def load_qc_config(catalogue: Catalogue, path: str | Path | None = None) -> QcCo
     except OSError as err:
         raise ConfigError(f"cannot read the quality-check rules {p}: {err.strerror}") from None
     return _load(str(p), mtime, DEFAULT_PATH.stat().st_mtime_ns, catalogue)
+
+
+def qc_rule_files(catalogue: Catalogue) -> list[Path]:
+    """The files the quality check's rules come from (for a certificate's rule hashes)."""
+    cfg = load_qc_config(catalogue)
+    files = [DEFAULT_PATH]
+    if Path(cfg.path).resolve() != DEFAULT_PATH.resolve():
+        files.append(Path(cfg.path))
+    for base in (Path(cfg.path).parent, DEFAULT_PATH.parent):
+        candidate = base / "qc_rules.csv"
+        if candidate.exists():
+            files.append(candidate)
+            break
+    return files

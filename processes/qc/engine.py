@@ -22,7 +22,7 @@ import shapely
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES, Catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.providers.geometry import as_multi
-from onemap.providers.registry import validate_drawer
+from onemap.domain.plans import validate_level
 from onemap.providers.store.base import Store, region_prefix
 
 from . import areas, attributes, completeness, topology
@@ -73,44 +73,51 @@ def _noop(stage: str, fraction: float) -> None:
 
 def check_package(path: str | Path, *, region: str, level: str, type_: str, catalogue: Catalogue,
                   store: Store | None = None, config: QcConfig | None = None, progress: Progress | None = None,
-                  workdir: str | Path | None = None, codes_dir: Path | None = None) -> QcResult:
+                  workdir: str | Path | None = None, codes_dir: Path | None = None,
+                  recorded: dt.datetime | None = None) -> QcResult:
     """Check a package (GeoPackage, zipped Shapefiles, File Geodatabase) for a drawer ``(region, level, type)``.
 
-    ``store`` (optional) gives the region's outline from the land survey in force.
+    ``store`` (optional) gives the region's outline from the land survey in force (on the day of
+    ``recorded``, as the registry stood then, when given).
     """
-    validate_drawer(region, level, type_, "qc")
+    validate_level(region, level, type_)
     config = config or load_qc_config(catalogue)
     contents = read_package_layers(path, catalogue)
     subject = {"kind": "package", "package": Path(path).name, "format": contents.format,
                "checksum": contents.checksum, "region": region, "level": level, "type": type_,
                "skipped_layers": contents.skipped, "unreadable_layers": contents.unreadable}
-    return _run(subject, contents.layers, catalogue, config, store, progress, workdir, codes_dir)
+    return _run(subject, contents.layers, catalogue, config, store, progress, workdir, codes_dir, recorded)
 
 
 def check_plan(store: Store, plan_id: str, *, config: QcConfig | None = None, progress: Progress | None = None,
-               workdir: str | Path | None = None) -> QcResult:
+               workdir: str | Path | None = None, recorded: dt.datetime | None = None) -> QcResult:
     """Check a drawer entry already in the store (read through ``store.geometries``)."""
-    plan = store.plan(plan_id)
+    plan = store.plan(plan_id, recorded)
     if plan is None:
         raise NotFound(f"no drawer entry {plan_id!r}")
     config = config or load_qc_config(store.catalogue)
     subject = {"kind": "plan", "plan_id": plan.id, "status": plan.status, "title": plan.title,
                "region": plan.region, "level": plan.level, "type": plan.type, "version": plan.version,
                "checksum": plan.checksum}
-    return _run(subject, read_plan_layers(store, plan), store.catalogue, config, store, progress, workdir, None)
+    return _run(subject, read_plan_layers(store, plan), store.catalogue, config, store, progress, workdir, None,
+                recorded)
 
 
-def _region_from_store(store: Store | None, region: str) -> tuple[shapely.Geometry, str, str] | None:
+def _region_from_store(store: Store | None, region: str, recorded: dt.datetime | None = None
+                       ) -> tuple[shapely.Geometry, str, str] | None:
     if store is None:
         return None
-    from onemap.providers.packages import region_feature
-    from onemap.providers.store.base import When, today
+    from zoneinfo import ZoneInfo
 
-    found = region_feature(store, region)
+    from onemap.domain.dates import When, today
+    from onemap.providers.packages import region_feature
+
+    day = recorded.astimezone(ZoneInfo("Asia/Shanghai")).date() if recorded is not None else today()
+    found = region_feature(store, region, When.at(day), recorded)
     if found is None:
         return None
     xzq = store.catalogue.layers.get("xzq")
-    survey = store.plans_in_force(When.at(today()), None, xzq) if xzq is not None else ()
+    survey = store.plans_in_force(When.at(day), None, xzq, recorded) if xzq is not None else ()
     return found[0], found[1], f"XZQ of {', '.join(survey)}"
 
 
@@ -122,7 +129,7 @@ def _valid_outline(g: shapely.Geometry) -> shapely.Geometry:
 
 def _run(subject: dict[str, Any], inputs: list[LayerInput], catalogue: Catalogue, config: QcConfig,
          store: Store | None, progress: Progress | None, workdir: str | Path | None,
-         codes_dir: Path | None) -> QcResult:
+         codes_dir: Path | None, recorded: dt.datetime | None = None) -> QcResult:
     progress = progress or _noop
     started = dt.datetime.now().astimezone()
     t0 = time.monotonic()
@@ -133,7 +140,7 @@ def _run(subject: dict[str, Any], inputs: list[LayerInput], catalogue: Catalogue
     ctx = Context(config=config, catalogue=catalogue, out=out, region=region, level=level, type_=type_,
                   prefix="" if level == "national" else region_prefix(region))
     # the region: a survey's own XZQ feature (found while reading), else the survey in force
-    from_store = None if type_ == "survey" else _region_from_store(store, region)
+    from_store = None if type_ == "survey" else _region_from_store(store, region, recorded)
     if from_store is not None:
         ctx.region_outline, ctx.region_name, ctx.region_source = _valid_outline(from_store[0]), from_store[1], \
             from_store[2]
@@ -169,7 +176,7 @@ def _run(subject: dict[str, Any], inputs: list[LayerInput], catalogue: Catalogue
             ctx.region_name = survey_name[0] if survey_name else region
             ctx.region_source = "XZQ of the checked survey itself"
         elif type_ == "survey" and ctx.region_outline is None:
-            found = _region_from_store(store, region)
+            found = _region_from_store(store, region, recorded)
             if found is not None:
                 ctx.region_outline, ctx.region_name, ctx.region_source = _valid_outline(found[0]), found[1], found[2]
         if ctx.region_outline is None:

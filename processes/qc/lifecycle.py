@@ -7,10 +7,15 @@ registry refuses to approve an entry that is not ``checked``.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from onemap.config.errors import Conflict
 from onemap.providers.registry import Registry
 from onemap.providers.store.base import Plan, Store
 
+from ..certificates import archive, file_hashes, plan_entry, reference
+from .config import qc_rule_files
 from .engine import QcResult
 
 QC_ACTOR = "plan-qc"
@@ -36,3 +41,20 @@ def mark_if_clean(store: Store, result: QcResult, tz: str = "Asia/Shanghai") -> 
     except Conflict as err:  # another process moved it meanwhile
         return None, err.description
     return moved, f"{plan_id} moved from submitted to checked"
+
+
+def certify(ctx: Any, result: QcResult, inputs: dict[str, Any], recorded: dt.datetime) -> tuple[dict[str, Any], str]:
+    """The report of a check as JSON and HTML, archived as a certificate before the registry moves."""
+    from .report import html, to_json
+
+    doc = to_json(result)
+    doc["recorded"] = recorded.isoformat()
+    ref = doc["certificate"] = reference(ctx, "plan-qc")
+    report_html = html(result, doc)
+    plan_id = result.subject.get("plan_id") if result.subject.get("kind") == "plan" else None
+    subject = ctx.store.plan(plan_id, recorded) if plan_id else None
+    archive(ctx, ref, "plan-qc", {k: v for k, v in inputs.items() if k != "recorded"}, date=None,
+            recorded=recorded, plans=[plan_entry(subject, "subject")] if subject is not None else [],
+            rules=file_hashes(qc_rule_files(ctx.store.catalogue)), result=doc,
+            subject_plan_id=subject.id if subject is not None else None, html=report_html)
+    return doc, report_html
