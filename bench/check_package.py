@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.check_package --database "$(cat /tmp/bigpg.txt)"   # the dev PostGIS, read only
     .venv/bin/python -m bench.check_package --parcels 200000                      # a throwaway cluster
 
-Exports the 2023 survey drawer entry (990000-province-survey-2023: XZQ and DLTB) from PostGIS to a
+Exports a county's 2023 survey drawer entry (990122-county-survey-2023: XZQ and DLTB) from PostGIS to a
 GeoPackage with providers/packages.export_plan (or, without --database, first loads the demo region
 with --parcels into a throwaway cluster), then runs `onemap check PKG --region 990000 --level
 province --type survey` as a subprocess with no store of its own (a survey is checked against its
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .common import VENV_BIN, WORK, dump, load_demo, postgis, table
 
-SURVEY = "990000-province-survey-2023"
+SURVEY = "990122-county-survey-2023"  # the largest county of the demo
 
 
 def export(url: str, plan_id: str, out: Path) -> float:

@@ -4,7 +4,7 @@ OneMap keeps each layer in one table partitioned by drawer entry (``onemap.dltb`
 partitions by ``plan_id``) and answers a collection with the plans in force. Servers
 without drawer semantics get those rows as an ordinary table instead::
 
-    CREATE TABLE bench.dltb AS SELECT <every column> FROM onemap.dltb WHERE plan_id = <survey in force>;
+    CREATE TABLE bench.dltb AS SELECT <every column> FROM onemap.dltb WHERE plan_id IN (<surveys in force>);
     ALTER TABLE bench.dltb ADD PRIMARY KEY (fid);  CREATE INDEX ... USING gist (geom);  ANALYZE
 
 Same columns (upper-case names as in the national specification), same ``fid`` ids, same
@@ -18,7 +18,8 @@ import time
 
 SCHEMA = "bench"
 LAYER = "dltb"
-SURVEY_IN_FORCE = "990000-province-survey-2023"  # the demo's land survey in force today
+# the demo's land survey in force today: kept per county (三调 is built county by county)
+SURVEYS_IN_FORCE = tuple(f"{c}-county-survey-2023" for c in ("990102", "990121", "990122", "990123"))
 
 
 def _connect(url: str):
@@ -29,28 +30,29 @@ def _connect(url: str):
     return conn
 
 
-def source_count(url: str, plan_id: str = SURVEY_IN_FORCE) -> int:
-    """Parcels OneMap serves for dltb: the rows of the survey in force."""
+def source_count(url: str, plan_ids: tuple[str, ...] = SURVEYS_IN_FORCE) -> int:
+    """Parcels OneMap serves for dltb: the rows of the surveys in force."""
     with _connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM onemap.dltb WHERE plan_id = %s", (plan_id,))
+        cur.execute("SELECT count(*) FROM onemap.dltb WHERE plan_id = ANY(%s)", (list(plan_ids),))
         return int(cur.fetchone()[0])
 
 
-def ensure_plain_table(url: str, plan_id: str = SURVEY_IN_FORCE) -> dict:
+def ensure_plain_table(url: str, plan_ids: tuple[str, ...] = SURVEYS_IN_FORCE) -> dict:
     """Create (or keep) ``bench.dltb``; returns its row count and the seconds spent."""
     t0 = time.monotonic()
     conn = _connect(url)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT count(*) FROM onemap.dltb WHERE plan_id = %s", (plan_id,))
+        ids = list(plan_ids)
+        cur.execute("SELECT count(*) FROM onemap.dltb WHERE plan_id = ANY(%s)", (ids,))
         want = int(cur.fetchone()[0])
         if want == 0:
-            raise RuntimeError(f"onemap.dltb has no rows of {plan_id}: load the demo region first")
+            raise RuntimeError(f"onemap.dltb has no rows of {', '.join(ids)}: load the demo region first")
         cur.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{LAYER}",))
         if cur.fetchone()[0] is not None:
             cur.execute(f"SELECT count(*), min(fid), max(fid) FROM {SCHEMA}.{LAYER}")
             have, lo, hi = cur.fetchone()
-            cur.execute("SELECT count(*), min(fid), max(fid) FROM onemap.dltb WHERE plan_id = %s", (plan_id,))
+            cur.execute("SELECT count(*), min(fid), max(fid) FROM onemap.dltb WHERE plan_id = ANY(%s)", (ids,))
             if (have, lo, hi) == tuple(cur.fetchone()):
                 return {"rows": have, "seconds": round(time.monotonic() - t0, 1), "created": False}
             cur.execute(f"DROP TABLE {SCHEMA}.{LAYER}")
@@ -59,8 +61,8 @@ def ensure_plain_table(url: str, plan_id: str = SURVEY_IN_FORCE) -> dict:
         cur.execute("SELECT attname FROM pg_attribute WHERE attrelid = 'onemap.dltb'::regclass "
                     "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
         cols = ", ".join('"' + r[0].replace('"', '""') + '"' for r in cur.fetchall())
-        cur.execute(f"CREATE TABLE {SCHEMA}.{LAYER} AS SELECT {cols} FROM onemap.dltb WHERE plan_id = %s "
-                    "ORDER BY fid", (plan_id,))
+        cur.execute(f"CREATE TABLE {SCHEMA}.{LAYER} AS SELECT {cols} FROM onemap.dltb WHERE plan_id = ANY(%s) "
+                    "ORDER BY fid", (ids,))
         cur.execute(f"ALTER TABLE {SCHEMA}.{LAYER} ADD PRIMARY KEY (fid)")
         cur.execute(f"CREATE INDEX {LAYER}_geom_idx ON {SCHEMA}.{LAYER} USING gist (geom)")
         cur.execute(f"ANALYZE {SCHEMA}.{LAYER}")

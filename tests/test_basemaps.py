@@ -195,8 +195,8 @@ def test_a_survey_change_rerenders_and_refreshes_the_tiles(fresh_settings, demo_
         assert is_region(image(client.get(url)))
         rendered = basemap_render.basemap_path(fresh_settings).stat().st_mtime_ns
 
-        survey = store.plans_in_force(When.at(today()), None, store.catalogue.layers["dltb"])[0]
-        Registry(store).withdraw(survey, "测试员", "test: survey withdrawn", valid_to=today())
+        for survey in store.plans_in_force(When.at(today()), None, store.catalogue.layers["dltb"]):
+            Registry(store).withdraw(survey, "测试员", "test: survey withdrawn", valid_to=today(), reinstate=False)
         time.sleep(0.01)  # a new mtime even on coarse file systems
         bm.refresh(force=True)  # serving checks this every few seconds; the test does not wait
 

@@ -48,6 +48,21 @@ def batch(region, plan_id, layer_id):
     return b
 
 
+COUNTY_CODES = ("990102", "990121", "990122", "990123")
+
+
+def survey(region, year: int, layer_id: str):
+    """The whole region's survey layer of one year: the county entries' batches (and the province's
+    summary for the regions above the counties), one after the other."""
+    pids = [f"{c}-county-survey-{year}" for c in COUNTY_CODES] + [f"990000-province-survey-{year}"]
+    found = [b for b in (region.batch(pid, layer_id) for pid in pids) if b is not None]
+    assert found, f"no {layer_id} in the {year} survey"
+    cols = {k: [v for b in found for v in list(b.columns[k])] for k in found[0].columns}
+    from onemap.server.demo.model import LayerBatch
+
+    return LayerBatch(layer_id, f"survey-{year}", cols, np.concatenate([b.geometry for b in found]))
+
+
 def union(geoms):
     return shapely.union_all(np.asarray(geoms, dtype=object))
 
@@ -85,8 +100,8 @@ def test_same_seed_gives_identical_output(region, region_again):
 
 
 def test_other_seed_differs(region, region_other):
-    a = batch(region, "990000-province-survey-2022", "dltb")
-    b = batch(region_other, "990000-province-survey-2022", "dltb")
+    a = survey(region, 2022, "dltb")
+    b = survey(region_other, 2022, "dltb")
     assert len(a) == len(b) == N
     assert shapely.to_wkb(a.geometry).tolist() != shapely.to_wkb(b.geometry).tolist()
     assert a.columns["DLBM"] != b.columns["DLBM"]
@@ -136,14 +151,14 @@ def test_values_types_codes_and_labels(region, cat):
 
 
 def test_dltb_fields(region):
-    b = batch(region, "990000-province-survey-2022", "dltb")
+    b = survey(region, 2022, "dltb")
     cols = b.columns
     towns = {t["code"]: t["name"] for t in region.meta["townships"]}
     for i in range(len(b)):
         assert cols["YSDM"][i] is None
         assert cols["ZLDWDM"][i][:9] in towns and cols["ZLDWDM"][i].endswith("000") and len(cols["ZLDWDM"][i]) == 12
         assert cols["ZLDWMC"][i] == towns[cols["ZLDWDM"][i][:9]]
-        assert cols["BSM"][i][:6] == cols["ZLDWDM"][i][:6]
+        assert cols["BSM"][i][:6] == cols["ZLDWDM"][i][:6] and cols["BSM"][i][6:10] == "2001"
         assert cols["TBBH"][i].isdigit() and len(cols["TBBH"][i]) <= 8
         cropland = cols["DLBM"][i].startswith("01")
         assert (cols["GDPDJB"][i] is not None) == cropland
@@ -161,7 +176,7 @@ def test_dltb_fields(region):
 
 
 def test_xzq_hierarchy(region):
-    b = batch(region, "990000-province-survey-2022", "xzq")
+    b = survey(region, 2022, "xzq")
     c = b.columns
     rows = {c["XZQDM"][i]: i for i in range(len(b))}
     assert c["XZQJB"][rows["990000"]] == "province" and c["SJXZQDM"][rows["990000"]] is None
@@ -201,10 +216,10 @@ def test_geometries_are_valid_multipolygons(region):
 
 
 def test_parcels_tile_the_city(region):
-    for pid in ("990000-province-survey-2022", "990000-province-survey-2023"):
-        b = batch(region, pid, "dltb")
+    for year in (2022, 2023):
+        b = survey(region, year, "dltb")
         assert len(b) == N
-        xzq = batch(region, pid, "xzq")
+        xzq = survey(region, year, "xzq")
         city_mj = xzq.columns["MJ"][xzq.columns["XZQDM"].index("990100")]
         assert float(np.sum(b.columns["TBMJ"])) == pytest.approx(city_mj, rel=1e-4)
         u = union(b.geometry)
@@ -214,8 +229,8 @@ def test_parcels_tile_the_city(region):
 
 
 def test_survey_2023_changes_few_parcels(region):
-    a = batch(region, "990000-province-survey-2022", "dltb")
-    b = batch(region, "990000-province-survey-2023", "dltb")
+    a = survey(region, 2022, "dltb")
+    b = survey(region, 2023, "dltb")
     assert shapely.to_wkb(a.geometry).tolist() == shapely.to_wkb(b.geometry).tolist()
     changed = [i for i in range(N) if a.columns["DLBM"][i] != b.columns["DLBM"][i]]
     assert 0.01 * N <= len(changed) <= 0.02 * N
@@ -263,12 +278,13 @@ def test_czkfbj_zones_and_revision(region):
 
 
 def test_ghfq_tiles_each_plan_region(region):
-    xzq = batch(region, "990000-province-survey-2022", "xzq")
+    xzq = survey(region, 2022, "xzq")
     area_of = dict(zip(xzq.columns["XZQDM"], xzq.columns["MJ"]))
     plans_with = [p for p in region.plans if region.batch(p.id, "ghfq") is not None]
     assert {p.id for p in plans_with} == {
         "990100-city-master-2021", "990100-city-master-2023",
         "990121-county-master-2022", "990122-county-master-2022", "990123-county-master-2022",
+        "990122-county-master-2024", "990123-county-master-2025",
     }
     for p in plans_with:
         b = region.batch(p.id, "ghfq")
@@ -314,7 +330,7 @@ def test_central_city_planned_use(region, cat):
 
 
 def test_plots_are_one_to_four_adjacent_parcels(region):
-    parcels = batch(region, "990000-province-survey-2022", "dltb").geometry
+    parcels = survey(region, 2022, "dltb").geometry
     points = shapely.point_on_surface(parcels)
     for pid in ("990100-city-master-2021", "990100-city-master-2023"):
         plots = batch(region, pid, "zxcqghydyh").geometry
@@ -335,7 +351,7 @@ def test_overlays(region):
 
 
 def test_class_shares(region):
-    b = batch(region, "990000-province-survey-2022", "dltb")
+    b = survey(region, 2022, "dltb")
     dl = np.array(b.columns["DLBM"])
     area = np.asarray(b.columns["TBMJ"])
     built = {"05H1", "0508", "0601", "0602", "0701", "0702", "08H1", "08H2", "0809", "0810", "09",
@@ -358,23 +374,35 @@ def test_class_shares(region):
 
 def test_drawer_entries(region, cat):
     plans = {p.id: p for p in region.plans}
+    surveys = {f"{c}-county-survey-{y}" for c in COUNTY_CODES for y in (2022, 2023)}
     assert set(plans) == {
         "990000-province-survey-2022", "990000-province-survey-2023", "990000-province-master-2021",
-        "990100-city-master-2021", "990100-city-master-2023",
+        "990100-city-master-2021", "990100-city-master-2023", "990100-city-special-LSWH-2024",
+        "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024",
         "990121-county-master-2022", "990122-county-master-2022", "990123-county-master-2022",
-    }
-    xzq = batch(region, "990000-province-survey-2022", "xzq")
+        "990122-county-master-2024", "990123-county-master-2025",
+    } | surveys
+    xzq = survey(region, 2022, "xzq")
     outline_of = dict(zip(xzq.columns["XZQDM"], xzq.geometry))
     for p in plans.values():
-        assert p.id == f"{p.region}-{p.level}-{p.type}-{p.version}"
+        subject = f"-{p.subject}" if p.subject else ""
+        assert p.id == f"{p.region}-{p.level}-{p.type}{subject}-{p.version}"
+        assert (p.subject is not None) == (p.type in ("special", "detailed"))
+        if p.type == "special":
+            assert p.subject in cat.code_tables["special_subject"]
         assert p.level in cat.code_tables["plan_level"] and p.type in cat.code_tables["plan_type"]
-        assert p.status in ("filed", "superseded")
+        assert p.status in ("filed", "superseded", "withdrawn", "submitted")
         assert p.submitted_at.tzinfo is not None
         assert p.submitted_at.utcoffset() == datetime.timedelta(hours=8)
         assert p.upper_plan_id is None or p.upper_plan_id in plans
-        assert shapely.equals(p.outline, outline_of[p.region])
+        if p.type == "detailed":  # a planning unit: the area its plots cover, inside the central city
+            assert shapely.difference(p.outline, outline_of["990102"]).area < AREA_TOL
+            assert shapely.symmetric_difference(p.outline, union(region.batch(p.id, "zxcqghydyh").geometry)).area \
+                < AREA_TOL
+        else:
+            assert shapely.equals(p.outline, outline_of[p.region])
         if p.valid_to is not None:
-            assert p.valid_from < p.valid_to and p.status == "superseded"
+            assert p.valid_from < p.valid_to and p.status in ("superseded", "withdrawn")
         layers = {b.layer_id for b in region.batches if b.plan_id == p.id}
         for layer in layers:
             assert p.type in cat.layer(layer).drawer_types, (p.id, layer)
@@ -382,14 +410,38 @@ def test_drawer_entries(region, cat):
     assert plans["990000-province-survey-2022"].valid_to == plans["990000-province-survey-2023"].valid_from
     assert plans["990000-province-master-2021"].approval_date == datetime.date(2021, 3, 15)
     layers = lambda pid: {b.layer_id for b in region.batches if b.plan_id == pid}  # noqa: E731
-    assert layers("990000-province-survey-2022") == {"dltb", "xzq"}
+    for pid in surveys:
+        assert layers(pid) == {"dltb", "xzq"}, pid
+    assert layers("990000-province-survey-2022") == {"xzq"}  # the province and city boundaries
     assert layers("990000-province-master-2021") == {"stbhhx", "yjjbnt", "czkfbj"}
     full = {"stbhhx", "yjjbnt", "czkfbj", "ghfq", "zxcqghydyh", "lswhbhx", "hlfxkzx"}
     assert layers("990100-city-master-2021") == full == layers("990100-city-master-2023")
     assert layers("990121-county-master-2022") == {"stbhhx", "yjjbnt", "czkfbj", "ghfq"}
+    assert layers("990100-city-special-LSWH-2024") == {"lswhbhx"}
+    assert layers("990100-city-special-ZHFZ-2024") == {"hlfxkzx"}
+    assert layers("990100-city-detailed-990102DY01-2024") == {"zxcqghydyh"}
+    # two special plans of the city in force together; a withdrawn revision, its predecessor reinstated
+    assert plans["990100-city-special-LSWH-2024"].status == plans["990100-city-special-ZHFZ-2024"].status == "filed"
+    revision, reinstated = plans["990122-county-master-2024"], plans["990122-county-master-2022"]
+    assert revision.status == "withdrawn" and reinstated.status == "filed"
+    assert reinstated.valid_from == revision.valid_to and [e[3] for e in reinstated.later] == ["superseded", "filed"]
+    assert plans["990123-county-master-2025"].status == "submitted"
     # no batch appears twice for one drawer entry
     keys = [(b.plan_id, b.layer_id) for b in region.batches]
     assert len(keys) == len(set(keys))
+
+
+def test_bsm_is_unique_in_each_database(region, cat):
+    """Each drawer entry is one database: its BSMs (region code + the layer's segment + a number) never
+    repeat across its layers."""
+    by_plan: dict[str, list[str]] = {}
+    for b in region.batches:
+        segment = cat.layer(b.layer_id).bsm_segment
+        for v in b.columns["BSM"]:
+            assert len(v) == 18 and v.isdigit() and v[6:10] == segment, (b.plan_id, b.layer_id, v)
+        by_plan.setdefault(b.plan_id, []).extend(b.columns["BSM"])
+    for pid, values in by_plan.items():
+        assert len(values) == len(set(values)), pid
 
 
 # --- terrain -----------------------------------------------------------------------------

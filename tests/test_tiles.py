@@ -102,7 +102,7 @@ def test_tile_of_each_matrix_set(client, tms_id):
     assert isinstance(f["id"], int) and f["id"] > 0
     props = f["properties"]
     assert props["DLBM"] and props["DLMC"]  # code with its label
-    assert props["plan_id"] == "990000-province-survey-2023"
+    assert props["plan_id"].endswith("-county-survey-2023")  # the survey is kept per county
 
 
 def test_drawer_date_applies_to_tiles(client):
@@ -273,7 +273,7 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
         store.write([plan], [batch])
         reg = Registry(store)
         reg.mark_checked(plan.id, "质检中心")
-        reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号")
+        reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号", override="test: gate not under test")
         reg.file(plan.id, "示范市自然资源和规划局", valid_from=dt.date.today() - dt.timedelta(days=1))
     finally:
         store.close()

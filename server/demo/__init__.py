@@ -27,12 +27,21 @@ from .landuse import BUILT, CODES, CROPLAND, FOREST, WATER, classify, dltb_colum
 from .model import DemoRegion, LayerBatch, PlanEntry
 from .parcels import make_parcels
 from .plans import (
+    CITY_HAZARD,
+    CITY_HERITAGE,
     CITY_MASTER_2021,
     CITY_MASTER_2023,
+    COUNTY_PENDING,
+    COUNTY_REVISION,
+    PENDING_COUNTY,
     PROVINCE_MASTER,
+    REVISED_COUNTY,
     SURVEY_2022,
     SURVEY_2023,
     county_master_id,
+    county_survey_id,
+    detailed_plan_entry,
+    detailed_unit,
     ghfq_features,
     ghfq_zones,
     plan_entries,
@@ -86,17 +95,25 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
 
     report("survey")
     cls23, czcs23, changed = survey_2023(r_survey, lu, P, ctl.czk_any, ctl.farmland | ctl.redline)
-    bsm22, tbbh22, bsm23, tbbh23 = parcel_numbers(admin, changed)
+    bsm22, tbbh22, bsm23, tbbh23 = parcel_numbers(admin, changed, labels.catalogue.layer("dltb").bsm_segment or "0000")
     dltb22 = dltb_columns(labels, P, admin, lu.slope, lu.cls, lu.czcs, bsm22, tbbh22)
     dltb23 = dltb_columns(labels, P, admin, lu.slope, cls23, czcs23, bsm23, tbbh23)
 
     report("plans")
     plans = plan_entries(admin)
     batches: list[LayerBatch] = []
-    xcols, xgeoms = xzq_columns(admin, labels)
-    for pid, cols in ((SURVEY_2022, dltb22), (SURVEY_2023, dltb23)):
-        batches.append(make_batch(labels, "dltb", pid, cols, P.geometry))
-        batches.append(make_batch(labels, "xzq", pid, xcols, xgeoms))
+    # the survey is kept per county (三调 is built county by county); the province's summary entry
+    # holds the province and city boundaries
+    xcols, xgeoms, xowner = xzq_columns(admin, labels)
+    parcel_county = admin.county_code()
+    for year, cols in ((2022, dltb22), (2023, dltb23)):
+        parcels_all = make_batch(labels, "dltb", SURVEY_2022, cols, P.geometry)
+        regions_all = make_batch(labels, "xzq", SURVEY_2022, xcols, xgeoms)
+        province_entry = SURVEY_2022 if year == 2022 else SURVEY_2023
+        batches.append(select(regions_all, province_entry, xowner == PROVINCE[0]))
+        for code, _, _ in COUNTIES:
+            batches.append(select(parcels_all, county_survey_id(code, year), parcel_county == code))
+            batches.append(select(regions_all, county_survey_id(code, year), xowner == code))
 
     red = make_batch(labels, "stbhhx", CITY_MASTER_2021, *stbhhx_features(labels, P, admin, ctl))
     farm = make_batch(labels, "yjjbnt", CITY_MASTER_2021, *yjjbnt_features(labels, P, lu, admin, ctl))
@@ -128,6 +145,15 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
         if code != DISTRICT:
             batches += [select(b, county_master_id(code), np.array(b.columns["XZQDM"]) == code)
                         for b in (red, farm, czk21, ghfq21)]
+    # the withdrawn 2024 revision and the 2025 submission carry their county's lines again
+    for pid, code in ((COUNTY_REVISION, REVISED_COUNTY), (COUNTY_PENDING, PENDING_COUNTY)):
+        batches += [select(b, pid, np.array(b.columns["XZQDM"]) == code) for b in (red, farm, czk21, ghfq21)]
+    # the special plans deepen the city plan's historic and flood lines; the detailed plan unit
+    # re-plans the central city's core plots
+    batches += [select(heritage, CITY_HERITAGE), select(flood, CITY_HAZARD)]
+    unit = detailed_unit(zx23, lu, labels)
+    batches.append(unit)
+    plans.append(detailed_plan_entry(unit, admin))
 
     area = P.area
     meta = {

@@ -221,14 +221,17 @@ def build_region_geometry(admin: Admin, parcels: Parcels) -> None:
     admin.region_area = dict(zip(codes, geodesic_areas([out[c] for c in codes]).tolist()))
 
 
-def xzq_columns(admin: Admin, labels: Labels) -> tuple[dict, np.ndarray]:
-    """The ``xzq`` features: province, city, counties, townships."""
-    rows = [(PROVINCE[0], PROVINCE[1], "province", None), (CITY[0], CITY[1], "city", PROVINCE[0])]
-    rows += [(c, n, "county", CITY[0]) for c, n, _ in COUNTIES]
-    rows += [(t.code, t.name, "township", t.county) for t in admin.townships]
+def xzq_columns(admin: Admin, labels: Labels) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The ``xzq`` features (province, city, counties, townships) and whose survey holds each: a
+    county's survey its own boundary and its townships', the province's summary the rest."""
+    rows = [(PROVINCE[0], PROVINCE[1], "province", None, PROVINCE[0]),
+            (CITY[0], CITY[1], "city", PROVINCE[0], PROVINCE[0])]
+    rows += [(c, n, "county", CITY[0], c) for c, n, _ in COUNTIES]
+    rows += [(t.code, t.name, "township", t.county, t.county) for t in admin.townships]
     geoms = np.array([admin.region_geoms[r[0]] for r in rows], dtype=object)
+    owner = np.array([r[4] for r in rows], dtype=object)
     cols = {
-        "BSM": [f"{CITY[0]}{i + 1:012d}" for i in range(len(rows))],
+        "BSM": labels.bsm(owner.tolist(), "xzq"),
         "YSDM": [None] * len(rows),
         "XZQDM": [r[0] for r in rows],
         "XZQMC": [r[1] for r in rows],
@@ -237,4 +240,4 @@ def xzq_columns(admin: Admin, labels: Labels) -> tuple[dict, np.ndarray]:
         "SJXZQDM": [r[3] for r in rows],
         "MJ": np.array([admin.region_area[r[0]] for r in rows]),
     }
-    return cols, geoms
+    return cols, geoms, owner

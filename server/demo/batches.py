@@ -31,6 +31,10 @@ class Labels:
             out[codes == c] = self(table, c)
         return out
 
+    def bsm(self, prefixes: Iterable[str], layer_id: str) -> list[str]:
+        """BSMs of a layer's features: region code + the layer's segment + a number running per region."""
+        return running_bsm(prefixes, self.catalogue.layer(layer_id).bsm_segment or "0000")
+
     def ysdm(self, layer_id: str) -> str | None:
         """The layer's 要素代码 where the catalogue knows one."""
         y = self.catalogue.layer(layer_id).ysdm
@@ -61,12 +65,13 @@ def select(batch: LayerBatch, plan_id: str, mask: np.ndarray | None = None) -> L
     return LayerBatch(layer_id=batch.layer_id, plan_id=plan_id, columns=cols, geometry=batch.geometry[idx])
 
 
-def running_bsm(prefixes: Iterable[str], start: int = 1) -> list[str]:
-    """BSM = 6-digit region code + 12-digit number running within each region (18 chars)."""
+def running_bsm(prefixes: Iterable[str], segment: str, start: int = 1) -> list[str]:
+    """BSM = 6-digit region code + 4-digit layer segment + 8-digit number running within each region
+    (18 characters; unique across the layers of one database)."""
     counters: dict[str, int] = {}
     out = []
     for p in prefixes:
         k = counters.get(p, start)
-        out.append(f"{p}{k:012d}")
+        out.append(f"{p}{segment}{k:08d}")
         counters[p] = k + 1
     return out

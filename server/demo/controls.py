@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 
 from .admin import COUNTIES, DISTRICT, Admin
-from .batches import Labels, running_bsm
+from .batches import Labels
 from .geo import angular_profile, as_multipolygons, dissolve, geodesic_areas
 from .landuse import CODES, CROPLAND, FOREST, C, LandUse, slope_grade
 from .noise import ValueNoise, to_uniform
@@ -211,7 +211,7 @@ def czkfbj_features(labels: Labels, parcels: Parcels, lu: LandUse, admin: Admin,
     core = keys % 1000
     xzqdm, xzqmc = _county_cols(county)
     cols = {
-        "BSM": running_bsm(xzqdm),
+        "BSM": labels.bsm(xzqdm, "czkfbj"),
         "YSDM": [labels.ysdm("czkfbj")] * len(keys),
         "XZQDM": xzqdm,
         "XZQMC": xzqmc,
@@ -238,7 +238,7 @@ def stbhhx_features(labels: Labels, parcels: Parcels, admin: Admin, ctl: Control
         counters[c] = counters.get(c, 0) + 1
         hxbm.append(f"{c}{counters[c]:05d}")
     cols = {
-        "BSM": running_bsm(xzqdm),
+        "BSM": labels.bsm(xzqdm, "stbhhx"),
         "YSDM": [labels.ysdm("stbhhx")] * len(keys),
         "XZQDM": xzqdm,
         "XZQMC": xzqmc,
@@ -271,7 +271,7 @@ def yjjbnt_features(labels: Labels, parcels: Parcels, lu: LandUse, admin: Admin,
         counters[c] = counters.get(c, 0) + 1
         bh.append(f"{c}{counters[c]:04d}")
     cols = {
-        "BSM": running_bsm(xzqdm),
+        "BSM": labels.bsm(xzqdm, "yjjbnt"),
         "YSDM": [labels.ysdm("yjjbnt")] * len(keys),
         "XZQDM": xzqdm,
         "XZQMC": xzqmc,
@@ -322,7 +322,7 @@ def lswhbhx_features(
     county = [_county_at(parcels, admin, *shapely.centroid(g).coords[0]) for _, _, g in items]
     xzqdm, xzqmc = _county_cols(np.array(county))
     cols = {
-        "BSM": running_bsm(xzqdm),
+        "BSM": labels.bsm(xzqdm, "lswhbhx"),
         "YSDM": [labels.ysdm("lswhbhx")] * len(items),
         "XZQDM": xzqdm,
         "XZQMC": xzqmc,
@@ -356,7 +356,7 @@ def hlfxkzx_features(labels: Labels, terrain: Terrain, admin: Admin) -> tuple[di
     geoms = as_multipolygons([shapely.intersection(FRAME.geom_to_lonlat(g), district) for _, _, g in items])
     n = len(items)
     cols = {
-        "BSM": running_bsm([DISTRICT] * n),
+        "BSM": labels.bsm([DISTRICT] * n, "hlfxkzx"),
         "YSDM": [labels.ysdm("hlfxkzx")] * n,
         "XZQDM": [DISTRICT] * n,
         "XZQMC": [COUNTIES[0][1]] * n,

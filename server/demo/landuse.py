@@ -404,10 +404,10 @@ def running_number(groups: np.ndarray, start: np.ndarray | int = 1) -> np.ndarra
     return out + start
 
 
-def parcel_numbers(admin: Admin, changed: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
+def parcel_numbers(admin: Admin, changed: np.ndarray, segment: str) -> tuple[list[str], list[str], list[str], list[str]]:
     """BSM and TBBH of every parcel in the 2022 and 2023 surveys.
 
-    BSM is the county code and a 12-digit number running within the county; TBBH runs
+    BSM is the county code, the layer's segment and an 8-digit number running within the county; TBBH runs
     within the township. A parcel the 2023 update changed gets new numbers after the last
     ones of its county and township; the others keep theirs.
     """
@@ -424,7 +424,7 @@ def parcel_numbers(admin: Admin, changed: np.ndarray) -> tuple[list[str], list[s
     tb23[ch] = running_number(admin.township[ch], last_tb[admin.township[ch]] + 1)
 
     def bsm(numbers):
-        return [f"{c}{k:012d}" for c, k in zip(county_code, numbers.tolist())]
+        return [f"{c}{segment}{k:08d}" for c, k in zip(county_code, numbers.tolist())]
 
     return bsm(bsm22), [str(k) for k in tb22.tolist()], bsm(bsm23), [str(k) for k in tb23.tolist()]
 

@@ -14,13 +14,13 @@ import shapely
 class PlanEntry:
     """One drawer entry: a plan version or a survey."""
 
-    id: str  # f"{region}-{level}-{type}-{version}"
+    id: str  # f"{region}-{level}-{type}[-{subject}]-{version}"
     region: str
     level: str  # national | province | city | county | township
     type: str  # master | detailed | special | survey
     version: str
     title: str
-    status: str  # "filed" (in force) or "superseded"
+    status: str  # its status now (the last of its transitions)
     approval_no: str | None
     approval_date: datetime.date | None
     valid_from: datetime.date | None
@@ -29,6 +29,10 @@ class PlanEntry:
     submitted_by: str
     submitted_at: datetime.datetime  # timezone-aware, +08:00
     outline: shapely.MultiPolygon  # EPSG:4490 lon/lat
+    subject: str | None = None  # a special plan's category, a detailed plan's unit
+    # transitions after filing, in record order: (recorded at, by, from, to, reason, valid_from, valid_to, related);
+    # submission, check, approval and filing are derived from the dates above
+    later: list[tuple] = field(default_factory=list)
 
 
 @dataclass

@@ -6,13 +6,14 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 
 from .admin import CITY, COUNTIES, DISTRICT, PROVINCE, Admin
-from .batches import Labels, running_bsm
+from .batches import Labels, select
 from .controls import Controls, block_cells
 from .geo import dissolve, geodesic_areas
 from .landuse import BUILT, CODES, C, FOREST, LandUse
-from .model import PlanEntry
+from .model import LayerBatch, PlanEntry
 from .parcels import Parcels
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -23,8 +24,22 @@ NATURAL = FOREST | np.isin(CODES, ["0404", "1207", "1101", "1103", "1106"])
 PROVINCE_MASTER = f"{PROVINCE[0]}-province-master-2021"
 CITY_MASTER_2021 = f"{CITY[0]}-city-master-2021"
 CITY_MASTER_2023 = f"{CITY[0]}-city-master-2023"
+# the province's own survey entries hold the province and city boundaries (the 汇总 of its counties)
 SURVEY_2022 = f"{PROVINCE[0]}-province-survey-2022"
 SURVEY_2023 = f"{PROVINCE[0]}-province-survey-2023"
+# two special plans of the city in force at once, and one detailed plan unit of the central city
+HERITAGE_SUBJECT, HAZARD_SUBJECT = "LSWH", "ZHFZ"
+CITY_HERITAGE = f"{CITY[0]}-city-special-{HERITAGE_SUBJECT}-2024"
+CITY_HAZARD = f"{CITY[0]}-city-special-{HAZARD_SUBJECT}-2024"
+DETAILED_UNIT = f"{DISTRICT}DY01"  # 详细规划单元 code: the district's unit 01
+CITY_DETAILED = f"{CITY[0]}-city-detailed-{DETAILED_UNIT}-2024"
+# a county revision that was withdrawn, its predecessor reinstated; a county plan waiting for its check
+REVISED_COUNTY = "990122"
+COUNTY_REVISION = f"{REVISED_COUNTY}-county-master-2024"
+REVISION_IN_FORCE = datetime.date(2024, 9, 1)
+REVISION_WITHDRAWN = datetime.date(2025, 3, 1)
+PENDING_COUNTY = "990123"
+COUNTY_PENDING = f"{PENDING_COUNTY}-county-master-2025"
 
 
 def county_master_id(code: str) -> str:
@@ -32,43 +47,89 @@ def county_master_id(code: str) -> str:
     return f"{code}-county-master-2022"
 
 
+def county_survey_id(code: str, year: int) -> str:
+    """The drawer id of a county's annual land survey (三调 and its updates are made county by county)."""
+    return f"{code}-county-survey-{year}"
+
+
 def _at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime.datetime:
     return datetime.datetime(y, m, d, hh, mm, tzinfo=TZ)
 
 
 def plan_entries(admin: Admin) -> list[PlanEntry]:
-    """The drawer: two surveys, the province plan, two city plan versions, three county plans."""
+    """The drawer: surveys per county (and the province's summary), the province plan, two city plan
+    versions, two city special plans, a detailed plan unit, county plans (one revision withdrawn,
+    one new version submitted)."""
     g = admin.region_geoms
     D = datetime.date
     prov, city = PROVINCE, CITY
-    plans = [
-        PlanEntry(SURVEY_2022, prov[0], "province", "survey", "2022", f"{prov[1]}2022年度国土变更调查", "superseded",
-                  None, None, D(2022, 1, 1), D(2023, 6, 30), None, f"{prov[1]}自然资源厅", _at(2022, 3, 30, 9, 30),
-                  g[prov[0]]),
-        PlanEntry(SURVEY_2023, prov[0], "province", "survey", "2023", f"{prov[1]}2023年度国土变更调查", "filed",
-                  None, None, D(2023, 6, 30), None, None, f"{prov[1]}自然资源厅", _at(2023, 6, 28, 9, 30),
-                  g[prov[0]]),
+    bureau = f"{city[1]}自然资源和规划局"
+    survey_days = {2022: (D(2022, 4, 30), D(2023, 6, 30), _at(2022, 3, 30, 9, 30)),
+                   2023: (D(2023, 6, 30), None, _at(2023, 6, 8, 9, 30))}
+    plans = []
+    for year, (start, end, submitted) in survey_days.items():
+        status = "superseded" if end else "filed"
+        plans.append(PlanEntry(
+            f"{prov[0]}-province-survey-{year}", prov[0], "province", "survey", str(year),
+            f"{prov[1]}{year}年度国土变更调查（汇总）", status, None, None, start, end, None, f"{prov[1]}自然资源厅",
+            submitted, g[prov[0]]))
+        for code, name, _ in COUNTIES:
+            plans.append(PlanEntry(
+                county_survey_id(code, year), code, "county", "survey", str(year), f"{name}{year}年度国土变更调查",
+                status, None, None, start, end, None, f"{name}自然资源和规划局", submitted, g[code]))
+    plans += [
         PlanEntry(PROVINCE_MASTER, prov[0], "province", "master", "2021", f"{prov[1]}国土空间总体规划（2021—2035年）",
                   "filed", "示国函〔2021〕31号", D(2021, 3, 15), D(2021, 4, 1), None, None, f"{prov[1]}自然资源厅",
-                  _at(2021, 3, 22), g[prov[0]]),
+                  _at(2021, 2, 20), g[prov[0]]),
         PlanEntry(CITY_MASTER_2021, city[0], "city", "master", "2021", f"{city[1]}国土空间总体规划（2021—2035年）",
                   "superseded", "示政函〔2021〕12号", D(2021, 5, 20), D(2021, 6, 1), D(2023, 9, 1), PROVINCE_MASTER,
-                  f"{city[1]}自然资源和规划局", _at(2021, 5, 26), g[city[0]]),
+                  bureau, _at(2021, 4, 26), g[city[0]]),
         PlanEntry(CITY_MASTER_2023, city[0], "city", "master", "2023",
                   f"{city[1]}国土空间总体规划（2021—2035年）（2023年修订）", "filed", "示政函〔2023〕47号",
-                  D(2023, 8, 15), D(2023, 9, 1), None, PROVINCE_MASTER, f"{city[1]}自然资源和规划局",
-                  _at(2023, 8, 22), g[city[0]]),
+                  D(2023, 8, 15), D(2023, 9, 1), None, PROVINCE_MASTER, bureau, _at(2023, 7, 10), g[city[0]]),
+        PlanEntry(CITY_HERITAGE, city[0], "city", "special", "2024", f"{city[1]}历史文化名城保护规划（2024—2035年）",
+                  "filed", "示政函〔2024〕8号", D(2024, 2, 20), D(2024, 3, 1), None, CITY_MASTER_2023, bureau,
+                  _at(2024, 1, 10), g[city[0]], subject=HERITAGE_SUBJECT),
+        PlanEntry(CITY_HAZARD, city[0], "city", "special", "2024", f"{city[1]}综合防灾减灾规划（2024—2035年）",
+                  "filed", "示政函〔2024〕19号", D(2024, 4, 22), D(2024, 5, 1), None, CITY_MASTER_2023, bureau,
+                  _at(2024, 3, 15), g[city[0]], subject=HAZARD_SUBJECT),
     ]
     approvals = {"990121": (D(2022, 4, 18), "8"), "990122": (D(2022, 6, 7), "15"), "990123": (D(2022, 9, 26), "23")}
     for code, name, _ in COUNTIES:
         if code == DISTRICT:
             continue  # the city plan covers its own district
         day, no = approvals[code]
+        county_bureau = f"{name}自然资源和规划局"
+        later = []
+        status = "filed"
+        if code == REVISED_COUNTY:
+            status = "filed"  # superseded by the revision, then reinstated when the revision was withdrawn
+            later = [
+                (_at(2024, 9, 1, 9, 0), county_bureau, "filed", "superseded", f"superseded by {COUNTY_REVISION}",
+                 day + datetime.timedelta(days=14), REVISION_IN_FORCE, COUNTY_REVISION),
+                (_at(2025, 3, 1, 9, 30), f"{city[1]}人民政府", "superseded", "filed",
+                 f"reinstated: {COUNTY_REVISION}, which superseded it, was withdrawn", REVISION_WITHDRAWN, None,
+                 COUNTY_REVISION),
+            ]
         plans.append(PlanEntry(
             county_master_id(code), code, "county", "master", "2022", f"{name}国土空间总体规划（2021—2035年）",
-            "filed", f"示市政函〔2022〕{no}号", day, day + datetime.timedelta(days=14), None, CITY_MASTER_2021,
-            f"{name}自然资源和规划局", _at(day.year, day.month, day.day, 15, 0) + datetime.timedelta(days=5),
-            g[code]))
+            status, f"示市政函〔2022〕{no}号", day, day + datetime.timedelta(days=14) if not later else REVISION_WITHDRAWN,
+            None, CITY_MASTER_2021, county_bureau, _at(day.year, day.month, day.day, 15, 0) - datetime.timedelta(days=30),
+            g[code], later=later))
+    revised_name = dict((c, n) for c, n, _ in COUNTIES)[REVISED_COUNTY]
+    plans.append(PlanEntry(
+        COUNTY_REVISION, REVISED_COUNTY, "county", "master", "2024",
+        f"{revised_name}国土空间总体规划（2021—2035年）（2024年修订）", "withdrawn", "示市政函〔2024〕31号",
+        D(2024, 8, 20), REVISION_IN_FORCE, REVISION_WITHDRAWN, CITY_MASTER_2023, f"{revised_name}自然资源和规划局",
+        _at(2024, 6, 3), g[REVISED_COUNTY],
+        later=[(_at(2025, 3, 1, 9, 30), f"{city[1]}人民政府", "filed", "withdrawn",
+                "市政府撤销批复：修订未经传导校核擅自调整城镇开发边界", REVISION_IN_FORCE, REVISION_WITHDRAWN,
+                county_master_id(REVISED_COUNTY))]))
+    pending_name = dict((c, n) for c, n, _ in COUNTIES)[PENDING_COUNTY]
+    plans.append(PlanEntry(
+        COUNTY_PENDING, PENDING_COUNTY, "county", "master", "2025",
+        f"{pending_name}国土空间总体规划（2021—2035年）（2025年修订）", "submitted", None, None, None, None,
+        CITY_MASTER_2023, f"{pending_name}自然资源和规划局", _at(2025, 10, 20, 16, 0), g[PENDING_COUNTY]))
     return plans
 
 
@@ -96,7 +157,7 @@ def ghfq_features(labels: Labels, parcels: Parcels, admin: Admin, zones: np.ndar
     zc = np.array(ZONE_CODES, dtype=object)[keys % 10]
     xzqdm = [COUNTIES[i][0] for i in county]
     cols = {
-        "BSM": running_bsm(xzqdm),
+        "BSM": labels.bsm(xzqdm, "ghfq"),
         "YSDM": [labels.ysdm("ghfq")] * len(keys),
         "XZQDM": xzqdm,
         "XZQMC": [COUNTIES[i][1] for i in county],
@@ -181,7 +242,7 @@ def zxcq_features(
                       general).astype(object)
     n = len(keys)
     cols = {
-        "BSM": running_bsm([DISTRICT] * n),
+        "BSM": labels.bsm([DISTRICT] * n, "zxcqghydyh"),
         "YSDM": [labels.ysdm("zxcqghydyh")] * n,
         "XZQDM": [DISTRICT] * n,
         "XZQMC": [COUNTIES[0][1]] * n,
@@ -192,3 +253,38 @@ def zxcq_features(
         "BZ": [None] * n,
     }
     return cols, geoms
+
+
+def detailed_unit(zx23: LayerBatch, lu: LandUse, labels: Labels) -> LayerBatch:
+    """The detailed plan of unit ``DETAILED_UNIT``: the central city's core plots, re-planned.
+
+    The plots nearest the central city's core (about one in twenty of the central city's, at
+    least eight); the unit lowers the density of its class-2 housing to class 1 (二类 -> 一类城镇住宅),
+    which the city master plan leaves to the detailed plan.
+    """
+    lon, lat = lu.cores[0].lonlat()
+    pts = shapely.point_on_surface(zx23.geometry)
+    d = np.hypot(shapely.get_x(pts) - lon, shapely.get_y(pts) - lat)
+    k = max(8, len(d) // 20)
+    idx = np.sort(np.argsort(d, kind="stable")[:k])
+    unit = select(zx23, CITY_DETAILED, np.isin(np.arange(len(d)), idx))
+    codes = np.array(unit.columns["YDYHFLDM"], dtype=object)
+    codes[codes == "070102"] = "070101"
+    n = len(codes)
+    unit.columns["YDYHFLDM"] = codes.tolist()
+    unit.columns["YDYHFLMC"] = labels.many("ydyh_2023", codes).tolist()
+    unit.columns["BSM"] = labels.bsm([DISTRICT] * n, "zxcqghydyh")
+    unit.columns["BZ"] = [f"{DETAILED_UNIT}单元"] * n
+    return unit
+
+
+def detailed_plan_entry(unit: LayerBatch, admin: Admin) -> PlanEntry:
+    """The drawer entry of the detailed plan unit: its outline is the area its plots cover."""
+    outline = shapely.union_all(unit.geometry)
+    if outline.geom_type == "Polygon":
+        outline = shapely.MultiPolygon([outline])
+    return PlanEntry(
+        CITY_DETAILED, CITY[0], "city", "detailed", "2024",
+        f"{CITY[1]}{DETAILED_UNIT}单元控制性详细规划", "filed", "示政函〔2024〕27号",
+        datetime.date(2024, 5, 28), datetime.date(2024, 6, 1), None, CITY_MASTER_2023,
+        f"{CITY[1]}自然资源和规划局", _at(2024, 4, 1), outline, subject=DETAILED_UNIT)
