@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static/onemap"
 STYLE_PATH = "/styles/onemap"
-STYLE_PARAMS = frozenset({"f", "lang", "datetime"})
-PAGE_PARAMS = frozenset({"lang", "datetime"})
+STYLE_PARAMS = frozenset({"f", "lang", "datetime", "view"})
+PAGE_PARAMS = frozenset({"lang", "datetime", "view"})
+# the map shows what governs each area unless asked for every level (a province's and a city's copy
+# of a line on top of each other)
+MAP_VIEW = "governing"
 STYLE_MEDIA_TYPE = "application/json"
 # Set explicitly: a module script is refused unless served as JavaScript, and the host's
 # /etc/mime.types (which Python's mimetypes reads) may not know .mjs.
@@ -62,10 +65,27 @@ def _datetime_arg(om: "OneMap") -> str | None:
     return raw.strip()
 
 
-def style_document(om: "OneMap", datetime: str | None = None, lang: str = "zh") -> dict[str, Any]:
+def _view_arg(om: "OneMap") -> str:
+    """``view``: the governing view by default; every level for an interval of dates (what governs
+    is asked for one date)."""
+    from onemap.providers.drawers import VIEWS
+
+    raw = request.args.get("view")
+    dated = request.args.get("datetime") or ""
+    interval = "/" in dated
+    view = raw or ("all" if interval else MAP_VIEW)
+    if view not in VIEWS:
+        raise InvalidParameterValue(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+    if view == "governing" and interval:
+        raise InvalidParameterValue("view=governing answers for one date: give datetime as a date, not an interval")
+    return view
+
+
+def style_document(om: "OneMap", datetime: str | None = None, lang: str = "zh", view: str = MAP_VIEW
+                   ) -> dict[str, Any]:
     """The style for this server; the basemap when the basemaps module offers one as XYZ."""
     return stylemod.build_style(om.catalogue, om.base_url, datetime=datetime, bounds=data_bounds(om),
-                                basemap_xyz=getattr(om, "basemap_xyz", None), lang=lang)
+                                basemap_xyz=getattr(om, "basemap_xyz", None), lang=lang, view=view)
 
 
 def _field_info(om: "OneMap", layer: Layer) -> list[dict[str, Any]]:
@@ -86,13 +106,14 @@ def _field_info(om: "OneMap", layer: Layer) -> list[dict[str, Any]]:
     return out
 
 
-def page_config(om: "OneMap", datetime: str | None) -> dict[str, Any]:
+def page_config(om: "OneMap", datetime: str | None, view: str = MAP_VIEW) -> dict[str, Any]:
     """The page's settings, embedded as JSON (``<`` escaped by ``dumps``)."""
     return {
         "styleUrl": f"{om.base_url}{STYLE_PATH}",
         "itemsUrl": f"{om.base_url}/collections",
         "tilesUrl": stylemod.tiles_url(om.base_url),
         "datetime": datetime,
+        "view": view,
         "bounds": data_bounds(om),
         "fields": {lid: _field_info(om, layer) for lid, layer in om.catalogue.layers.items()
                    if layer.tier == "public"},
@@ -110,17 +131,19 @@ def register(app: Flask, om: "OneMap") -> None:
             raise InvalidParameterValue("the style is offered as f=json")
         # legend labels follow an explicit lang only: the page around them is Chinese
         lang = "en" if (request.args.get("lang") or "").lower().startswith("en") else "zh"
-        return json_response(style_document(om, _datetime_arg(om), lang), media_type=STYLE_MEDIA_TYPE,
+        return json_response(style_document(om, _datetime_arg(om), lang, _view_arg(om)), media_type=STYLE_MEDIA_TYPE,
                              headers={"Cache-Control": "public, max-age=60"})
 
     @app.get("/map")
     def map_page() -> Response:
         check_known(request.args, PAGE_PARAMS)
         datetime = _datetime_arg(om)
+        view = _view_arg(om)
         html = render_template(
             "map.html", static=f"{om.base_url}{STATIC_PREFIX}", base_url=om.base_url,
-            config_json=dumps(page_config(om, datetime)).decode("utf-8"),
-            js_version=_version("map.js"), css_version=_version("map.css"), datetime=datetime or "")
+            config_json=dumps(page_config(om, datetime, view)).decode("utf-8"),
+            js_version=_version("map.js"), css_version=_version("map.css"), datetime=datetime or "",
+            all_levels=view == "all")
         return Response(html, mimetype="text/html")
 
     @app.get(f"{STATIC_PREFIX}/<path:filename>")

@@ -121,7 +121,7 @@ def test_style_document(client, om):
     assert style["version"] == 8
     src = style["sources"]["onemap"]
     assert src["type"] == "vector"
-    assert src["tiles"] == ["http://testserver/tiles/WebMercatorQuad/{z}/{y}/{x}"]
+    assert src["tiles"] == ["http://testserver/tiles/WebMercatorQuad/{z}/{y}/{x}?view=governing"]  # the governing view
     assert src["bounds"][0] < CENTRAL[0] < src["bounds"][2]
     # nothing that would make MapLibre fetch glyphs or sprites from anywhere
     assert "glyphs" not in style and "sprite" not in style
@@ -179,11 +179,15 @@ def test_style_colours_follow_the_codes(client):
 def test_style_datetime(client):
     style = get_json(client, "/styles/onemap?datetime=2022-06-01")
     assert style["sources"]["onemap"]["tiles"] == [
+        "http://testserver/tiles/WebMercatorQuad/{z}/{y}/{x}?view=governing&datetime=2022-06-01"]
+    assert style["metadata"]["onemap:datetime"] == "2022-06-01" and style["metadata"]["onemap:view"] == "governing"
+    every = get_json(client, "/styles/onemap?datetime=2022-06-01&view=all")
+    assert every["sources"]["onemap"]["tiles"] == [
         "http://testserver/tiles/WebMercatorQuad/{z}/{y}/{x}?datetime=2022-06-01"]
-    assert style["metadata"]["onemap:datetime"] == "2022-06-01"
     interval = get_json(client, "/styles/onemap?datetime=2022-01-01/..")
-    assert interval["sources"]["onemap"]["tiles"][0].endswith("?datetime=2022-01-01%2F..")
-    for bad in ("datetime=2022-13-45", "datetime=yesterday", "datetime=2023-01-01/2022-01-01", "nope=1", "f=xml"):
+    assert interval["sources"]["onemap"]["tiles"][0].endswith("?datetime=2022-01-01%2F..")  # every level
+    for bad in ("datetime=2022-13-45", "datetime=yesterday", "datetime=2023-01-01/2022-01-01", "nope=1", "f=xml",
+                "view=x", "view=governing&datetime=2022-01-01/.."):
         r = client.get(f"/styles/onemap?{bad}")
         assert r.status_code == 400, bad
         assert json.loads(r.data)["code"] in ("InvalidParameterValue", "UnknownParameter"), bad
@@ -229,7 +233,7 @@ def test_style_is_generated_from_the_catalogue(om):
     from onemap.config.catalogue import Catalogue, Layer
     from onemap.tiles.style import CATEGORY_COLORS, build_style
 
-    base = om.catalogue.layers["hlfxkzx"].model_dump()
+    base = om.catalogue.layers["hlfxkzx"].model_dump() | {"bsm_segment": None}
     extra = [
         Layer.model_validate({**base, "id": "roads", "table_code": "ROADS", "geometry": "MultiLineString",
                               "category": "management", "title": {"zh": "道路", "en": "Roads"}}),
@@ -373,7 +377,18 @@ def test_browser_popup_labels_the_feature(browser_report):
     assert any(t.startswith("三调地类图斑") for t in popup["titles"]), popup["titles"]
     rows = dict(popup["rows"])
     assert re.fullmatch(r"\d{2}[0-9A-Z]* \S+", rows["地类编码"]), rows["地类编码"]
-    assert rows["规划层级"].endswith("省级")
+    assert rows["规划层级"].endswith("县级")  # the land survey is kept per county
+
+
+def test_browser_map_shows_the_governing_view_with_a_switch_to_all_levels(browser_report, map_server):
+    url, _ = map_server
+    r = browser_report
+    first = [t for t in r["tiles"] if t["at"] <= min(x["at"] for x in r["tilesAfterDate"])]
+    assert first and all("view=governing" in t["url"] for t in first)
+    levels = r["tilesAfterLevels"]
+    assert levels and all("view=governing" not in t["url"] and "datetime=2022-06-01" in t["url"] for t in levels)
+    assert any(t["status"] == 200 for t in levels)
+    assert "every level" in r["levelsStatus"]
 
 
 def test_browser_date_reloads_the_tiles(browser_report, map_server):
@@ -382,7 +397,8 @@ def test_browser_date_reloads_the_tiles(browser_report, map_server):
     dated = r["tilesAfterDate"]
     assert dated and all("datetime=2022-06-01" in t["url"] and t["url"].startswith(url) for t in dated)
     assert any(t["status"] == 200 for t in dated)
-    assert r["after"]["tileUrls"] == [f"{url}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?datetime=2022-06-01"]
+    assert r["after"]["tileUrls"] == [
+        f"{url}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?view=governing&datetime=2022-06-01"]
     assert "2022-06-01" in r["status"]
     from onemap.providers.store.base import today
 

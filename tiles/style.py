@@ -324,12 +324,14 @@ def _order(layers: Iterable[Layer]) -> list[Layer]:
     return sorted(layers, key=rank)  # stable: catalogue order within a rank
 
 
-def tiles_url(base_url: str, datetime: str | None = None) -> str:
-    """The dataset vector tiles as an XYZ template, for one drawer date (none: today)."""
+def tiles_url(base_url: str, datetime: str | None = None, view: str = "all") -> str:
+    """The dataset vector tiles as an XYZ template, for one drawer date (none: today) and view
+    (``governing``: only the plan that governs each area; ``all``: every plan in force)."""
     url = base_url.rstrip("/") + TILE_PATH
+    query = [f"view={view}"] if view != "all" else []
     if datetime:
-        url += "?datetime=" + quote(datetime, safe="")
-    return url
+        query.append("datetime=" + quote(datetime, safe=""))
+    return url + ("?" + "&".join(query) if query else "")
 
 
 def _zoom_for(bounds: tuple[float, float, float, float], px: int = 1024) -> float:
@@ -339,12 +341,12 @@ def _zoom_for(bounds: tuple[float, float, float, float], px: int = 1024) -> floa
 
 def build_style(catalogue: Catalogue, base_url: str, *, datetime: str | None = None,
                 bounds: tuple[float, float, float, float] | None = None, basemap_xyz: str | None = None,
-                lang: str = "zh") -> dict[str, Any]:
+                lang: str = "zh", view: str = "all") -> dict[str, Any]:
     """The MapLibre (v8) style document of the public one-map layers."""
     layers = _order(layer for layer in catalogue.layers.values() if layer.tier == "public")
     wm = tmsmod.get("WebMercatorQuad")
     source: dict[str, Any] = {
-        "type": "vector", "tiles": [tiles_url(base_url, datetime)], "minzoom": 0,
+        "type": "vector", "tiles": [tiles_url(base_url, datetime, view)], "minzoom": 0,
         "maxzoom": tmsmod.max_zoom(wm), "attribution": ATTRIBUTION,
     }
     if bounds:
@@ -373,7 +375,7 @@ def build_style(catalogue: Catalogue, base_url: str, *, datetime: str | None = N
         "version": 8,
         "name": "OneMap 国土空间规划一张图",
         "metadata": {"onemap:categories": categories, "onemap:layers": entries,
-                     "onemap:datetime": datetime, "onemap:basemap": bool(basemap_xyz)},
+                     "onemap:datetime": datetime, "onemap:view": view, "onemap:basemap": bool(basemap_xyz)},
         "sources": sources,
         "layers": style_layers,
     }

@@ -28,8 +28,17 @@ function setStatus(text) {
   statusEl.textContent = text;
 }
 
-function tilesUrl(date) {
-  return date ? `${config.tilesUrl}?datetime=${encodeURIComponent(date)}` : config.tilesUrl;
+const allLevels = document.getElementById("all-levels");
+
+function currentView() {
+  return allLevels && allLevels.checked ? "all" : "governing";
+}
+
+function tilesUrl(date, view) {
+  const query = [];
+  if (view && view !== "all") query.push(`view=${view}`);
+  if (date) query.push(`datetime=${encodeURIComponent(date)}`);
+  return query.length ? `${config.tilesUrl}?${query.join("&")}` : config.tilesUrl;
 }
 
 function fitPadding() {
@@ -40,9 +49,11 @@ function fitPadding() {
 }
 
 const initialDate = config.datetime || "";
+const styleQuery = [`view=${config.view || "governing"}`];
+if (initialDate) styleQuery.push(`datetime=${encodeURIComponent(initialDate)}`);
 const map = new maplibregl.Map({
   container: "map",
-  style: initialDate ? `${config.styleUrl}?datetime=${encodeURIComponent(initialDate)}` : config.styleUrl,
+  style: `${config.styleUrl}?${styleQuery.join("&")}`,
   bounds: config.bounds || undefined,
   fitBoundsOptions: { padding: fitPadding() },
   attributionControl: false,
@@ -117,11 +128,15 @@ function applyDate() {
   const value = dateInput.value; // YYYY-MM-DD or "" (today)
   const source = map.getSource(SOURCE);
   if (!source) return;
-  source.setTiles([tilesUrl(value)]);
-  setStatus(value ? `显示 ${value} 现行的规划 · plans in force on ${value}` : "显示今天现行的规划 · plans in force today");
+  const view = currentView();
+  source.setTiles([tilesUrl(value, view)]);
+  const when = value ? `${value} 现行的规划 · plans in force on ${value}` : "今天现行的规划 · plans in force today";
+  const which = view === "all" ? "各级规划全部显示 · every level" : "各处管控的规划 · the governing plan of each area";
+  setStatus(`显示 ${when}；${which}`);
 }
 
 dateInput.addEventListener("change", applyDate);
+if (allLevels) allLevels.addEventListener("change", applyDate);
 document.getElementById("date-today").addEventListener("click", () => {
   dateInput.value = "";
   applyDate();

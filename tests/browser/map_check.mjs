@@ -185,6 +185,17 @@ try {
   report.status = await page.$eval("#status", (el) => el.textContent);
   report.screenshots.push(join(opts.out, `map-${opts.date}.png`));
   await page.screenshot({ path: report.screenshots[1] });
+
+  // every level instead of the governing plan of each area: tiles without view=governing follow
+  const levelsBefore = report.tiles.length;
+  const allLevels = page.waitForResponse((res) => isTile(res.url()) && !res.url().includes("view=governing"),
+    { timeout: opts.timeout });
+  await page.click("#all-levels");
+  await allLevels;
+  await settled(page);
+  step("levels");
+  report.tilesAfterLevels = report.tiles.slice(levelsBefore);
+  report.levelsStatus = await page.$eval("#status", (el) => el.textContent);
   report.ok = true;
 } catch (err) {
   report.ok = false;
