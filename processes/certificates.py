@@ -107,6 +107,32 @@ def archive(ctx: Any, ref: dict[str, str], process_id: str, inputs: dict[str, An
                               json.dumps(doc, ensure_ascii=False, sort_keys=True, default=str), html)
 
 
+def certificate_html(store: Any, settings: Any, cert_id: str) -> str | None:
+    """A certificate's report: as archived, or, for a review archived without one, made once from its
+    pinned inputs (the registry as recorded then, features that never change) and kept from then on."""
+    found = store.certificate(cert_id)
+    if found is None:
+        return None
+    document, html = found
+    if html:
+        return html
+    doc = json.loads(document)
+    if doc.get("process") != "compliance-review":
+        return None
+    import time
+
+    from .base import RunContext
+    from .compliance import ComplianceReviewProcessor
+    from .report import compliance_html
+
+    ctx = RunContext(store, settings, time.monotonic() + 600)
+    boundary = ComplianceReviewProcessor._boundary(doc["inputs"], settings)
+    recorded = dt.datetime.fromisoformat(doc["recorded"])
+    html = compliance_html(ctx, boundary, doc["result"], recorded)
+    store.set_certificate_html(cert_id, html)
+    return store.certificate(cert_id)[1]
+
+
 def same_result(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two results of one process agree (the certificate each refers to aside)."""
     def strip(d: dict[str, Any]) -> dict[str, Any]:
@@ -115,4 +141,4 @@ def same_result(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.dumps(strip(a), sort_keys=True, default=str) == json.dumps(strip(b), sort_keys=True, default=str)
 
 
-__all__ = ["RECORDED_INPUT", "archive", "reference", "file_hashes", "pinned_recorded", "plan_entry", "same_result", "software"]
+__all__ = ["RECORDED_INPUT", "archive", "certificate_html", "reference", "file_hashes", "pinned_recorded", "plan_entry", "same_result", "software"]

@@ -184,8 +184,12 @@ class ComplianceReviewProcessor(OneMapProcessor):
         when = _date(inputs.get("date"), ctx.settings.timezone)
         result = review(ctx, boundary, inputs["land_use"], inputs.get("project_type") or "ordinary", when, recorded)
         ref = result["certificate"] = reference(ctx, self.id)
-        ctx.progress(90, "writing the report")
-        html = compliance_html(ctx, boundary, result, recorded)
+        html = None
+        if "report" in outputs:
+            # the printable report costs more than the review: written when asked for (the
+            # certificate's HTML is otherwise made from its pinned inputs when first fetched)
+            ctx.progress(90, "writing the report")
+            html = compliance_html(ctx, boundary, result, recorded)
         used = [plan_entry(p, "governing") for pid in sorted({c["plan_id"] for c in result["plans"]})
                 if (p := ctx.store.plan(pid, recorded)) is not None]
         archive(ctx, ref, self.id, {k: v for k, v in inputs.items() if k not in ("date", "recorded")},

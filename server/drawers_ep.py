@@ -154,8 +154,11 @@ def certificate(om: "OneMap", cert_id: str) -> Response:
     found = om.store.certificate(cert_id)
     if found is None:
         raise NotFound(f"no certificate {cert_id!r}")
-    document, report = found
+    document, _ = found
     if output_format(request) == "html":
+        from onemap.processes.certificates import certificate_html
+
+        report = certificate_html(om.store, om.settings, cert_id)
         if report:
             return Response(report, mimetype="text/html")
         return Response(_html(f"Certificate {cert_id}", json.loads(document)), mimetype="text/html")

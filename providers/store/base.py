@@ -282,6 +282,13 @@ class Store(ABC):
             SqlRegistryTx(cur, self._table_sql, self.dialect.param).add_certificate(
                 cert_id, process, plan_id, created, document, html)
 
+    def set_certificate_html(self, cert_id: str, html: str) -> None:
+        """Keep a certificate's report made after it was archived (once: an existing one stays)."""
+        P = self.dialect.param
+        with self.write_cursor() as cur:
+            cur.execute(f"UPDATE {self._table_sql('certificates')} SET html = {P} WHERE id = {P} AND html IS NULL",
+                        (html, cert_id))
+
     def certificate(self, cert_id: str) -> tuple[str, str | None] | None:
         """(document JSON, report HTML) of an archived certificate."""
         rows = self._rows(f"SELECT document, html FROM {self._table_sql('certificates')} "

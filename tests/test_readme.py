@@ -1,0 +1,140 @@
+"""The README's curl examples, run as written against the demo region `onemap serve` makes (the
+default parcels and seed), through the WSGI application: each answers, and the ones whose
+comment says what they give give it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from onemap.config.settings import Settings
+
+from .conftest import ROOT
+
+BASE = "http://127.0.0.1:5000"
+
+
+def commands() -> list[str]:
+    """Every ``curl`` command in the README's shell blocks, continuation lines joined."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        buf: list[str] = []
+        for line in joined.splitlines():
+            if buf:  # inside a quoted -d '{ ... }' body spread over lines
+                buf.append(line)
+                if line.rstrip().endswith("}'"):
+                    out.append("\n".join(buf))
+                    buf = []
+                continue
+            if line.startswith("curl "):
+                if line.count("'") % 2:
+                    buf = [line]
+                else:
+                    out.append(line)
+    return out
+
+
+def request_of(cmd: str) -> tuple[str, str, dict[str, str], bytes | None]:
+    """(method, path with query, headers, body) of a curl command line."""
+    args = shlex.split(cmd)[1:]
+    method, url, headers, body, get, form = None, None, {}, None, False, []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-G":
+            get = True
+        elif a == "-H":
+            k, v = args[i + 1].split(":", 1)
+            headers[k.strip()] = v.strip()
+            i += 1
+        elif a == "-d":
+            body = args[i + 1].encode()
+            i += 1
+        elif a == "--data-urlencode":
+            form.append(args[i + 1])
+            i += 1
+        elif a == "-o":
+            i += 1
+        elif a == "-i":
+            pass
+        elif a.startswith("http"):
+            url = a
+        i += 1
+    assert url and url.startswith(BASE), cmd
+    path = url[len(BASE):]
+    if form:
+        pairs = [tuple(f.split("=", 1)) for f in form]
+        path += ("&" if "?" in path else "?") + urllib.parse.urlencode(pairs)
+    method = "GET" if get or body is None else "POST"
+    return method, path, headers, body if method == "POST" else None
+
+
+@pytest.fixture(scope="module")
+def readme_client(tmp_path_factory):
+    """The demo `onemap serve` makes on first start (default size and seed), on the GeoPackage."""
+    from onemap.providers.store import open_store
+    from onemap.server.app import create_app
+    from onemap.server.demo_store import build_demo
+
+    d = tmp_path_factory.mktemp("readme")
+    settings = Settings(data_dir=d, public_url=BASE)
+    store = open_store(str(settings.gpkg_path))
+    try:
+        build_demo(settings, store, settings.demo_parcels, settings.demo_seed)
+    finally:
+        store.close()
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions["onemap"].runner.stop()
+    app.extensions["onemap"].store.close()
+
+
+def test_the_readme_has_its_examples():
+    cmds = commands()
+    assert len(cmds) >= 30
+    assert any("/governing" in c for c in cmds) and any("recorded=" in c for c in cmds)
+
+
+def test_every_curl_example_answers(readme_client):
+    answers = {}
+    for cmd in commands():
+        method, path, headers, body = request_of(cmd)
+        r = readme_client.open(path, method=method, headers=headers, data=body)
+        assert r.status_code in (200, 201, 204), (cmd, r.status_code, r.data[:300])
+        answers[path] = r
+    # what the comments say
+    plans = lambda path: {f["properties"]["plan_id"] for f in json.loads(answers[path].data)["features"]}  # noqa: E731
+    now = "/collections/czkfbj/items?region=990122&datetime=2025-06-01&limit=1"
+    then = "/collections/czkfbj/items?region=990122&datetime=2025-06-01&recorded=2025-01-01&limit=1"
+    assert plans(now) == {"990122-county-master-2022"} and plans(then) == {"990122-county-master-2024"}
+    gov = {f["properties"]["plan_id"] for f in json.loads(answers["/collections/stbhhx/items?view=governing&limit=5"]
+                                                          .data)["features"]}
+    assert "990000-province-master-2021" not in gov
+    point = json.loads(answers["/governing?point=117.0,31.45"].data)
+    assert {e["status"] for e in point["layers"]} == {"governed"}
+    async_qc = [p for p in answers if p.startswith("/processes/plan-qc")]
+    assert async_qc and answers[async_qc[0]].status_code == 201
+    trace = json.loads(answers["/plans/990122-county-master-2022/trace"].data)
+    assert len(trace["periods"]) == 2
+
+
+def test_the_site_outside_the_revised_line_in_the_readme_example_region(readme_client):
+    """The tour's compliance example answers from the plan that governs there and cites it."""
+    cmd = next(c for c in commands() if "compliance-review" in c)
+    method, path, headers, body = request_of(cmd)
+    result = json.loads(readme_client.open(path, method=method, headers=headers, data=body).data)
+    assert result["checks"] and all(c["governing_plans"] for c in result["checks"])
+    assert result["certificate"]["href"].startswith(BASE + "/certificates/")
+
+
+def test_readme_names_no_path_outside_the_project():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "../shared" not in text and "/work/" not in text
+    assert Path(ROOT / "config" / "codes" / "special_plan_subjects.csv").exists()
