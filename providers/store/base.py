@@ -113,6 +113,8 @@ class _Registry:
     events: list[Event]
     layers: dict[str, dict[str, int]]
     last_at: dt.datetime | None = None  # when the latest event was recorded
+    extents: dict[tuple[str, str], tuple[float, float, float, float]] = field(default_factory=dict)
+    fid_ranges: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)  # layer -> (plan, lo, hi)
     past: dict[dt.datetime, dict[str, Plan]] = field(default_factory=dict)
     governing: dict[tuple, tuple[GoverningPart, ...]] = field(default_factory=dict)
 
@@ -202,11 +204,18 @@ class Store(ABC):
                     events = self._load_events()
                     rows = {p.id: p for p in self._load_plans()}
                     layers: dict[str, dict[str, int]] = {}
-                    for pid, layer, n in self._rows(
-                            f"SELECT plan_id, layer, features FROM {self._table_sql('plan_layers')}", []):
+                    extents: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+                    fids: dict[str, list[tuple[str, int, int]]] = {}
+                    for pid, layer, n, x0, y0, x1, y1, lo, hi in self._rows(
+                            f"SELECT plan_id, layer, features, minx, miny, maxx, maxy, minfid, maxfid "
+                            f"FROM {self._table_sql('plan_layers')}", []):
                         layers.setdefault(pid, {})[layer] = int(n)
+                        if x0 is not None:
+                            extents[(pid, layer)] = (float(x0), float(y0), float(x1), float(y1))
+                        if lo is not None:
+                            fids.setdefault(layer, []).append((pid, int(lo), int(hi)))
                     reg = _Registry(version, rows, registry_at(rows, events, None), events, layers,
-                                    max((e.at for e in events), default=None))
+                                    max((e.at for e in events), default=None), extents, fids)
                     self._reg = reg
         return reg
 
@@ -348,6 +357,38 @@ class Store(ABC):
     supports_json = False  # the backend can write GeoJSON features in SQL (``_feature_json_sql``)
     count_cap = 10_000  # bbox queries count exactly up to this many matches in the page's own query
 
+    def _meeting(self, layer_id: str, plan_ids: Sequence[str], bbox: tuple[float, float, float, float]
+                 ) -> tuple[str, ...]:
+        """The entries whose recorded extent of the layer meets ``bbox`` (one holding no feature of it
+        has none; one written before extents were recorded stays)."""
+        reg = self._registry()
+        x0, y0, x1, y1 = bbox
+        out = []
+        for pid in plan_ids:
+            e = reg.extents.get((pid, layer_id))
+            if e is None:
+                if reg.layers.get(pid, {}).get(layer_id, 0) > 0:
+                    out.append(pid)
+            elif e[0] <= x1 and e[2] >= x0 and e[1] <= y1 and e[3] >= y0:
+                out.append(pid)
+        return tuple(out)
+
+    def _fid_where(self, table: Any, fid: int) -> tuple[str, list[Any]]:
+        """``fid = ?`` on a layer, narrowed to the entries whose recorded id range holds it, so that
+        only their partitions are searched (when every entry with features of the layer has one)."""
+        from .sql import quote_ident
+
+        P = self.dialect.param
+        reg = self._registry()
+        ranges = reg.fid_ranges.get(table.name, [])
+        holders = sum(1 for layers in reg.layers.values() if layers.get(table.name, 0) > 0)
+        if table.plan_column != "plan_id" or not ranges or len(ranges) != holders:
+            return f"fid = {P}", [fid]
+        plans = [pid for pid, lo, hi in ranges if lo <= fid <= hi]
+        if not plans:
+            return f"fid = {P} AND 1=0", [fid]
+        return f"{quote_ident(table.plan_column)} IN ({', '.join([P] * len(plans))}) AND fid = {P}", [*plans, fid]
+
     def _recorded_count(self, layer_id: str, plan_ids: Sequence[str]) -> int | None:
         """Features of a layer in these drawer entries, as recorded when they were written."""
         layers = self.plan_layer_index()
@@ -367,6 +408,9 @@ class Store(ABC):
         """
         from .sql import build_where, geometry_expr, order_by, quote_ident
 
+        if q.bbox is not None and q.plan_ids and table.plan_column == "plan_id":
+            # only the drawer entries whose features can meet the box: their partitions alone are read
+            q = replace(q, plan_ids=self._meeting(table.name, q.plan_ids, q.bbox))
         where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
                             props=q.props, transform=q.filter_transform, clip=q.clip)
         names = [n for n in table.fields if q.select is None or n in q.select or n == table.plan_column]
@@ -386,9 +430,11 @@ class Store(ABC):
         P = self.dialect.param
         pc = quote_ident(table.plan_column)
         wsql, params, offset = where.sql(), list(where.params), q.offset
+        keyset: tuple[str, list[Any]] | None = None
         if q.after is not None and not q.sortby:
             # keyset continuation in the default (drawer, id) order: no O(offset) scan
-            key = self._rows(f"SELECT {pc} FROM {t} WHERE fid = {P}", [q.after[0]])
+            fid_sql, fid_params = self._fid_where(table, q.after[0])
+            key = self._rows(f"SELECT {pc} FROM {t} WHERE {fid_sql}", fid_params)
             if not key:
                 raise InvalidParameterValue("after: that feature no longer exists; start from the first page")
             last_plan = key[0][0]
@@ -396,11 +442,17 @@ class Store(ABC):
             if later is None:
                 wsql = f"({wsql}) AND ({pc}, fid) > ({P}, {P})"
                 params += [last_plan, q.after[0]]
+            elif not later:
+                wsql = f"({wsql}) AND {pc} = {P} AND fid > {P}"
+                params += [last_plan, q.after[0]]
             else:
-                # spelled out so that a btree on (plan, fid) starts right at the cursor
-                more = f" OR {pc} IN ({', '.join([P] * len(later))})" if later else ""
-                wsql = f"({wsql}) AND (({pc} = {P} AND fid > {P}){more})"
-                params += [last_plan, q.after[0], *later]
+                # the rest of the cursor's drawer entry and the start of the later ones, each an index
+                # range scan: an OR of the two would make the database filter its way to the cursor
+                ph = ", ".join([P] * len(later))
+                keyset = (f"SELECT * FROM (SELECT * FROM {t} WHERE ({wsql}) AND {pc} = {P} AND fid > {P} "
+                          f"ORDER BY fid LIMIT {P}) a UNION ALL SELECT * FROM (SELECT * FROM {t} WHERE ({wsql}) "
+                          f"AND {pc} IN ({ph}) ORDER BY {pc}, fid LIMIT {P}) b",
+                          [*params, last_plan, q.after[0], q.limit, *params, *later, q.limit])
             offset = 0
         # numberMatched without a query of its own where possible: the drawer's recorded feature
         # counts when only the drawer restricts; a bounded count in the page's own query for a bbox
@@ -414,7 +466,10 @@ class Store(ABC):
                 cols += f", (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {where.sql()} LIMIT {P}) c)"
                 select_params += [*where.params, self.count_cap + 1]
         order = order_by(table, q.sortby)
-        if offset:
+        if keyset is not None:
+            rows = self._rows(f"SELECT {cols} FROM ({keyset[0]}) t ORDER BY {order} LIMIT {P}",
+                              [*select_params, *keyset[1], q.limit])
+        elif offset:
             # rows skipped by OFFSET still go through the select list: skip them with plain columns
             # and write geometry/JSON only for the page
             sql = (f"SELECT {cols} FROM (SELECT * FROM {t} WHERE {wsql} ORDER BY {order} LIMIT {P} OFFSET {P}) t "
@@ -456,8 +511,8 @@ class Store(ABC):
         table = TableSpec.for_layer(layer)
         names = list(table.fields)
         cols = ", ".join(["fid", *(quote_ident(n) for n in names), self._geom_sql()])
-        rows = self._rows(f"SELECT {cols} FROM {self._table_sql(table.name)} WHERE fid = {self.dialect.param}",
-                          [fid])
+        where, params = self._fid_where(table, fid)
+        rows = self._rows(f"SELECT {cols} FROM {self._table_sql(table.name)} WHERE {where}", params)
         if not rows:
             return FeaturePage([], [], [], 0)
         r = rows[0]
@@ -647,23 +702,32 @@ class SqlRegistryTx:
                          f"VALUES ({', '.join([p] * 6)})", (layer, *bbox, effective))
 
     def add_plan_layer(self, plan_id: str, layer: str, features: int,
-                       bounds: tuple[float, float, float, float] | None) -> None:
-        """Record that an entry holds a layer (with no features: it holds it and says "none here")."""
+                       bounds: tuple[float, float, float, float] | None,
+                       fids: tuple[int, int] | None = None) -> None:
+        """Record that an entry holds a layer (with no features: it holds it and says "none here"),
+        with the extent and the range of ids of its features."""
         p = self.p
         if bounds is not None and not all(math.isfinite(v) for v in bounds):
             bounds = None
-        self.cur.execute(f"SELECT features, minx, miny, maxx, maxy FROM {self.layers_table} "
+        self.cur.execute(f"SELECT features, minx, miny, maxx, maxy, minfid, maxfid FROM {self.layers_table} "
                          f"WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
         row = self.cur.fetchone()
         if row is not None:
+            if row[0] and (fids is None or row[5] is None):
+                fids = None  # features written before ranges were kept: the range is unknown
+            elif row[5] is not None and fids is not None:
+                fids = (min(fids[0], row[5]), max(fids[1], row[6]))
+            elif row[0] == 0 and fids is None:
+                fids = None
             features += row[0]
             if row[1] is not None:
                 old = (row[1], row[2], row[3], row[4])
                 bounds = old if bounds is None else (min(bounds[0], old[0]), min(bounds[1], old[1]),
                                                      max(bounds[2], old[2]), max(bounds[3], old[3]))
             self.cur.execute(f"DELETE FROM {self.layers_table} WHERE plan_id = {p} AND layer = {p}", (plan_id, layer))
-        self.cur.execute(f"INSERT INTO {self.layers_table} (plan_id, layer, features, minx, miny, maxx, maxy) "
-                         f"VALUES ({', '.join([p] * 7)})", (plan_id, layer, features, *(bounds or (None,) * 4)))
+        self.cur.execute(f"INSERT INTO {self.layers_table} (plan_id, layer, features, minx, miny, maxx, maxy, "
+                         f"minfid, maxfid) VALUES ({', '.join([p] * 9)})",
+                         (plan_id, layer, features, *(bounds or (None,) * 4), *(fids or (None, None))))
 
     def set_indicators(self, indicators: Sequence[PlanIndicator]) -> None:
         """Replace the indicator tables of the plans these rows belong to."""

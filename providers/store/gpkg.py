@@ -32,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "5"  # 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "6"  # 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -343,7 +343,8 @@ class GpkgStore(Store):
                 self._add_missing_columns(c, layer.id, [(f.name, _sql_type(f)) for f in layer.stored_fields])
             c.execute("""CREATE TABLE IF NOT EXISTS plan_layers (plan_id TEXT NOT NULL, layer TEXT NOT NULL,
                 features INTEGER NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE,
-                PRIMARY KEY (plan_id, layer))""")
+                minfid INTEGER, maxfid INTEGER, PRIMARY KEY (plan_id, layer))""")
+            self._add_missing_columns(c, "plan_layers", (("minfid", "INTEGER"), ("maxfid", "INTEGER")))
             c.execute("""CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, process_id TEXT NOT NULL,
                 mode TEXT NOT NULL, status TEXT NOT NULL, message TEXT, progress INTEGER NOT NULL DEFAULT 0,
                 created DOUBLE NOT NULL, started DOUBLE, updated DOUBLE NOT NULL, finished DOUBLE,
@@ -356,6 +357,11 @@ class GpkgStore(Store):
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
             self._backfill_plan_layers(c)
+            for layer in self.catalogue.layers.values():
+                t = quote_ident(layer.id)
+                c.execute(f"UPDATE plan_layers SET minfid = (SELECT min(fid) FROM {t} x WHERE x.plan_id = "
+                          f"plan_layers.plan_id), maxfid = (SELECT max(fid) FROM {t} x WHERE x.plan_id = "
+                          f"plan_layers.plan_id) WHERE layer = ? AND minfid IS NULL AND features > 0", (layer.id,))
             backfill_history(_GpkgCursor(c), quote_ident, "?")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
@@ -525,8 +531,8 @@ class GpkgStore(Store):
                 self._upsert_plan(c, p)
             tx = SqlRegistryTx(_GpkgCursor(c), quote_ident, "?")
             for batch in batches:
-                self._insert_batch(c, batch)
-                tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch), _total_bounds(batch.geometry))
+                fids = self._insert_batch(c, batch)
+                tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch), _total_bounds(batch.geometry), fids)
             for event in events:
                 tx.add_event(event)
             tx.set_indicators(indicators)
@@ -547,7 +553,7 @@ class GpkgStore(Store):
             c.execute("ROLLBACK")
             raise
 
-    def _insert_batch(self, c: sqlite3.Connection, batch: FeatureBatch) -> None:
+    def _insert_batch(self, c: sqlite3.Connection, batch: FeatureBatch) -> tuple[int, int] | None:
         layer = self.catalogue.layer(batch.layer_id)
         plan = self.plans_pending(c, batch.plan_id)
         n = len(batch)
@@ -582,6 +588,7 @@ class GpkgStore(Store):
         c.executemany(f"INSERT INTO {quote_ident(f'rtree_{layer.id}_geom')} VALUES (?, ?, ?, ?, ?)",
                       ((fid, b[0], b[2], b[1], b[3]) for fid, b in zip(fids, bounds.tolist())))
         c.execute(self._rtree_triggers(layer.id)[0])
+        return (fids[0], fids[-1]) if n else None
 
     def plans_pending(self, c: sqlite3.Connection, plan_id: str) -> dict:
         cols = ", ".join(quote_ident(k) for k in DRAWER_KEYS)

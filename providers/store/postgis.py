@@ -41,7 +41,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "8"  # 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "9"  # 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 _PG_FUNCTIONS = {
     "intersects": "ST_Intersects", "disjoint": "ST_Disjoint", "contains": "ST_Contains",
@@ -258,7 +258,10 @@ class PostgisStore(Store):
                                 f"{_sql_type(f)}")
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_layers')} (plan_id text NOT NULL,
                 layer text NOT NULL, features bigint NOT NULL, minx double precision, miny double precision,
-                maxx double precision, maxy double precision, PRIMARY KEY (plan_id, layer))""")
+                maxx double precision, maxy double precision, minfid bigint, maxfid bigint,
+                PRIMARY KEY (plan_id, layer))""")
+            for name in ("minfid", "maxfid"):
+                cur.execute(f"ALTER TABLE {qualified('plan_layers')} ADD COLUMN IF NOT EXISTS {name} bigint")
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('jobs')} (id text PRIMARY KEY,
                 process_id text NOT NULL, mode text NOT NULL, status text NOT NULL, message text,
                 progress integer NOT NULL DEFAULT 0, created double precision NOT NULL,
@@ -274,6 +277,10 @@ class PostgisStore(Store):
                 region text NOT NULL, code text NOT NULL, value double precision NOT NULL, unit text NOT NULL,
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
             self._backfill_plan_layers(cur)
+            for layer in self.catalogue.layers.values():
+                cur.execute(f"UPDATE {qualified('plan_layers')} p SET minfid = s.lo, maxfid = s.hi FROM "
+                            f"(SELECT plan_id, min(fid) lo, max(fid) hi FROM {qualified(layer.id)} GROUP BY plan_id) s "
+                            "WHERE p.layer = %s AND p.plan_id = s.plan_id AND p.minfid IS NULL", (layer.id,))
             backfill_history(cur, qualified, "%s")
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('registry_version', '0') ON CONFLICT DO NOTHING")
             # every change of the registry version, by whatever writes it, is announced on commit
@@ -417,10 +424,11 @@ class PostgisStore(Store):
                         cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(f'{lid}_{name}')}")
             tx = SqlRegistryTx(cur, qualified, "%s")
             for batch in batches:
-                self._copy_batch(cur, batch)
+                fids = self._copy_batch(cur, batch)
                 b = shapely.total_bounds(np.asarray(batch.geometry, dtype=object)) if len(batch) else None
                 tx.add_plan_layer(batch.plan_id, batch.layer_id, len(batch),
-                                  (float(b[0]), float(b[1]), float(b[2]), float(b[3])) if b is not None else None)
+                                  (float(b[0]), float(b[1]), float(b[2]), float(b[3])) if b is not None else None,
+                                  fids)
             for event in events:
                 tx.add_event(event)
             tx.set_indicators(indicators)
@@ -446,7 +454,7 @@ class PostgisStore(Store):
                 for lid in [*self.catalogue.layers, "plans"]:
                     cur.execute(f"ANALYZE {qualified(lid)}")
 
-    def _copy_batch(self, cur: Any, batch: FeatureBatch) -> None:
+    def _copy_batch(self, cur: Any, batch: FeatureBatch) -> tuple[int, int] | None:
         layer = self.catalogue.layer(batch.layer_id)
         cur.execute(f"SELECT {', '.join(quote_ident(k) for k in DRAWER_KEYS)}, fid FROM {qualified('plans')} "
                     "WHERE id = %s", (batch.plan_id,))
@@ -471,6 +479,13 @@ class PostgisStore(Store):
         col_sql = ", ".join([*(quote_ident(nm) for nm in names), *(quote_ident(f.name) for f in DRAWER_FIELDS),
                              "geom"])
         cur.copy_expert(f"COPY {qualified(layer.id)} ({col_sql}) FROM STDIN WITH (FORMAT csv)", buf)
+        if not n:
+            return None
+        # the ids the sequence gave this batch's rows: with others written since, the range may hold
+        # theirs too, which only widens where a lookup by id searches
+        cur.execute(f"SELECT min(fid), max(fid) FROM {qualified(layer.id)} WHERE plan_id = %s", (batch.plan_id,))
+        lo, hi = cur.fetchone()
+        return int(lo), int(hi)
 
     # ---- reading ----------------------------------------------------------------------------------
     def _table_sql(self, name: str) -> str:
