@@ -41,7 +41,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "9"  # 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "10"  # 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 _PG_FUNCTIONS = {
     "intersects": "ST_Intersects", "disjoint": "ST_Disjoint", "contains": "ST_Contains",
@@ -335,14 +335,19 @@ class PostgisStore(Store):
                     f"(({ENVELOPE_SIZE}))")
 
     def _create_code_indexes(self, cur: Any, layer: Layer) -> None:
-        """(code, fid) per coded field: a filter on a class pages in id order without a scan.
+        """(code, plan_id, fid) per coded field: a filter on a class pages in (drawer, id) order
+        without a scan.
 
         Without it, ``DLBM = '0101'`` walks the id index and throws away the other classes,
-        tens of thousands of rows when a class is rare at the start of the id order.
+        tens of thousands of rows when a class is rare at the start of the id order. plan_id is
+        in the key because PostgreSQL does not know it is constant in each partition: with
+        (code, fid) alone, a page over several drawer entries (a survey kept per county) cannot
+        be merged in order from the partitions' indexes.
         """
         for name in self._code_fields(layer):
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(f'{layer.id}_{name}_fid')} "
-                        f"ON {qualified(layer.id)} ({quote_ident(name)}, fid)")
+            cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(f'{layer.id}_{name}_fid')}")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(f'{layer.id}_{name}_plan_fid')} "
+                        f"ON {qualified(layer.id)} ({quote_ident(name)}, plan_id, fid)")
 
     def _partition(self, cur: Any, layer: Layer, plan_id: str, plan_fid: int) -> None:
         from psycopg2 import sql as pgsql
@@ -420,7 +425,7 @@ class PostgisStore(Store):
                 # building an index once is far cheaper than maintaining it row by row
                 for lid in touched:
                     cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(lid + '_geom_gist')}")
-                    for name in [*(f"{n}_fid" for n in self._code_fields(self.catalogue.layers[lid])), "size"]:
+                    for name in [*(f"{n}_plan_fid" for n in self._code_fields(self.catalogue.layers[lid])), "size"]:
                         cur.execute(f"DROP INDEX IF EXISTS {quote_ident(SCHEMA)}.{quote_ident(f'{lid}_{name}')}")
             tx = SqlRegistryTx(cur, qualified, "%s")
             for batch in batches:
