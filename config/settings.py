@@ -1,39 +1,79 @@
-"""Typed settings, read from the environment (prefix ``ONEMAP_``), checked at start-up."""
+"""Typed settings: the only place OneMap reads its environment, checked at start-up.
+
+One class, its fields grouped by concern (``SECTIONS``); each field is ``ONEMAP_<NAME>`` in the
+environment (upstream service keys keep their own names, e.g. ``TIANDITU_KEY``). Code reads a
+concern through its section (``settings.jobs.time_limit``) or a field directly; a mistake (a
+default page above the maximum, a negative limit) stops the process when it starts.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+@dataclass(frozen=True)
+class StoreSection:
+    """Where the one map is kept and how the store is tuned."""
+
+    database_url: str | None
+    data_dir: Path
+    count_max_cost: float
+    count_max_rows: int
+    pg_parallel_workers: int
+
+
+@dataclass(frozen=True)
+class JobSection:
+    """How process jobs run and how long they are kept."""
+
+    time_limit: float
+    lease_seconds: float
+    max_attempts: int
+    workers: int
+    keep_sync_hours: float
+    keep_async_days: float
+
+
+@dataclass(frozen=True)
+class ProcessSection:
+    """The processes' inputs and rules."""
+
+    max_boundary_vertices: int
+    max_boundary_km2: float
+    max_search_km2: float
+    compliance_rules: Path
+    qc_rules: Path | None
+    dem: Path
+
+
+@dataclass(frozen=True)
+class BasemapSection:
+    """MapProxy's basemaps and the upstream services' keys."""
+
+    definitions: Path
+    keys: dict[str, str]
+    demo_service: bool
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; each field is ``ONEMAP_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore", populate_by_name=True)
 
+    # ---- store -------------------------------------------------------------------------------
     database_url: str | None = Field(
         default=None,
         description="postgresql://... for PostGIS; unset means the embedded GeoPackage",
     )
-    data_dir: Path = Field(default=Path("var"), description="GeoPackage, DEM, caches, job files")
-    public_url: str | None = Field(
-        default=None,
-        description="the URL clients use, including any mount prefix; default http://HOST:PORT",
-    )
-    catalogue: Path = Field(default=PACKAGE_DIR / "catalogue.yaml")
-    codes_dir: Path = Field(default=PACKAGE_DIR / "codes")
-
-    demo_parcels: int = Field(default=20000, ge=500, le=20_000_000)
-    demo_seed: int = 2024
-
-    default_items: int = Field(default=10, ge=1)
-    max_items: int = Field(default=10000, ge=1)
-    gzip_min_bytes: int = Field(default=1400, ge=0, description="compress bodies above this size")
+    data_dir: Path = Field(default=Path("var"), description="GeoPackage, DEM, caches")
     count_max_cost: float = Field(
         default=20_000.0,
         ge=0,
@@ -48,8 +88,34 @@ class Settings(BaseSettings):
                     "0 by default: a server's requests already run side by side on every core, and a "
                     "query split across cores then only waits on its gather (z12 tiles: 2.6x the rate with 0)",
     )
+
+    # ---- catalogue and codes ---------------------------------------------------------------------
+    catalogue: Path = Field(default=PACKAGE_DIR / "catalogue.yaml")
+    codes_dir: Path = Field(default=PACKAGE_DIR / "codes")
+
+    # ---- demo -------------------------------------------------------------------------------------
+    demo_parcels: int = Field(default=20000, ge=500, le=20_000_000)
+    demo_seed: int = 2024
+
+    # ---- serving ----------------------------------------------------------------------------------
+    public_url: str | None = Field(
+        default=None,
+        description="the URL clients use, including any mount prefix; default http://HOST:PORT",
+    )
+    default_items: int = Field(default=10, ge=1)
+    max_items: int = Field(default=10000, ge=1)
+    gzip_min_bytes: int = Field(default=1400, ge=0, description="compress bodies above this size")
+    pretty_print: bool = False
+    log_level: str = "INFO"
+    timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")
+    debug: bool = Field(default=False, description="command line: print the traceback of an error")
+    pygeoapi_overlay: Path | None = Field(
+        default=None, description="a pygeoapi configuration whose resources are served beside the one-map layers")
+
+    # ---- tiles ------------------------------------------------------------------------------------
     tile_cache: bool = Field(default=True, description="cache rendered vector tiles under data_dir/tiles")
 
+    # ---- jobs -------------------------------------------------------------------------------------
     job_time_limit: float = Field(default=600.0, gt=0, description="seconds a process may run")
     job_lease_seconds: float = Field(default=30.0, gt=1,
                                      description="a running job whose worker reports nothing this long is taken back")
@@ -57,15 +123,24 @@ class Settings(BaseSettings):
     job_workers: int = Field(default=1, ge=0, description="async job threads per server process (0: only `onemap worker`)")
     job_keep_sync_hours: float = Field(default=24.0, gt=0, description="retention of synchronous executions")
     job_keep_async_days: float = Field(default=7.0, gt=0, description="retention of asynchronous jobs")
+
+    # ---- processes --------------------------------------------------------------------------------
     max_boundary_vertices: int = Field(default=100_000, ge=4)
     max_boundary_km2: float = Field(default=2_000.0, gt=0)
     max_search_km2: float = Field(default=5_000.0, gt=0)
     compliance_rules: Path = Field(default=PACKAGE_DIR / "compliance_rules.yaml",
                                    description="the rules of compliance-review (data, see the file's header)")
+    qc_rules: Path | None = Field(default=None, description="a province's own qc.yaml, merged onto OneMap's")
     dem: Path | None = Field(default=None, description="the DEM (slope for site selection); default data_dir/dem.tif")
-    pretty_print: bool = False
-    log_level: str = "INFO"
-    timezone: str = Field(default="Asia/Shanghai", description="dates of plans are local dates")
+
+    # ---- basemaps ---------------------------------------------------------------------------------
+    basemaps: Path = Field(default=PACKAGE_DIR / "basemaps.yaml", description="the basemap definitions")
+    mapproxy_demo: bool = Field(default=False, description="serve MapProxy's demo pages (not in production)")
+    tianditu_key: str | None = Field(default=None, validation_alias=AliasChoices("TIANDITU_KEY", "tianditu_key"),
+                                     description="Tianditu's service key (TIANDITU_KEY)")
+    basemap_keys: dict[str, str] = Field(
+        default_factory=dict, description="keys of other upstream services, by the key_env names config/basemaps.yaml "
+                                          "gives them (JSON)")
 
     @field_validator("public_url")
     @classmethod
@@ -79,6 +154,29 @@ class Settings(BaseSettings):
                 f"ONEMAP_DEFAULT_ITEMS ({self.default_items}) is above ONEMAP_MAX_ITEMS ({self.max_items})"
             )
         return self
+
+    # ---- sections ---------------------------------------------------------------------------------
+    @property
+    def store(self) -> StoreSection:
+        return StoreSection(self.database_url, self.data_dir, self.count_max_cost, self.count_max_rows,
+                            self.pg_parallel_workers)
+
+    @property
+    def jobs(self) -> JobSection:
+        return JobSection(self.job_time_limit, self.job_lease_seconds, self.job_max_attempts, self.job_workers,
+                          self.job_keep_sync_hours, self.job_keep_async_days)
+
+    @property
+    def processes(self) -> ProcessSection:
+        return ProcessSection(self.max_boundary_vertices, self.max_boundary_km2, self.max_search_km2,
+                              self.compliance_rules, self.qc_rules, self.dem_path)
+
+    @property
+    def basemap(self) -> BasemapSection:
+        keys = dict(self.basemap_keys)
+        if self.tianditu_key:
+            keys.setdefault("TIANDITU_KEY", self.tianditu_key)
+        return BasemapSection(self.basemaps, keys, self.mapproxy_demo)
 
     @property
     def backend(self) -> str:
@@ -97,6 +195,11 @@ class Settings(BaseSettings):
     def store_url(self) -> str:
         """What providers receive as their ``data``: a database URL or the GeoPackage path."""
         return self.database_url or str(self.gpkg_path.resolve())
+
+    def store_options(self) -> dict[str, Any]:
+        """How the store is tuned (passed to its constructor)."""
+        return {"count_max_cost": self.count_max_cost, "count_max_rows": self.count_max_rows,
+                "parallel_workers": self.pg_parallel_workers}
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
 """Running processes: synchronously in the request, or as queued jobs any worker can take.
 
-Jobs live in the store (providers/jobs.py). Each server process runs a few job threads
+Jobs live in the store (``Store.jobs``, providers/store/jobs.py). Each server process runs a few job threads
 (``ONEMAP_JOB_WORKERS``); ``onemap worker`` runs the same loop alone, on this host or another
 one sharing the PostGIS database. A job whose worker dies is taken back when its lease runs
 out and tried again, or failed after the last attempt: never left ``accepted`` forever.
@@ -22,7 +22,7 @@ from typing import Any
 
 from onemap.config.errors import InvalidInput, NotFound, OneMapError
 from onemap.config.settings import Settings
-from onemap.providers.jobs import Job, JobStore
+from onemap.providers.store.jobs import Job
 from onemap.providers.store import Store
 
 from .base import JobCancelled, OneMapProcessor, Output, RunContext
@@ -84,7 +84,7 @@ class JobRunner:
         self.store = store
         self.settings = settings
         self.processes = processes
-        self.jobs = JobStore(store)
+        self.jobs = store.jobs
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

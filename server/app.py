@@ -73,18 +73,12 @@ class OneMap:
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self.catalogue = catalogue or get_catalogue(settings.catalogue, settings.codes_dir)
-        self.store = store or get_store(settings.store_url, self.catalogue)
+        self.store = store or get_store(settings.store_url, self.catalogue, **settings.store_options())
         if not self.store.is_initialised():
             raise ConfigError(
                 f"the store at {settings.store_url if settings.backend == 'gpkg' else 'ONEMAP_DATABASE_URL'} "
                 "has no OneMap schema: run `onemap demo` (or `onemap db init`) first")
         self.store.ensure_schema()
-        if hasattr(self.store, "set_parallel_workers"):
-            self.store.set_parallel_workers(settings.pg_parallel_workers)
-        if hasattr(self.store, "count_max_cost"):
-            self.store.count_max_cost = settings.count_max_cost
-            self.store.count_max_rows = settings.count_max_rows
-        self.store.count_cap = settings.count_max_rows
         self.features = FeatureService(self.store, self.catalogue, settings.timezone)
         self.tiles = VectorTileService(self.store, settings.data_dir / "tiles" if settings.tile_cache else None,
                                        settings.timezone)
@@ -352,7 +346,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def static_files(filename: str) -> Response:
         return send_from_directory(PYGEOAPI_STATIC, filename, max_age=86400)
 
-    from onemap.tiles import basemaps
+    from . import basemaps
     basemaps.mount(app, om)
     from . import map_ep
     map_ep.register(app, om)

@@ -147,9 +147,8 @@ def test_worker_once_runs_the_waiting_jobs(tmp_path, demo_dir, demo_meta):
     assert p.returncode == 0, p.stderr
     store = open_store(settings.store_url)
     try:
-        from onemap.providers.jobs import JobStore
 
-        done = JobStore(store).get(job.id)
+        done = store.jobs.get(job.id)
         assert done.status == "successful" and done.progress == 100
     finally:
         store.close()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from onemap.providers.jobs import JobStore
+from onemap.providers.store.jobs import JobStore
 
 from . import handmap as hm
 

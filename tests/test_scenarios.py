@@ -339,9 +339,8 @@ def test_quality_check_and_transmission_results_are_kept_for_good(fresh_settings
             assert subject and subject[0]["id"] == "990123-county-master-2025" and subject[0]["checksum"] is not None
         # the jobs are purged after their retention; the certificates are not
         store = app.extensions["onemap"].store
-        from onemap.providers.jobs import JobStore
 
-        JobStore(store).purge(0, 0)
+        store.jobs.purge(0, 0)
         trace = get_json(client, "/plans/990123-county-master-2025/trace")
         assert {c["process"] for c in trace["certificates"]} == {"plan-qc", "transmission-check"}
         # re-running the quality check as the certificate says gives the same findings

@@ -258,14 +258,13 @@ def _counted_layers(store: Store, plan: Plan) -> dict[str, tuple[int, tuple[floa
     was never filled (loaded before it existed). The count only sizes the tiles the layer is read in:
     the rows of the whole table are more than enough."""
     out = {}
-    count_rows = getattr(store, "count_rows", None)
     for layer in store.catalogue.layers.values():
         if plan.type not in layer.drawer_types:
             continue
         bbox = store.layer_extent(layer, [plan.id])
         if bbox is None:
             continue
-        out[layer.id] = (int(count_rows(layer.id)) if count_rows else 1_000_000, tuple(bbox))
+        out[layer.id] = (int(store.count_rows(layer.id)), tuple(bbox))
     return out
 
 

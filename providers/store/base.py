@@ -26,6 +26,8 @@ from onemap.domain.governing import GoverningPart, governing_parts
 from onemap.domain.plans import FILED_STATES, PLAN_FIELDS, PLAN_STATUSES, Event, Plan, registry_at
 from onemap.domain.regions import region_covers, region_prefix
 
+from .jobs import JobStore
+
 @dataclass
 class FeatureBatch:
     """Features of one layer in one drawer entry, column-wise, ready to be written."""
@@ -136,8 +138,10 @@ class Store(ABC):
 
     backend: str = "abstract"
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, count_cap: int = 10_000) -> None:
         self.catalogue = catalogue
+        self.count_cap = count_cap  # bbox queries count exactly up to this many matches in the page's own query
+        self._jobs: JobStore | None = None
         self._plans_lock = threading.Lock()
         self._reg: _Registry | None = None
         self._checked_scope: object | None = None
@@ -283,6 +287,18 @@ class Store(ABC):
             reg.governing[key] = found
         return found
 
+    # ---- jobs and counts ------------------------------------------------------
+    @property
+    def jobs(self) -> JobStore:
+        """The process jobs kept in this store (any worker sharing it runs them)."""
+        if self._jobs is None:
+            self._jobs = JobStore(self)
+        return self._jobs
+
+    @abstractmethod
+    def count_rows(self, table: str) -> int:
+        """Rows of a layer's (or a registry) table, all drawer entries together."""
+
     # ---- certificates ---------------------------------------------------------
     def add_certificate(self, cert_id: str, process: str, plan_id: str | None, created: dt.datetime,
                         document: str, html: str | None) -> None:
@@ -355,7 +371,6 @@ class Store(ABC):
         return self.query_table(TableSpec.for_layer(q.layer), q, json_out)
 
     supports_json = False  # the backend can write GeoJSON features in SQL (``_feature_json_sql``)
-    count_cap = 10_000  # bbox queries count exactly up to this many matches in the page's own query
 
     def _meeting(self, layer_id: str, plan_ids: Sequence[str], bbox: tuple[float, float, float, float]
                  ) -> tuple[str, ...]:

@@ -255,8 +255,10 @@ class GpkgStore(Store):
     expected_schema = SCHEMA_VERSION
     dialect = GpkgDialect()
 
-    def __init__(self, path: str | Path, catalogue: Catalogue) -> None:
-        super().__init__(catalogue)
+    def __init__(self, path: str | Path, catalogue: Catalogue, *, count_max_rows: int = 10_000, **_: Any) -> None:
+        """``count_max_rows``: bbox pages count exactly up to this many matches (the other tuning of
+        PostGIS has nothing to tune here)."""
+        super().__init__(catalogue, count_cap=count_max_rows)
         self.path = Path(path)
         self._local = threading.local()
         self._all_conns: list[sqlite3.Connection] = []
@@ -688,8 +690,8 @@ class GpkgStore(Store):
             out[name] = [r[i] for r in rows]
         return geoms, out
 
-    def count_rows(self, layer_id: str) -> int:
-        return self._execute(f"SELECT count(*) FROM {quote_ident(layer_id)}").fetchone()[0]
+    def count_rows(self, table: str) -> int:
+        return int(self._execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0])
 
 
 __all__ = ["GpkgStore", "GpkgDialect"]

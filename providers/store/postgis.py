@@ -79,6 +79,10 @@ class PostgisDialect(Dialect):
 
     name = "postgis"
     param = "%s"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def binary(self, data: bytes) -> Any:
+        return psycopg2.Binary(data)
 
     def geometry_literal(self, geom: shapely.Geometry, params: list) -> str:
         params.append(psycopg2.Binary(shapely.to_wkb(geom, byte_order=1)))
@@ -136,15 +140,19 @@ class PostgisStore(Store):
     expected_schema = SCHEMA_VERSION
     dialect = PostgisDialect()
 
-    def __init__(self, url: str, catalogue: Catalogue, maxconn: int = 8) -> None:
-        super().__init__(catalogue)
+    def __init__(self, url: str, catalogue: Catalogue, maxconn: int = 8, *, count_max_cost: float = 20_000.0,
+                 count_max_rows: int = 10_000, parallel_workers: int | None = None) -> None:
+        """``count_max_cost``/``count_max_rows``: when numberMatched is counted rather than estimated
+        (ONEMAP_COUNT_MAX_COST, _ROWS); ``parallel_workers``: max_parallel_workers_per_gather of the
+        server's connections (None: the database's own setting)."""
+        super().__init__(catalogue, count_cap=count_max_rows)
         self.url = url
         self._maxconn = maxconn
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._pool_lock = threading.Lock()
-        self.count_max_cost = 20_000.0  # planner cost units; set from ONEMAP_COUNT_MAX_COST
-        self.count_max_rows = 10_000  # rows the planner expects; set from ONEMAP_COUNT_MAX_ROWS
-        self.parallel_workers: int | None = None  # max_parallel_workers_per_gather; None: the server's
+        self.count_max_cost = count_max_cost
+        self.count_max_rows = count_max_rows
+        self.parallel_workers = parallel_workers
         self._watch = RegistryWatcher(url)
         self._known_version: Any = None  # the registry version as last read (None: read it)
         self._known_at = 0.0
@@ -194,12 +202,6 @@ class PostgisStore(Store):
             raise
         finally:
             pool.putconn(conn, close=broken)
-
-    def set_parallel_workers(self, workers: int | None) -> None:
-        """Workers PostgreSQL may add to one query (connections made from now on)."""
-        if workers != self.parallel_workers:
-            self.parallel_workers = workers
-            self.close()  # the pool is made again, with the option, on next use
 
     def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._conn() as conn, conn.cursor() as cur:
@@ -638,8 +640,8 @@ class PostgisStore(Store):
             out[name] = [_py(r[i]) for r in rows]
         return geoms, out
 
-    def count_rows(self, layer_id: str) -> int:
-        return int(self._fetchall(f"SELECT count(*) FROM {qualified(layer_id)}")[0][0])
+    def count_rows(self, table: str) -> int:
+        return int(self._fetchall(f"SELECT count(*) FROM {qualified(table)}")[0][0])
 
 
 def _py(v: Any) -> Any:

@@ -57,6 +57,11 @@ class Dialect:
 
     name = "abstract"
     param = "?"
+    skip_locked = ""  # appended to a SELECT that claims a row other transactions may hold
+
+    def binary(self, data: bytes) -> Any:
+        """A bytes value as the driver binds it."""
+        return data
 
     def geometry_literal(self, geom: shapely.Geometry, params: list) -> str:
         raise NotImplementedError

@@ -15,7 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .store import Store
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Store
 
 JOB_COLUMNS = ("id", "process_id", "mode", "status", "message", "progress", "created", "started", "updated",
                "finished", "request", "mimetype", "worker", "lease_until", "attempts")
@@ -48,12 +51,14 @@ class Job:
 
 
 class JobStore:
-    """Job rows on either backend (plain SQL with the backend's placeholder)."""
+    """Job rows on either backend: the SQL is shared, the dialect says how a backend spells its
+    placeholder, binary values and a claim that skips rows other workers hold."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: "Store") -> None:
         self.store = store
         self.t = store._table_sql("jobs")
         self.p = store.dialect.param
+        self.d = store.dialect
 
     def _select(self) -> str:
         return f"SELECT {', '.join(JOB_COLUMNS)} FROM {self.t}"
@@ -117,11 +122,7 @@ class JobStore:
                         [status, message, mimetype, blob, now, now, status, job_id])
 
     def _blob(self, data: bytes | None) -> Any:
-        if data is None or self.p == "?":
-            return data
-        import psycopg2
-
-        return psycopg2.Binary(data)
+        return self.d.binary(data) if data is not None else None
 
     def claim(self, worker: str, lease_seconds: float, max_attempts: int) -> Job | None:
         """Take the oldest accepted async job; first put back (or fail) jobs whose worker died."""
@@ -138,9 +139,8 @@ class JobStore:
             cur.execute(f"UPDATE {self.t} SET status = 'accepted', worker = NULL, lease_until = NULL, "
                         f"updated = {self.p}, message = {self.p} WHERE status = 'running' AND lease_until < {self.p}",
                         [now, "requeued: the worker running this job stopped", now])
-            lock = " FOR UPDATE SKIP LOCKED" if self.p == "%s" else ""
             cur.execute(f"SELECT id FROM {self.t} WHERE status = 'accepted' AND mode = 'async' "
-                        f"ORDER BY created LIMIT 1{lock}")
+                        f"ORDER BY created LIMIT 1{self.d.skip_locked}")
             row = cur.fetchone()
             if row is None:
                 return None
