@@ -45,7 +45,7 @@ from rasterio.transform import Affine
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from onemap.providers.store.base import When, today
+from onemap.domain.dates import When, today
 
 LOG = logging.getLogger("onemap.basemap")
 

@@ -36,7 +36,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +46,12 @@ import yaml
 
 from onemap.config.errors import ConfigError
 
-from . import basemap_render
+from onemap.providers import basemap_render
 
 LOG = logging.getLogger("onemap.basemaps")
 
 MOUNT = "/basemaps"
 DEFAULT_DEFINITIONS = Path(__file__).resolve().parent.parent / "config" / "basemaps.yaml"
-DEMO_ENV = "ONEMAP_MAPPROXY_DEMO"
 
 WEBMERCATOR = "WebMercatorQuad"  # the ids OneMap's OGC API - Tiles uses too (tiles/tms.py)
 CGCS2000 = "CGCS2000Quad"
@@ -93,12 +92,11 @@ class Upstream:
     http: dict[str, Any] = field(default_factory=dict)
     attribution: str | None = None
 
-    def key(self, environ: dict[str, str] | None = None) -> str | None:
-        """The key from the environment ('' for services that need none, None when unset)."""
-        env = os.environ if environ is None else environ
+    def key(self, keys: Mapping[str, str]) -> str | None:
+        """The key set for this service ('' for services that need none, None when unset)."""
         if not self.key_env:
             return ""
-        value = env.get(self.key_env, "").strip()
+        value = (keys.get(self.key_env) or "").strip()
         return value or None
 
     def mapproxy_url(self, key: str) -> str:
@@ -162,16 +160,15 @@ def load_definitions(path: Path | None = None) -> tuple[BasemapDef, list[Upstrea
 
 
 def _definitions_path(settings: Any) -> Path:
-    # a `basemaps` setting, once the settings have one, replaces the shipped definitions
+    # the `basemaps` setting (ONEMAP_BASEMAPS) replaces the shipped definitions
     return Path(getattr(settings, "basemaps", None) or DEFAULT_DEFINITIONS)
 
 
-def active_upstreams(upstreams: Iterable[Upstream], environ: dict[str, str] | None = None
-                     ) -> list[tuple[Upstream, str]]:
-    """The upstreams whose key variable is set, with their keys."""
+def active_upstreams(upstreams: Iterable[Upstream], keys: Mapping[str, str]) -> list[tuple[Upstream, str]]:
+    """The upstreams whose key is set (settings: TIANDITU_KEY, ONEMAP_BASEMAP_KEYS), with their keys."""
     out = []
     for u in upstreams:
-        key = u.key(environ)
+        key = u.key(keys)
         if key is not None:
             out.append((u, key))
     return out
@@ -218,16 +215,17 @@ def _cache(grid: str, sources: list[str], fmt: str, directory: Path, **extra: An
     }
 
 
-def mapproxy_config(settings: Any, environ: dict[str, str] | None = None,
+def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
                     definitions: Path | None = None) -> dict:
-    """MapProxy's configuration for these settings (``environ`` defaults to ``os.environ``).
+    """MapProxy's configuration for these settings (``keys``: the upstream services' keys, by
+    default the settings').
 
-    Upstreams are added only when their key variable is set; the demo service only with
+    Upstreams are added only when their key is set; the demo service only with
     ONEMAP_MAPPROXY_DEMO=1. ``definitions`` replaces config/basemaps.yaml.
     """
     from onemap.config.catalogue import get_catalogue
 
-    env = os.environ if environ is None else environ
+    keys = settings.basemap.keys if keys is None else keys
     basemap, upstreams = load_definitions(definitions or _definitions_path(settings))
     catalogue = get_catalogue(settings.catalogue, settings.codes_dir)
     landcover = catalogue.layers.get(basemap_render.LANDCOVER_LAYER)
@@ -258,7 +256,7 @@ def mapproxy_config(settings: Any, environ: dict[str, str] | None = None,
                                                   f"({landcover_title} {landcover.id})"]))},
     }]
 
-    for up, key in active_upstreams(upstreams, env):
+    for up, key in active_upstreams(upstreams, keys):
         src: dict[str, Any] = {"type": "tile", "url": up.mapproxy_url(key), "grid": up.grid,
                                "transparent": up.transparent}
         if up.levels:
@@ -293,7 +291,7 @@ def mapproxy_config(settings: Any, environ: dict[str, str] | None = None,
         "wms": {"versions": ["1.3.0", "1.1.1"], "srs": list(WMS_SRS), "bbox_srs": ["EPSG:4490", "EPSG:3857"],
                 "image_formats": ["image/png", "image/jpeg"], "md": md},
     }
-    if env.get(DEMO_ENV, "").strip() == "1":
+    if settings.mapproxy_demo:
         services["demo"] = {}
 
     return {
@@ -312,12 +310,12 @@ def mapproxy_config(settings: Any, environ: dict[str, str] | None = None,
     }
 
 
-def write_config(settings: Any, environ: dict[str, str] | None = None) -> Path:
+def write_config(settings: Any, keys: Mapping[str, str] | None = None) -> Path:
     """Write the generated configuration to ``<data_dir>/mapproxy/mapproxy.yaml`` (atomically)."""
-    conf = mapproxy_config(settings, environ)
+    conf = mapproxy_config(settings, keys)
     path = config_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# generated by onemap.tiles.basemaps from config/basemaps.yaml: edits are overwritten\n"
+    text = ("# generated by onemap.server.basemaps from config/basemaps.yaml: edits are overwritten\n"
             + yaml.safe_dump(conf, allow_unicode=True, sort_keys=False))
     fd, tmp = tempfile.mkstemp(prefix=".mapproxy-", suffix=".yaml", dir=path.parent)
     try:
@@ -331,11 +329,11 @@ def write_config(settings: Any, environ: dict[str, str] | None = None) -> Path:
     return path
 
 
-def make_mapproxy_app(settings: Any, environ: dict[str, str] | None = None) -> Any:
+def make_mapproxy_app(settings: Any, keys: Mapping[str, str] | None = None) -> Any:
     """MapProxy's WSGI app for these settings (the configuration is written first)."""
     from mapproxy.wsgiapp import make_wsgi_app
 
-    return make_wsgi_app(str(write_config(settings, environ)), ignore_config_warnings=False)
+    return make_wsgi_app(str(write_config(settings, keys)), ignore_config_warnings=False)
 
 
 # ---- mounting ---------------------------------------------------------------------------------
@@ -411,7 +409,7 @@ def mount(app: Any, om: Any) -> BasemapsApp:
 # ---- seeding ----------------------------------------------------------------------------------
 def region_bbox(settings: Any, store: Any) -> tuple[float, float, float, float]:
     """The lon/lat extent of the survey in force (else of the rendered basemap)."""
-    from onemap.providers.store.base import When, today
+    from onemap.domain.dates import When, today
 
     layer = store.catalogue.layers[basemap_render.LANDCOVER_LAYER]
     plan_ids = store.plans_in_force(When.at(today(settings.timezone)), None, layer)

@@ -386,7 +386,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     """Fill the basemap caches (both tile grids) for the region or a box, rendering the basemap first."""
     from onemap.providers.store import open_store
-    from onemap.tiles import basemaps
+    from . import basemaps
 
     try:
         first, last = (int(v) for v in args.levels.split("-", 1))
@@ -585,6 +585,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _debug() -> bool:
+    """ONEMAP_DEBUG=1: show the traceback (read through the settings; broken settings mean no)."""
+    try:
+        return _settings().debug
+    except (CliError, OneMapError, ValidationError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -598,13 +606,13 @@ def main(argv: list[str] | None = None) -> int:
         print("onemap: interrupted", file=sys.stderr)
         return 130
     except (CliError, OneMapError) as err:
-        if os.environ.get("ONEMAP_DEBUG"):
+        if _debug():
             raise
         msg = err.description if isinstance(err, OneMapError) else str(err)
         print(f"onemap: error: {msg}", file=sys.stderr)
         return 2
     except Exception as err:  # a one-sentence report; the traceback with ONEMAP_DEBUG=1
-        if os.environ.get("ONEMAP_DEBUG"):
+        if _debug():
             raise
         print(f"onemap: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

@@ -2,7 +2,7 @@
 
 Everything the page needs is served from here (MapLibre is vendored under static/vendor/):
 planning networks are closed, so the page makes no request outside this server. The style
-is generated from the catalogue by ``onemap.tiles.style``; its vector source is the dataset
+is generated from the catalogue by ``map_style``; its vector source is the dataset
 tiles in Web Mercator, and ``datetime`` picks the drawer date like every other endpoint.
 """
 
@@ -18,7 +18,7 @@ from onemap.config.catalogue import Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.providers.drawers import parse_when
 from onemap.providers.vector_tiles import tile_properties
-from onemap.tiles import style as stylemod
+from . import map_style as stylemod
 
 from .http import dumps, json_response
 from .params import check_known

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.codes import CodeTable
 
-from . import tms as tmsmod
+from onemap.tiles import tms as tmsmod
 
 SOURCE = "onemap"
 BASEMAP_SOURCE = "basemap"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, request
 
 from onemap.config.errors import InvalidInput, NotFound, PayloadTooLarge
-from onemap.providers.jobs import Job
+from onemap.providers.store.jobs import Job
 
 from .http import json_response, output_format
 from .params import check_known

@@ -32,7 +32,8 @@ from rasterio.warp import Resampling, reproject
 
 from onemap.providers.store import open_store
 from onemap.providers.store.base import When, today
-from onemap.tiles import basemap_render, basemaps
+from onemap.providers import basemap_render
+from onemap.server import basemaps
 
 from .conftest import ROOT, free_port
 
@@ -93,14 +94,14 @@ def layer_sets(doc: etree._Element) -> dict[str, set[str]]:
     return out
 
 
-def variant(om, data: Path, base_url: str | None = None):
-    """MapProxy mounted on a bare Flask app over a copy of the shared data (for other environments)."""
+def variant(om, data: Path, base_url: str | None = None, **settings_update):
+    """MapProxy mounted on a bare Flask app over a copy of the shared data (for other settings)."""
     data.mkdir(parents=True, exist_ok=True)
     for name in ("basemap.tif", "dem.tif"):  # copy2 keeps the mtimes the fingerprint looks at
         src = Path(om.settings.data_dir) / name
         if src.exists() and src.resolve() != (data / name).resolve():
             shutil.copy2(src, data / name)
-    settings = om.settings.model_copy(update={"data_dir": data})
+    settings = om.settings.model_copy(update={"data_dir": data, **settings_update})
     fake = SimpleNamespace(settings=settings, store=om.store, catalogue=om.catalogue,
                            base_url=base_url or om.base_url)
     app = Flask("basemaps-variant")
@@ -342,18 +343,20 @@ def test_demo_service_is_off_by_default(client):
 
 
 def test_demo_service_on_with_the_variable(om, region, tmp_path, monkeypatch):
-    monkeypatch.setenv(basemaps.DEMO_ENV, "1")
-    client, _, _ = variant(om, tmp_path / "demo")
+    monkeypatch.setenv("ONEMAP_MAPPROXY_DEMO", "1")
+    from onemap.config.settings import Settings
+
+    assert Settings().mapproxy_demo  # the variable reaches the setting
+    client, _, _ = variant(om, tmp_path / "demo", mapproxy_demo=True)
     resp = client.get("/basemaps/demo/")
     assert resp.status_code == 200 and b"basemap" in resp.data
 
 
 def test_upstreams_appear_only_with_their_key(om, region, tmp_path, monkeypatch):
-    monkeypatch.delenv("TIANDITU_KEY", raising=False)
-    names = [lyr["name"] for lyr in basemaps.mapproxy_config(om.settings)["layers"]]
+    names = [lyr["name"] for lyr in basemaps.mapproxy_config(om.settings, keys={})["layers"]]
     assert names == ["basemap"]
 
-    conf = basemaps.mapproxy_config(om.settings, environ={"TIANDITU_KEY": "k-123"})
+    conf = basemaps.mapproxy_config(om.settings, keys={"TIANDITU_KEY": "k-123"})
     names = [lyr["name"] for lyr in conf["layers"]]
     assert {"tianditu_vec", "tianditu_cva"} <= set(names)
     src = conf["sources"]["tianditu_vec_tiles"]
@@ -361,7 +364,10 @@ def test_upstreams_appear_only_with_their_key(om, region, tmp_path, monkeypatch)
     assert conf["caches"][f"tianditu_vec_{CG}"]["sources"] == [f"tianditu_vec_{WM}"]
 
     monkeypatch.setenv("TIANDITU_KEY", "k-123")
-    client, _, settings = variant(om, tmp_path / "upstream")
+    from onemap.config.settings import Settings
+
+    assert Settings().basemap.keys == {"TIANDITU_KEY": "k-123"}  # the variable reaches the setting
+    client, _, settings = variant(om, tmp_path / "upstream", tianditu_key="k-123")
     sets = layer_sets(caps_doc(client.get("/basemaps/wmts/1.0.0/WMTSCapabilities.xml")))
     assert sets["tianditu_vec"] == {WM, CG} and sets["basemap"] == {WM, CG}
     # the generated file holds the key: only the server's user may read it
@@ -378,9 +384,9 @@ def test_an_upstream_is_added_by_data_alone(om, tmp_path):
     url: "http://127.0.0.1:9/{z}/{x}/{y}.png?key={key}"
     grid: CGCS2000Quad
 """, encoding="utf-8")
-    off = basemaps.mapproxy_config(om.settings, environ={}, definitions=defs)
+    off = basemaps.mapproxy_config(om.settings, keys={}, definitions=defs)
     assert "local_xyz" not in [lyr["name"] for lyr in off["layers"]]
-    on = basemaps.mapproxy_config(om.settings, environ={"ONEMAP_TEST_XYZ_KEY": "abc%1"}, definitions=defs)
+    on = basemaps.mapproxy_config(om.settings, keys={"ONEMAP_TEST_XYZ_KEY": "abc%1"}, definitions=defs)
     assert "local_xyz" in [lyr["name"] for lyr in on["layers"]]
     assert on["sources"]["local_xyz_tiles"]["url"] == "http://127.0.0.1:9/%(z)s/%(x)s/%(y)s.png?key=abc%%1"
     # a native CGCS2000 service feeds the Web Mercator cache, not the other way round

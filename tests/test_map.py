@@ -231,7 +231,7 @@ def test_style_has_the_cached_basemap_under_the_layers(client, om, monkeypatch):
 def test_style_is_generated_from_the_catalogue(om):
     """A layer the style module has never heard of still gets a style from its geometry and category."""
     from onemap.config.catalogue import Catalogue, Layer
-    from onemap.tiles.style import CATEGORY_COLORS, build_style
+    from onemap.server.map_style import CATEGORY_COLORS, build_style
 
     base = om.catalogue.layers["hlfxkzx"].model_dump() | {"bsm_segment": None}
     extra = [

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES, Catalogue
 from onemap.config.errors import ConfigError
@@ -25,13 +24,6 @@ from onemap.config.settings import PACKAGE_DIR
 DEFAULT_PATH = PACKAGE_DIR / "qc.yaml"
 Severity = Literal["error", "warning"]
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class QcSettings(BaseSettings):
-    """``ONEMAP_QC_RULES``: a province's own qc.yaml (merged onto OneMap's)."""
-
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
-    qc_rules: Path | None = None
 
 
 class _Model(BaseModel):
@@ -290,7 +282,9 @@ def load_qc_config(catalogue: Catalogue, path: str | Path | None = None) -> QcCo
 
     Re-read when a file changes (the cache is keyed by modification times).
     """
-    p = Path(path) if path else (QcSettings().qc_rules or DEFAULT_PATH)
+    from onemap.config.settings import get_settings
+
+    p = Path(path) if path else (get_settings().qc_rules or DEFAULT_PATH)
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as err:
