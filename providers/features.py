@@ -1,8 +1,8 @@
-"""Features of one-map layers as GeoJSON: the feature service and its pygeoapi provider.
+"""Features of one-map layers as GeoJSON: the items query and the feature service.
 
-``FeatureService`` answers validated questions (``ItemsQuery``) from the store and builds
-GeoJSON; the server's items endpoints and ``OneMapFeatureProvider`` (pygeoapi's plugin
-point, used by pygeoapi's own request path, OpenAPI and schema generation) both use it.
+``items_query`` turns parsed parameters (``providers.params``) into an ``ItemsQuery``;
+``FeatureService`` answers it from the store and builds GeoJSON. The server's items routes
+and the pygeoapi provider (``providers.pygeoapi_provider``) both go through the two.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from typing import Any
 import numpy as np
 import orjson
 import shapely
-from pygeoapi.provider.base import (BaseProvider, ProviderInvalidQueryError,
-                                    ProviderItemNotFoundError)
-
-from onemap.config.catalogue import Catalogue, Layer, get_catalogue
-from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
-from onemap.domain.dates import When, parse_when, today
+from onemap.config.catalogue import Catalogue, Layer
+from onemap.config.errors import InvalidParameterValue, NotFound
+from onemap.domain.dates import When, today
 
 from . import crs as crsmod
 from .drawers import empty_drawers, registry_entries, resolve_plans
-from .store import Store, get_store
+from .params import Args, ParamContext, bbox_to_storage, parse_filter
+from .store import Store
 from .store.base import FeaturePage, FeatureQuery, JsonOut
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +61,57 @@ class ItemsResult:
     last_key: int | None
     plan_ids: tuple[str, ...]
     empty_drawers: list[dict] = field(default_factory=list)
+
+
+def items_query(layer: Layer, args: Args, ctx: ParamContext, *, lang: str = "zh", body: bytes | None = None,
+                filter_ast: Any = None) -> ItemsQuery:
+    """The items question of one request, from its parsed parameters (``providers.params.ITEMS``).
+
+    ``filter_ast``: a filter already parsed and brought to storage coordinates (pygeoapi does
+    both before it calls its provider); else ``filter``/``filter-lang``/``filter-crs`` or a
+    CQL2 JSON ``body`` are read here.
+    """
+    if args.get("bbox-crs") is not None and args.get("bbox") is None:
+        raise InvalidParameterValue("bbox-crs is given without bbox")
+    plan_id = args.get("plan_id")
+    if plan_id is not None and not layer.drawer:
+        raise InvalidParameterValue("plan_id selects a drawer entry's features; filter the registry by id")
+    sortby = list(args.get("sortby") or ())
+    for name, _ in sortby:
+        if name not in layer.queryables:
+            raise InvalidParameterValue(f"sortby: {name!r} is not a sortable property")
+    select = args.get("properties")
+    if select is not None:
+        unknown = [n for n in select if n not in layer.field_map]
+        if unknown:
+            raise InvalidParameterValue(f"properties: unknown {', '.join(repr(u) for u in unknown)}")
+    if filter_ast is not None:
+        filt, filter_crs = filter_ast, crsmod.CRS84
+    else:
+        filt = parse_filter(args.get("filter"), args.get("filter-lang") or "cql2-text", body)
+        filter_crs = args.get("filter-crs") or crsmod.CRS84
+    bbox = args.get("bbox")
+    after = args.get("after")
+    return ItemsQuery(
+        layer=layer,
+        when=args.get("datetime"),
+        region=args.get("region"),
+        plan_id=plan_id,
+        bbox=bbox_to_storage(bbox, args.get("bbox-crs") or crsmod.CRS84) if bbox is not None else None,
+        filter=filt,
+        filter_crs=filter_crs,
+        props=list(args.props),
+        sortby=sortby,
+        offset=args.get("offset") or 0,
+        limit=args.get("limit") or ctx.default_items,
+        select=select,
+        skip_geometry=bool(args.get("skipGeometry")),
+        crs=args.get("crs") or crsmod.CRS84,
+        after=after if not sortby else None,
+        lang=args.get("lang") or lang,
+        view=args.get("view") or "all",
+        recorded=args.get("recorded"),
+    )
 
 
 def _rounder(crs_uri: str):
@@ -205,93 +254,4 @@ class FeatureService:
         return list(shapely.to_geojson(geoms))
 
 
-# ---------------------------------------------------------------------------------
-# pygeoapi plugin
-# ---------------------------------------------------------------------------------
-class OneMapFeatureProvider(BaseProvider):
-    """pygeoapi feature provider over the OneMap store.
-
-    Provider definition keys: ``data`` (database URL or GeoPackage path), ``layer`` (the
-    catalogue id), ``id_field: fid``. Instantiated on every request by pygeoapi, so the
-    constructor only looks things up; the store is shared per process.
-    """
-
-    def __init__(self, provider_def: dict) -> None:
-        super().__init__(provider_def)
-        self.layer = get_catalogue().layer(provider_def["layer"])
-        self.store = get_store(self.data)
-        self.service = FeatureService(self.store)
-        self.id_field = "fid"
-        self.title_field = None
-        self.get_fields()
-
-    def get_fields(self) -> dict:
-        if not self._fields:
-            fields = {}
-            for f in self.layer.all_fields:
-                entry: dict[str, Any] = {"type": f.json_type, "title": f.label("zh")}
-                if f.type == "date":
-                    entry["format"] = "date"
-                if f.length and f.type == "string":
-                    entry["maxLength"] = f.length
-                fields[f.name] = entry
-            self._fields = fields
-        return self._fields
-
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
-              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
-              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
-              filterq: Any = None, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
-        try:
-            region = plan_id = None
-            props = []
-            for name, value in properties or []:
-                if name == "region":
-                    region = value
-                elif name == "plan_id":
-                    plan_id = value
-                else:
-                    f = self.layer.queryables.get(name)
-                    if f is None:
-                        raise InvalidParameterValue(f"unknown property {name!r}")
-                    from .store.sql import coerce_value
-
-                    props.append((name, coerce_value(f, value)))
-            target = crsmod.CRS84
-            if crs_transform_spec is not None:
-                target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
-            iq = ItemsQuery(
-                layer=self.layer, when=parse_when(datetime_) if datetime_ else None, region=region,
-                plan_id=plan_id,
-                bbox=tuple(bbox[:4]) if bbox else None, filter=filterq, props=props,
-                sortby=[(s["property"], s["order"] != "-") for s in sortby or []],
-                offset=offset, limit=limit,
-                select=tuple(select_properties) if select_properties else None,
-                skip_geometry=skip_geometry, crs=target,
-            )
-            if resulttype == "hits":
-                iq.limit = 0
-            res = self.service.items(iq, geometry_as="dict")
-        except OneMapError as err:
-            raise ProviderInvalidQueryError(user_msg=err.description) from err
-        return {
-            "type": "FeatureCollection",
-            "features": res.features,
-            "numberMatched": res.number_matched,
-            "numberReturned": len(res.features),
-        }
-
-    def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
-        target = crsmod.CRS84
-        if crs_transform_spec is not None:
-            target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
-        try:
-            return self.service.item(self.layer, identifier, target, geometry_as="dict")
-        except NotFound as err:
-            raise ProviderItemNotFoundError(user_msg=err.description) from err
-
-    def __repr__(self) -> str:
-        return f"<OneMapFeatureProvider {self.layer.id}>"
-
-
-__all__ = ["FeatureService", "ItemsQuery", "ItemsResult", "OneMapFeatureProvider"]
+__all__ = ["FeatureService", "ItemsQuery", "ItemsResult", "items_query"]

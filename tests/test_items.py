@@ -286,13 +286,12 @@ def test_database_written_features_equal_the_python_ones(query, om, settings):
     Python path says (the GeoPackage and HTML pages use that one)."""
     from werkzeug.datastructures import MultiDict
 
-    from onemap.server.params import parse_items
+    from onemap.providers.features import items_query
+    from onemap.providers.params import ITEMS, parse_args
 
     args = MultiDict([tuple(kv.split("=", 1)) for kv in query.split("&")])
     layer = om.catalogue.layers["dltb"]
-    lang = args.pop("lang", "zh")
-    q = parse_items(args, layer, supported_crs=om.crs_list, default_limit=10, max_limit=1000,
-                    tz=settings.timezone, lang=lang)
+    q = items_query(layer, parse_args(ITEMS, args, om.params), om.params)
     fast = om.features.items(q, geometry_as="fragment")
     slow = om.features.items(q, geometry_as="dict")
     if settings.backend == "postgis":
