@@ -46,6 +46,13 @@ class InvalidInput(OneMapError):
     code = "InvalidInput"
 
 
+class Forbidden(OneMapError):
+    """The caller may not do this (403)."""
+
+    status = HTTPStatus.FORBIDDEN
+    code = "Forbidden"
+
+
 class NotFound(OneMapError):
     """The resource does not exist (404)."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .catalogue import Catalogue, Layer
 from .settings import Settings
 
-FEATURE_PROVIDER = "onemap.providers.features.OneMapFeatureProvider"
+FEATURE_PROVIDER = "onemap.providers.pygeoapi_provider.OneMapFeatureProvider"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 METADATA = {
@@ -37,9 +38,13 @@ METADATA = {
 }
 
 
-def collection_resource(layer: Layer, store_url: str, crs_list: list[str],
+MANAGER = "onemap.processes.manager.OneMapManager"
+LANGUAGES = ["zh", "en"]  # bare languages: pygeoapi 0.24 cannot build zh_CN from the parts it matches
+
+
+def collection_resource(layer: Layer, settings: Settings, crs_list: list[str],
                         bbox: list[float] | None) -> dict[str, Any]:
-    """One catalogue layer as a pygeoapi collection resource."""
+    """One catalogue layer as a pygeoapi collection resource (everything the provider needs is in it)."""
     return {
         "type": "collection",
         "title": dict(layer.title),
@@ -50,40 +55,61 @@ def collection_resource(layer: Layer, store_url: str, crs_list: list[str],
         "providers": [{
             "type": "feature",
             "name": FEATURE_PROVIDER,
-            "data": store_url,
+            "data": settings.store_url,
             "layer": layer.id,
+            "catalogue": str(settings.catalogue),
+            "codes": str(settings.codes_dir),
+            "timezone": settings.timezone,
+            "default_items": settings.default_items,
+            "max_items": settings.max_items,
             "id_field": "fid",
             "crs": list(crs_list),
             "storage_crs": CRS84,
-            # region and plan_id are drawer parameters, not fields: let them reach the provider
+            # region, plan_id, view, recorded and after are drawer parameters, not fields: let them
+            # reach the provider, which reads them as OneMap's items routes do
             "include_extra_query_parameters": True,
         }],
     }
 
 
+def process_resource(processor: str, settings: Settings) -> dict[str, Any]:
+    """One OneMap process as a pygeoapi process resource."""
+    return {"type": "process", "processor": {"name": processor, "data": settings.store_url}}
+
+
 def build(settings: Settings, catalogue: Catalogue, base_url: str, crs_list: list[str],
-          extents: dict[str, list[float] | None], templates_dir: str | None = None) -> dict[str, Any]:
-    """The whole pygeoapi configuration dict."""
-    resources = {
-        layer.id: collection_resource(layer, settings.store_url, crs_list, extents.get(layer.id))
+          extents: dict[str, list[float] | None], processes: Mapping[str, str] | None = None,
+          overlay: Mapping[str, dict[str, Any]] | None = None, templates_dir: str | None = None,
+          map_url: str | None = None) -> dict[str, Any]:
+    """The whole pygeoapi configuration: OneMap's collections and processes, the job manager over
+    OneMap's job store, and the operator's overlay resources."""
+    resources: dict[str, Any] = {
+        layer.id: collection_resource(layer, settings, crs_list, extents.get(layer.id))
         for layer in catalogue.collections.values()
     }
+    for pid, processor in (processes or {}).items():
+        resources[pid] = process_resource(processor, settings)
+    resources.update(overlay or {})
+    server: dict[str, Any] = {
+        "bind": {"host": "127.0.0.1", "port": 5000},
+        "url": base_url,
+        "mimetype": "application/json; charset=UTF-8",
+        "encoding": "utf-8",
+        "gzip": False,  # compression is done once, above a size, by the server (server/http.py)
+        "languages": LANGUAGES,
+        "pretty_print": settings.pretty_print,
+        "limits": {"default_items": settings.default_items, "max_items": settings.max_items,
+                   "on_exceed": "throttle"},
+        # the background of pygeoapi's HTML maps: OneMap's own basemap (closed networks reach no other)
+        "map": {"url": map_url or f"{base_url}/basemaps/tiles/1.0.0/basemap/WebMercatorQuad/{{z}}/{{x}}/{{y}}.jpeg"
+                "?origin=nw", "attribution": "OneMap basemap"},
+        "admin": False,
+        **({"templates": {"path": templates_dir}} if templates_dir else {}),
+    }
+    if processes:
+        server["manager"] = {"name": MANAGER, "connection": settings.store_url, "output_dir": None}
     return {
-        "server": {
-            "bind": {"host": "127.0.0.1", "port": 5000},
-            "url": base_url,
-            "mimetype": "application/json; charset=UTF-8",
-            "encoding": "utf-8",
-            "gzip": False,  # compression is done once, above a size, by the server (server/http.py)
-            "languages": ["zh-CN", "en-US"],
-            "pretty_print": settings.pretty_print,
-            "limits": {"default_items": settings.default_items, "max_items": settings.max_items,
-                       "on_exceed": "throttle"},
-            "map": {"url": f"{base_url}/basemaps/tiles/1.0.0/basemap/webmercator/{{z}}/{{x}}/{{y}}.png",
-                    "attribution": "示范省 demo basemap (OneMap)"},
-            "admin": False,
-            **({"templates": {"path": templates_dir}} if templates_dir else {}),
-        },
+        "server": server,
         "logging": {"level": settings.log_level},
         "metadata": METADATA,
         "resources": resources,

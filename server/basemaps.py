@@ -44,9 +44,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from onemap.config.errors import ConfigError
+from flask import Response
 
+from onemap.config.errors import ConfigError, NotFound
 from onemap.providers import basemap_render
+
+from .links import Links
+from .routing import APIFactory, Call, Route
 
 LOG = logging.getLogger("onemap.basemaps")
 
@@ -336,29 +340,63 @@ def make_mapproxy_app(settings: Any, keys: Mapping[str, str] | None = None) -> A
     return make_wsgi_app(str(write_config(settings, keys)), ignore_config_warnings=False)
 
 
-# ---- mounting ---------------------------------------------------------------------------------
-class BasemapsApp:
-    """MapProxy as OneMap mounts it: public URLs, CORS, and a basemap raster kept current.
+_NAME = r"[A-Za-z0-9_.-]{1,64}"
+_TILE = rf"{_NAME}/{_NAME}/\d{{1,9}}/\d{{1,12}}/\d{{1,12}}\.(?:png|jpeg|jpg)"
+_TILE_PATH = re.compile(rf"(?:wmts/1\.0\.0/WMTSCapabilities\.xml|wmts/{_TILE}|tiles/(?:1\.0\.0/)?{_TILE}"
+                        rf"|tms/1\.0\.0/?|tms/1\.0\.0/{_NAME}/{_NAME}/?|tms/1\.0\.0/{_TILE})\Z")
 
-    MapProxy builds capabilities URLs from the request; they are rewritten to the public
-    URL (``om.base_url``, which includes any mount prefix) as the rest of the API does.
-    At most every ``check_interval`` seconds the basemap's fingerprint is compared with
-    the survey in force; a change re-renders the raster (under a lock shared by the
-    workers), and MapProxy's caches then refresh the tiles that are older than it.
+
+# ---- serving ------------------------------------------------------------------------------------
+class BasemapsAPI(APIFactory):
+    """MapProxy under ``/basemaps``: public URLs, CORS, and a basemap raster kept current.
+
+    Each request goes through a Flask route (so per-route dependencies apply as everywhere)
+    and is handed to MapProxy's WSGI app with the public root in place of the request's own
+    (MapProxy writes its capabilities URLs from the request). At most every ``check_interval``
+    seconds the basemap's fingerprint is compared with the survey in force; a change
+    re-renders the raster (under a lock shared by the workers), and MapProxy's caches then
+    refresh the tiles that are older than it.
     """
 
-    def __init__(self, mapproxy_app: Any, settings: Any, store: Any, base_url: str,
+    tags = ({"name": "basemaps", "description": "Cached basemaps (MapProxy): WMTS, WMS, TMS and XYZ tiles"},)
+
+    def __init__(self, settings: Any, store: Any, links: Links, keys: Mapping[str, str] | None = None,
                  check_interval: float = 10.0) -> None:
-        self.mapproxy = mapproxy_app
         self.settings = settings
         self.store = store
-        parts = urlsplit(base_url)
-        self.scheme = parts.scheme or "http"
-        self.host = parts.netloc
-        self.script_name = parts.path.rstrip("/") + MOUNT
+        self.links = links
+        self.mapproxy = make_mapproxy_app(settings, keys)
         self.check_interval = check_interval
         self._checked = -math.inf
         self._lock = threading.Lock()
+        basemap, _ = load_definitions(_definitions_path(settings))
+        # the map page's raster background: MapProxy's XYZ-style URLs on the Web Mercator grid
+        self.xyz_path = (f"{MOUNT}/tiles/1.0.0/{basemap.id}/{WEBMERCATOR}/{{z}}/{{x}}/{{y}}."
+                         f"{'jpeg' if 'jpeg' in basemap.format else 'png'}?origin=nw")
+
+    def routes(self) -> list[Route]:
+        tile = {n: {"type": "integer", "minimum": 0} for n in ("z", "x", "y")}
+        named = {"layer": {"type": "string"}, "grid": {"type": "string", "enum": list(GRIDS)}, **tile,
+                 "ext": {"type": "string", "enum": ["png", "jpeg"]}}
+        image = {"200": {"description": "A tile.", "content": {"image/png": {}, "image/jpeg": {}}}}
+        xml = {"200": {"description": "Capabilities.", "content": {"application/xml": {}}}}
+        return [
+            Route(MOUNT + "/{path}", self.serve, "getBasemaps", "MapProxy's services", ("basemaps",),
+                  path_params={"path": {"type": "string"}}, checked=False, documented=False,
+                  flask_path=MOUNT + "/<path:path>"),
+            Route(MOUNT, self.serve, "getBasemapsRoot", "MapProxy's root", ("basemaps",), checked=False,
+                  documented=False),
+            Route(MOUNT + "/wmts/1.0.0/WMTSCapabilities.xml", self.serve, "getWmtsCapabilities",
+                  "WMTS capabilities (RESTful)", ("basemaps",), responses=xml, served=False, checked=False),
+            Route(MOUNT + "/wmts/{layer}/{grid}/{z}/{x}/{y}.{ext}", self.serve, "getWmtsTile",
+                  "A WMTS tile (RESTful)", ("basemaps",), path_params=named, responses=image, served=False, checked=False),
+            Route(MOUNT + "/tiles/1.0.0/{layer}/{grid}/{z}/{x}/{y}.{ext}", self.serve, "getXyzTile",
+                  "An XYZ tile (origin=nw: rows from the top)", ("basemaps",), path_params=named, responses=image, checked=False,
+                  served=False),
+            Route(MOUNT + "/service", self.serve, "getBasemapService",
+                  "WMS 1.1.1/1.3.0 and WMTS KVP (SERVICE=WMS|WMTS&REQUEST=...)", ("basemaps",),
+                  responses={"200": {"description": "Capabilities, a map or a tile."}}, served=False, checked=False),
+        ]
 
     def refresh(self, force: bool = False) -> None:
         """Re-render the basemap if the survey in force (or the DEM) has changed."""
@@ -374,36 +412,24 @@ class BasemapsApp:
                 LOG.exception("the basemap could not be rendered")
             self._checked = time.monotonic()
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def serve(self, call: Call, path: str = "") -> Response:
+        if path.split("/", 1)[0] in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
+            # MapProxy answers some malformed tile paths with a 500
+            raise NotFound(f"no such basemap resource: {MOUNT}/{path}")
         self.refresh()
+        environ = dict(call.request.environ)
         # clients must not steer the URLs MapProxy writes into its documents
         for name in ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_SCRIPT_NAME"):
             environ.pop(name, None)
-        environ["wsgi.url_scheme"] = self.scheme
-        if self.host:
-            environ["HTTP_HOST"] = self.host
-        environ["SCRIPT_NAME"] = self.script_name
-
-        def cors_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [(k, v) for k, v in headers if k.lower() != "access-control-allow-origin"]
-            headers.append(("Access-Control-Allow-Origin", "*"))
-            return start_response(status, headers, exc_info)
-
-        return self.mapproxy(environ, cors_start_response)
-
-
-def mount(app: Any, om: Any) -> BasemapsApp:
-    """Mount MapProxy under ``/basemaps`` of the Flask app (``app.wsgi_app``, so the test client sees it)."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    basemaps = BasemapsApp(make_mapproxy_app(om.settings), om.settings, om.store, om.base_url)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {MOUNT: basemaps})
-    app.extensions["onemap_basemaps"] = basemaps
-    basemap, _ = load_definitions(_definitions_path(om.settings))
-    # the map page's raster background: MapProxy's XYZ-style URLs on the Web Mercator grid
-    om.basemap_xyz = (f"{om.base_url}{MOUNT}/tiles/1.0.0/{basemap.id}/{WEBMERCATOR}/{{z}}/{{x}}/{{y}}."
-                      f"{'jpeg' if 'jpeg' in basemap.format else 'png'}?origin=nw")
-    return basemaps
+        root = urlsplit(self.links.base)
+        environ["wsgi.url_scheme"] = root.scheme or "http"
+        if root.netloc:
+            environ["HTTP_HOST"] = root.netloc
+        environ["SCRIPT_NAME"] = root.path.rstrip("/") + MOUNT
+        environ["PATH_INFO"] = "/" + path
+        resp = Response.from_app(self.mapproxy, environ)
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        return resp
 
 
 # ---- seeding ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -173,11 +173,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _app_for_config():
-    from .app import OneMap
+def _app_for_config() -> Any:
+    from .app import create_app
 
-    settings = _settings()
-    return OneMap(settings)
+    return create_app(_settings()).extensions["onemap"]
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -200,7 +199,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     plain = json.loads(json.dumps(om.pg_config, default=str))
     cfg_path.write_text(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), encoding="utf-8")
     oas_path.write_text(json.dumps(om.openapi, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"wrote {cfg_path} and {oas_path}")
+    print(f"wrote {cfg_path} and {oas_path}; stock pygeoapi serves them with\n"
+          f"  PYGEOAPI_CONFIG={cfg_path} PYGEOAPI_OPENAPI={oas_path} pygeoapi serve")
     return 0
 
 

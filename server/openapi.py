@@ -1,25 +1,25 @@
-"""The OpenAPI 3.0 document, generated from the catalogue and self-contained.
+"""The OpenAPI 3.0 document, written from the routes' declarations and self-contained.
 
-Planning networks are closed, so every ``$ref`` points inside the document (pygeoapi's
-generated document refers to schemas.opengis.net and GitHub). The document describes
-exactly the endpoints and parameters OneMap implements; ``tests/test_openapi.py`` checks
-that it validates and that no reference leaves it.
+Every operation, parameter and response comes from the ``Route`` objects the factories
+declare (server/routing.py), so the document says what the server checks. Planning
+networks are closed, so every ``$ref`` points inside the document: pygeoapi's fragments
+for the operator's overlay resources refer to schemas.opengis.net and GitHub, and those
+references are replaced by the document's own components. ``tests/test_openapi.py``
+checks that it validates and that no reference leaves it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from onemap.config.catalogue import Layer
+from onemap.providers.params import ParamContext
 
-if TYPE_CHECKING:
-    from .app import OneMap
+from .routing import APIFactory, Instance, Route
 
 REF = "#/components/"
-
-
-def _p(name: str) -> dict:
-    return {"$ref": f"{REF}parameters/{name}"}
+OPENAPI_VERSION = "3.0.2"
 
 
 def _r(name: str) -> dict:
@@ -34,63 +34,8 @@ def _json(schema: dict, media: str = "application/json") -> dict:
     return {media: {"schema": schema}}
 
 
-def _query(name: str, description: str, schema: dict, **extra: Any) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema, "style": "form", "explode": False, **extra}
-
-
-def components(om: "OneMap") -> dict:
-    """Parameters, schemas and responses shared by every path."""
-    crs_enum = list(om.crs_list)
-    params = {
-        "f": _query("f", "Output format: JSON (GeoJSON for features) or HTML.",
-                    {"type": "string", "enum": ["json", "html"]}),
-        "lang": _query("lang", "Language of titles and labels (zh default, or en).",
-                       {"type": "string", "enum": ["zh", "zh-CN", "en", "en-US"]}),
-        "bbox": _query(
-            "bbox", "Only features intersecting this box: minx,miny,maxx,maxy (or 6 numbers with "
-            "heights), in the axis order of bbox-crs (CRS84 lon,lat by default).",
-            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
-        "bbox-crs": _query("bbox-crs", "CRS of bbox (URI or EPSG:code); default CRS84.",
-                           {"type": "string"}),
-        "crs": _query("crs", "CRS of the response geometries (URI or EPSG:code), in that CRS's axis "
-                      "order. Offered: " + ", ".join(crs_enum), {"type": "string"}),
-        "datetime": _query(
-            "datetime", "The one map at this date (RFC 3339 date or date-time) or during an interval "
-            "(start/end, '..' open). Default: today, i.e. the plans in force now.", {"type": "string"}),
-        "limit": _query("limit", f"Page size (1 to {om.settings.max_items}; larger values are capped).",
-                        {"type": "integer", "minimum": 1, "default": om.settings.default_items}),
-        "offset": _query("offset", "Number of features to skip.",
-                         {"type": "integer", "minimum": 0, "default": 0}),
-        "after": _query("after", "Keyset cursor from a 'next' link: continue after this feature id.",
-                        {"type": "integer", "minimum": 0}),
-        "sortby": _query("sortby", "Comma-separated queryable properties, '-' prefix for descending.",
-                         {"type": "string"}),
-        "properties": _query("properties", "Comma-separated properties to return.", {"type": "string"}),
-        "skipGeometry": _query("skipGeometry", "Leave geometries out.", {"type": "boolean"}),
-        "filter": _query("filter", "A CQL2 filter (text by default).", {"type": "string"}),
-        "filter-lang": _query("filter-lang", "Language of filter.",
-                              {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
-        "filter-crs": _query("filter-crs", "CRS of geometry literals in filter; default CRS84.",
-                             {"type": "string"}),
-        "region": _query(
-            "region", "Drawer region: plans of this administrative division and of every region "
-            "under it (990100 covers 990102, 990102001, ...).", {"type": "string", "pattern": "^[0-9]{6,12}$"}),
-        "plan_id": _query("plan_id", "One drawer entry, whatever its status (e.g. a submission under "
-                          "review); overrides datetime.", {"type": "string", "maxLength": 64}),
-        "view": _query("view", "all (default): every plan in force, a province's and a city's copy of a line "
-                       "on top of each other; governing: only the plan that governs each area (the lowest "
-                       "level holding the layer there), features cut to where their plan governs.",
-                       {"type": "string", "enum": ["all", "governing"], "default": "all"}),
-        "recorded": _query("recorded", "The registry as it stood at this date or date-time (a date: the end "
-                           "of that day): a filing recorded later, even one dated back, is not seen. Default: "
-                           "as it stands now.", {"type": "string"}),
-        "featureId": {"name": "featureId", "in": "path", "required": True, "description": "Feature id.",
-                      "schema": {"type": "integer", "minimum": 1}},
-        "planId": {"name": "featureId", "in": "path", "required": True,
-                   "description": "Drawer entry id, e.g. 990100-city-master-2023.",
-                   "schema": {"type": "string", "maxLength": 64}},
-    }
+def schemas_and_responses() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schemas and responses the operations refer to."""
     link = {"type": "object", "required": ["href"], "properties": {
         "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
         "hreflang": {"type": "string"}, "title": {"type": "string"}, "length": {"type": "integer"}}}
@@ -165,107 +110,173 @@ def components(om: "OneMap") -> dict:
         "ServerError": {"description": "A server error (details are in the server log).",
                         "content": _json(_s("exception"))},
     }
-    return {"parameters": params, "schemas": schemas, "responses": responses}
+    return schemas, responses
 
 
-def _errors(with_404: bool = True) -> dict:
+def _errors(with_404: bool) -> dict:
     out = {"400": _r("InvalidParameter"), "500": _r("ServerError")}
     if with_404:
         out["404"] = _r("NotFound")
     return out
 
 
-def collection_paths(layer: Layer, lang: str = "zh") -> dict:
-    """Paths of one feature collection."""
-    base = f"/collections/{layer.id}"
-    tag = layer.id
-    title = layer.t("title", lang)
-    op = "".join(w.capitalize() for w in layer.id.split("_"))
-    prop_params = []
-    from .params import ITEMS
+def _fmt(text: str, inst: Instance | None) -> str:
+    if inst is None:
+        return text
+    return text.replace("{op}", inst.operation).replace("{title}", inst.title)
 
-    for f in layer.queryables.values():
-        if f.name in ITEMS:  # e.g. plan_id, region: API parameters with their own meaning
+
+def _operation(route: Route, inst: Instance | None, params: dict[str, dict[str, Any]],
+               ctx: ParamContext) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = []
+    for name, schema in route.path_params.items():
+        if inst is None or name not in inst.values:
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    for p in route.query:
+        params.setdefault(p.component, p.openapi(ctx))
+        parameters.append({"$ref": f"{REF}parameters/{p.component}"})
+    if inst is not None:
+        parameters += [p.openapi(ctx) for p in inst.extra]
+    parameters += [dict(h) for h in route.headers]
+    responses: dict[str, Any] = {}
+    for status, resp in route.responses.items():
+        responses[status] = _r(resp) if isinstance(resp, str) else resp
+    if not responses:
+        responses["200"] = {"description": "OK"}
+    responses.update({k: v for k, v in _errors(bool(route.path_params)).items() if k not in responses})
+    op: dict[str, Any] = {
+        "tags": [inst.tag] if inst is not None and not route.tags else list(route.tags),
+        "summary": _fmt(route.summary, inst),
+        "operationId": _fmt(route.operation_id, inst),
+        "responses": responses,
+    }
+    description = route.description or (inst.description if inst is not None and route.method == "GET"
+                                         and route.path.endswith("/items") else "")
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    body = route.request_body_for(inst.values) if route.request_body_for and inst else route.request_body
+    if body:
+        op["requestBody"] = dict(body)
+    return op
+
+
+def _concrete(path: str, inst: Instance | None) -> str:
+    if inst is None:
+        return path
+    for name, value in inst.values.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def paths_from(routes: Sequence[Route], ctx: ParamContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, parameter components) of the documented routes."""
+    paths: dict[str, Any] = {}
+    params: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not route.documented:
             continue
-        schema: dict[str, Any] = {"type": f.json_type}
-        if f.type == "string" and f.length:
-            schema["maxLength"] = f.length
-        if f.type == "date":
-            schema = {"type": "string", "format": "date"}
-        prop_params.append(_query(f.name, f"Features whose {f.name} ({f.label('zh')} / {f.label('en')}) "
-                                  "equals this value.", schema))
-    names = ["f", "lang", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "after", "sortby",
-             "properties", "skipGeometry", "filter", "filter-lang", "filter-crs", "region", "recorded"]
-    if layer.drawer:
-        names += ["plan_id", "view"]
-    items_params = [_p(n) for n in names]
-    return {
-        base: {"get": {"tags": [tag], "summary": f"{title}: collection metadata",
-                       "operationId": f"describe{op}Collection", "parameters": [_p("f"), _p("lang")],
-                       "responses": {"200": _r("Collection"), **_errors()}}},
-        f"{base}/queryables": {"get": {
-            "tags": [tag], "summary": f"{title}: queryable properties", "operationId": f"get{op}Queryables",
-            "parameters": [_p("f"), _p("lang")], "responses": {"200": _r("JsonSchema"), **_errors()}}},
-        f"{base}/schema": {"get": {
-            "tags": [tag], "summary": f"{title}: schema of returned features", "operationId": f"get{op}Schema",
-            "parameters": [_p("f"), _p("lang")], "responses": {"200": _r("JsonSchema"), **_errors()}}},
-        f"{base}/items": {
-            "get": {"tags": [tag], "summary": f"{title}: features", "description": layer.t("description", lang),
-                    "operationId": f"get{op}Features", "parameters": items_params + prop_params,
-                    "responses": {"200": _r("Features"), **_errors()}},
-            "post": {"tags": [tag], "summary": f"{title}: features matching a CQL2 JSON filter in the body",
-                     "operationId": f"search{op}Features",
-                     "parameters": [p for p in items_params if p["$ref"].rsplit("/", 1)[1] not in ("filter", "filter-lang")],
-                     "requestBody": {"required": True, "content": {
-                         "application/query-cql-json": {"schema": _s("cql2json")},
-                         "application/json": {"schema": _s("cql2json")}}},
-                     "responses": {"200": _r("Features"), **_errors()}}},
-        f"{base}/items/{{featureId}}": {"get": {
-            "tags": [tag], "summary": f"{title}: one feature", "operationId": f"get{op}Feature",
-            "parameters": [_p("featureId" if layer.drawer else "planId"), _p("f"), _p("lang"), _p("crs")],
-            "responses": {"200": _r("Feature"), **_errors()}}},
-    }
+        instances: list[Instance | None] = list(route.instances()) if route.instances else [None]
+        for inst in instances:
+            paths.setdefault(_concrete(route.path, inst), {})[route.method.lower()] = _operation(route, inst, params,
+                                                                                                  ctx)
+    return paths, params
 
 
-def build(om: "OneMap") -> dict:
+# pygeoapi's references outside the document -> this document's components
+_EXTERNAL = {
+    "ogcapi-features-1.yaml#/components/parameters/featureId": None,  # a path parameter: written inline
+    "ogcapi-features-1.yaml#/components/responses/": "responses/",
+    "sortby.yaml": "parameters/sortby",
+    "ogcapi-coverages-1.yaml#/components/parameters/subset": "parameters/subset",
+    "cql2.json": "schemas/cql2json",
+}
+_SUBSET = {"name": "subset", "in": "query", "required": False, "style": "form", "explode": False,
+           "description": "Subset of a coverage along its axes, e.g. Lat(30:31),Lon(110:111).",
+           "schema": {"type": "array", "items": {"type": "string"}}}
+_FEATURE_ID = {"name": "featureId", "in": "path", "required": True, "description": "Feature id.",
+               "schema": {"type": "string"}}
+
+
+def _localise(obj: Any, own: dict[str, Any], theirs: dict[str, Any]) -> Any:
+    """pygeoapi's fragment with every reference inside this document."""
+    if isinstance(obj, list):
+        return [_localise(v, own, theirs) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    ref = obj.get("$ref")
+    if isinstance(ref, str):
+        if ref.startswith(REF):
+            kind, _, name = ref[len(REF):].partition("/")
+            if name not in own.get(kind, {}):  # one of pygeoapi's own components: bring it along
+                own.setdefault(kind, {})[name] = _localise(copy.deepcopy(theirs.get(kind, {}).get(name, {
+                    "description": name} if kind == "responses" else {"type": "object"})), own, theirs)
+            return {"$ref": ref}
+        for tail, local in _EXTERNAL.items():
+            if tail in ref:
+                if local is None:
+                    return dict(_FEATURE_ID)
+                if local.endswith("/"):
+                    name = ref.rsplit("/", 1)[1]
+                    if name not in own.get("responses", {}):
+                        own.setdefault("responses", {})[name] = {"description": name}
+                    return {"$ref": f"{REF}responses/{name}"}
+                kind, name = local.split("/")
+                if kind == "parameters" and name == "subset":
+                    own["parameters"].setdefault("subset", _SUBSET)
+                if kind == "parameters" and name == "sortby":
+                    own["parameters"].setdefault("sortby", {
+                        "name": "sortby", "in": "query", "required": False, "style": "form", "explode": False,
+                        "description": "Comma-separated properties, '-' prefix for descending.",
+                        "schema": {"type": "string"}})
+                return {"$ref": f"{REF}{local}"}
+        return {"type": "object", "description": "defined outside this document"}
+    return {k: _localise(v, own, theirs) for k, v in obj.items()}
+
+
+def overlay_fragment(pg_config: Mapping[str, Any], overlay: Mapping[str, Any], components: dict[str, Any]
+                     ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """pygeoapi's OpenAPI paths of the overlay resources, localised; ``components`` gains what they need."""
+    if not overlay:
+        return {}, []
+    from pygeoapi.openapi import get_oas
+
+    cfg = dict(pg_config)
+    cfg["resources"] = {k: v for k, v in overlay.items() if v.get("type") != "process"}
+    oas = get_oas(cfg)
+    theirs = oas.get("components", {})
+    paths: dict[str, Any] = {}
+    for path, item in oas.get("paths", {}).items():
+        if any(path == f"/collections/{rid}" or path.startswith(f"/collections/{rid}/") for rid in cfg["resources"]):
+            paths[path] = _localise(item, components, theirs)
+    tags = [{"name": t["name"], "description": t.get("description", "")} for t in oas.get("tags", [])
+            if t.get("name") in cfg["resources"]]
+    return paths, tags
+
+
+def build(factories: Sequence[APIFactory], routes: Sequence[Route], ctx: ParamContext, info: dict[str, Any],
+          server_url: str, pg_config: Mapping[str, Any] | None = None, overlay_resources: Mapping[str, Any] | None = None
+          ) -> dict[str, Any]:
     """The whole document."""
-    md = om.pg_config["metadata"]
-    paths: dict[str, Any] = {
-        "/": {"get": {"tags": ["server"], "summary": "Landing page", "operationId": "getLandingPage",
-                      "parameters": [_p("f"), _p("lang")], "responses": {"200": _r("LandingPage"), **_errors(False)}}},
-        "/conformance": {"get": {"tags": ["server"], "summary": "Conformance classes",
-                                 "operationId": "getConformance", "parameters": [_p("f"), _p("lang")],
-                                 "responses": {"200": _r("Conformance"), **_errors(False)}}},
-        "/openapi": {"get": {"tags": ["server"], "summary": "This document", "operationId": "getOpenapi",
-                             "parameters": [_p("f"), _p("lang")],
-                             "responses": {"200": {"description": "The OpenAPI document.", "content": {
-                                 "application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}},
-                                 "text/html": {"schema": {"type": "string"}}}}, **_errors(False)}}},
-        "/collections": {"get": {"tags": ["server"], "summary": "Collections", "operationId": "getCollections",
-                                 "parameters": [_p("f"), _p("lang")],
-                                 "responses": {"200": _r("Collections"), **_errors(False)}}},
-        "/healthz": {"get": {"tags": ["server"], "summary": "Health check", "operationId": "getHealth",
-                             "responses": {"200": {"description": "The server and its store answer.",
-                                                   "content": _json({"type": "object"})},
-                                           **_errors(False)}}},
-    }
-    tags = [{"name": "server", "description": "Server metadata"}]
-    for layer in om.catalogue.collections.values():
-        paths.update(collection_paths(layer))
-        tags.append({"name": layer.id, "description": f"{layer.t('title')} / {layer.t('title', 'en')}"})
-    for extra in getattr(om, "openapi_extensions", []):
-        extra(paths, tags)
+    schemas, responses = schemas_and_responses()
+    paths, params = paths_from(routes, ctx)
+    components: dict[str, Any] = {"parameters": params, "schemas": schemas, "responses": responses}
+    tags = [dict(t) for f in factories for t in f.tags]
+    if pg_config is not None and overlay_resources:
+        extra_paths, extra_tags = overlay_fragment(pg_config, overlay_resources, components)
+        for path, item in extra_paths.items():
+            paths.setdefault(path, item)
+        tags += extra_tags
+    seen: set[str] = set()
+    tags = [t for t in tags if not (t["name"] in seen or seen.add(t["name"]))]  # type: ignore[func-returns-value]
     return {
-        "openapi": "3.0.2",
-        "info": {
-            "title": md["identification"]["title"]["zh"] + " / " + md["identification"]["title"]["en"],
-            "description": md["identification"]["description"]["en"],
-            "version": "0.1.0",
-            "license": {"name": md["license"]["name"], "url": md["license"]["url"]},
-            "contact": {"name": md["contact"]["name"], "email": md["contact"]["email"]},
-        },
-        "servers": [{"url": om.base_url, "description": md["identification"]["title"]["en"]}],
+        "openapi": OPENAPI_VERSION,
+        "info": info,
+        "servers": [{"url": server_url, "description": info.get("title", "")}],
         "tags": tags,
-        "paths": paths,
-        "components": components(om),
+        "paths": dict(sorted(paths.items())),
+        "components": components,
     }
+
+

@@ -102,11 +102,22 @@ def variant(om, data: Path, base_url: str | None = None, **settings_update):
         if src.exists() and src.resolve() != (data / name).resolve():
             shutil.copy2(src, data / name)
     settings = om.settings.model_copy(update={"data_dir": data, **settings_update})
-    fake = SimpleNamespace(settings=settings, store=om.store, catalogue=om.catalogue,
-                           base_url=base_url or om.base_url)
-    app = Flask("basemaps-variant")
-    bm = basemaps.mount(app, fake)
+    app, bm = basemaps_app(settings, om.store, base_url or om.links.base)
     return app.test_client(), bm, settings
+
+
+def basemaps_app(settings, store, base_url: str):
+    """The basemaps API alone on a bare Flask app (for other settings)."""
+    from onemap.providers.params import ParamContext
+    from onemap.server.http import install
+    from onemap.server.links import Links
+    from onemap.server.routing import register
+
+    app = Flask("basemaps-variant")
+    install(app, 1 << 30)
+    api = basemaps.BasemapsAPI(settings, store, Links(base_url))
+    register(app, [api], ParamContext())
+    return app, api
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +198,7 @@ def test_a_survey_change_rerenders_and_refreshes_the_tiles(fresh_settings, demo_
         shutil.copy2(demo_dir / "dem.tif", fresh_settings.data_dir / "dem.tif")
     store = open_store(fresh_settings.store_url)
     try:
-        om = SimpleNamespace(settings=fresh_settings, store=store, base_url="http://testserver")
-        app = Flask("survey-change")
-        bm = basemaps.mount(app, om)
+        app, bm = basemaps_app(fresh_settings, store, "http://testserver")
         client = app.test_client()
         x, y = wm_tile(*centre, 10)
         url = f"/basemaps/wmts/basemap/{WM}/10/{x}/{y}.jpeg"
@@ -428,7 +437,7 @@ def test_seed_fills_both_grids_for_the_levels(settings, om, region, centre, tmp_
     assert fractions == sorted(fractions)
     # seeded tiles are served from the cache as they are
     client, _, _ = variant(SimpleNamespace(settings=own, store=om.store, catalogue=om.catalogue,
-                                           base_url=om.base_url), data)
+                                           links=om.links), data)
     x, y = wm_tile(*centre, 8)
     served = client.get(f"/basemaps/wmts/basemap/{WM}/8/{x}/{y}.jpeg").data
     assert served == (basemaps.mapproxy_dir(own) / "cache" / "basemap" / WM / "8" / str(x) / f"{y}.jpeg").read_bytes()

@@ -224,7 +224,10 @@ def test_style_has_the_cached_basemap_under_the_layers(client, om, monkeypatch):
     # the template answers with a picture of the region (zoom 9 tile over the demo city)
     r = client.get(template.replace("http://testserver", "").format(z=9, x=422, y=208))
     assert r.status_code == 200 and r.mimetype.startswith("image/"), r.data[:200]
-    monkeypatch.setattr(om, "basemap_xyz", None)
+    from onemap.server.map_ep import MapPage
+
+    page = next(f for f in om.factories if isinstance(f, MapPage))
+    monkeypatch.setattr(page, "basemap_xyz", None)
     assert "basemap" not in get_json(client, "/styles/onemap")["sources"]
 
 

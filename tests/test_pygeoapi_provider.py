@@ -10,7 +10,7 @@ import json
 
 import pygeoapi.api.itemtypes as itemtypes
 
-from onemap.server.app import OneMapAPIRequest
+from pygeoapi.api import APIRequest as OneMapAPIRequest
 
 
 def call(app, om, url: str, *args):

@@ -56,8 +56,9 @@ def test_unchanged_registry_costs_no_query(two_stores):
     for _ in range(20):
         with request_scope():
             assert a.plan(PLAN) == first
-    # the stats collector is not exact to the statement: 20 requests would have been 20 reads
-    assert statements(url) - before <= 3
+    # the stats collector is not exact to the statement: a backend reports its counts at most once a
+    # second, so the stores' opening transactions may arrive late; 20 requests would have been 20 reads
+    assert statements(url) - before <= 8
 
 
 def test_a_change_by_another_process_is_seen_by_the_next_request(two_stores):
