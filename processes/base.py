@@ -9,6 +9,7 @@ pygeoapi 0.24 lacks: inputs validated before anything runs, jobs kept in the dat
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,15 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from onemap.config.errors import InvalidInput, OneMapError
 from onemap.config.settings import Settings
 from onemap.providers.store import Store, get_store
+
+
+class OneMapExecuteError(ProcessorExecuteError):
+    """A OneMap error carried through pygeoapi with its own status and code."""
+
+    def __init__(self, err: OneMapError) -> None:
+        super().__init__(user_msg=err.description)
+        self.http_status_code = HTTPStatus(int(err.status))
+        self.ogc_exception_code = err.code
 
 
 class JobCancelled(Exception):
@@ -127,19 +137,20 @@ class OneMapProcessor(BaseProcessor):
         """Run the process; subclasses implement it."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
 
-    # ---- pygeoapi's processor interface (used when stock pygeoapi runs the process) ----------
+    # ---- pygeoapi's processor interface (any pygeoapi manager may call it) ---------------------------
     def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+        """Checked and run as ``JobRunner`` does for ``onemap serve``, without keeping a job."""
         from onemap.config.settings import get_settings
 
+        settings = get_settings()
+        store = get_store(self.processor_def["data"])
         try:
             inputs = self.validate(data)
             wanted = self.outputs_requested(outputs)
-            store = get_store(self.processor_def["data"])
-            settings = get_settings()
-            ctx = RunContext(store, settings, time.monotonic() + settings.job_time_limit)
-            result = self.run(ctx, inputs, wanted)
+            self.check(inputs, settings, store)
+            result = self.run(RunContext(store, settings, time.monotonic() + settings.job_time_limit), inputs, wanted)
         except OneMapError as err:
-            raise ProcessorExecuteError(user_msg=err.description) from err
+            raise OneMapExecuteError(err) from err
         if len(result) == 1:
             only = next(iter(result.values()))
             return only.media_type, only.value

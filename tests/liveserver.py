@@ -70,3 +70,36 @@ def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen]:
         yield proc
     finally:
         _stop(proc)
+
+
+PYGEOAPI = str(Path(sys.executable).parent / "pygeoapi")
+
+
+@contextlib.contextmanager
+def pygeoapi_serve(env: dict[str, str], config: Path, openapi: Path, wait_s: float = 60) -> Iterator[str]:
+    """Stock `pygeoapi serve` on a configuration (its ``server.bind`` names the port); yields its URL."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+    url = f"http://{cfg['server']['bind']['host']}:{cfg['server']['bind']['port']}"
+    proc = subprocess.Popen([PYGEOAPI, "serve"], env=_env(env) | {"PYGEOAPI_CONFIG": str(config),
+                                                                 "PYGEOAPI_OPENAPI": str(openapi)},
+                            cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "pygeoapi exited")
+            try:
+                with urllib.request.urlopen(url + "/conformance?f=json", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("pygeoapi did not come up")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc)
