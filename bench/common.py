@@ -13,10 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -86,7 +86,7 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
             with urllib.request.urlopen(url, timeout=2) as r:  # type: ignore[attr-defined]
                 if r.status < 500:
                     return
-        except Exception:
+        except Exception:  # noqa: BLE001  (any failure means not up yet; bounded by the deadline)
             time.sleep(0.2)
     raise RuntimeError(f"server did not answer {url} in {timeout:.0f} s")
 
@@ -129,7 +129,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
 def bboxes(center: tuple[float, float], half: float, n: int, spread: float, seed: int = 1) -> list[str]:

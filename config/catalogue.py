@@ -116,14 +116,14 @@ class Layer(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _overview_fields(self) -> "Layer":
+    def _overview_fields(self) -> Layer:
         unknown = set(self.tile_overview_fields or ()) - {f.name for f in self.fields}
         if unknown:
             raise ValueError(f"tile_overview_fields names unknown fields {sorted(unknown)}")
         return self
 
     @model_validator(mode="after")
-    def _reserved(self) -> "Layer":
+    def _reserved(self) -> Layer:
         reserved = {"fid", "geom", "geometry"}
         if self.drawer:
             reserved |= {f.name for f in DRAWER_FIELDS + PLAN_STATE_FIELDS} | {"id"}
@@ -133,7 +133,7 @@ class Layer(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _labels(self) -> "Layer":
+    def _labels(self) -> Layer:
         names = {f.name for f in self.fields}
         for f in self.fields:
             if f.label_field and f.label_field not in names:

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         return v.rstrip("/") if v else v
 
     @model_validator(mode="after")
-    def _limits(self) -> "Settings":
+    def _limits(self) -> Settings:
         if self.default_items > self.max_items:
             raise ValueError(
                 f"ONEMAP_DEFAULT_ITEMS ({self.default_items}) is above ONEMAP_MAX_ITEMS ({self.max_items})"
@@ -198,8 +198,9 @@ class Settings(BaseSettings):
 
     def store_options(self) -> dict[str, Any]:
         """How the store is tuned (passed to its constructor)."""
-        return {"count_max_cost": self.count_max_cost, "count_max_rows": self.count_max_rows,
-                "parallel_workers": self.pg_parallel_workers}
+        store = self.store
+        return {"count_max_cost": store.count_max_cost, "count_max_rows": store.count_max_rows,
+                "parallel_workers": store.pg_parallel_workers}
 
 
 @lru_cache(maxsize=1)

@@ -6,8 +6,18 @@ nothing of OneMap's but the error hierarchy (``onemap.config.errors``, a leaf mo
 
 from .dates import When, parse_recorded, parse_when, today
 from .governing import GoverningPart, chain_at, governing_parts, specificity, upper_candidates
-from .plans import (FILED_STATES, LEVELS, PLAN_LEVELS, PLAN_STATUSES, PLAN_TYPES, Drawer, Event, Period, Plan,
-                    registry_at)
+from .plans import (
+                    FILED_STATES,
+                    LEVELS,
+                    PLAN_LEVELS,
+                    PLAN_STATUSES,
+                    PLAN_TYPES,
+                    Drawer,
+                    Event,
+                    Period,
+                    Plan,
+                    registry_at,
+)
 from .regions import check_region, region_covers, region_prefix
 
 __all__ = [

@@ -29,7 +29,7 @@ class When:
         return self.start is not None and self.start == self.end
 
     @classmethod
-    def at(cls, day: dt.date) -> "When":
+    def at(cls, day: dt.date) -> When:
         return cls(day, day)
 
     def key(self) -> str:
@@ -47,13 +47,13 @@ def _instant(text: str, name: str) -> dt.datetime | dt.date:
     try:
         if _DATE_RE.match(t):
             return dt.date.fromisoformat(t)
-        value = dt.datetime.fromisoformat(t.replace("z", "Z").replace("Z", "+00:00"))
+        value = dt.datetime.fromisoformat(t.replace("z", "Z"))
     except ValueError:
         raise InvalidParameterValue(
             f"{name}: {text!r} is not an RFC 3339 date or date-time (e.g. 2023-06-01 or "
             "2023-06-01T12:00:00Z)") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -100,7 +100,7 @@ def parse_recorded(value: str | None, tz: str = "Asia/Shanghai") -> dt.datetime 
     if "/" in value or value.strip() == "..":
         raise InvalidParameterValue("recorded: give one date or date-time, not an interval")
     parsed = _instant(value, "recorded")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if isinstance(parsed, dt.datetime):
         if parsed > now + dt.timedelta(minutes=1):
             raise InvalidParameterValue("recorded: the registry cannot be read as of a future instant")

@@ -130,7 +130,7 @@ def validate_drawer(region: str, level: str, type_: str, version: str, subject: 
         raise InvalidParameterValue(f"a {type_} drawer has no subject (only special and detailed plans do)")
 
 
-def check_transition(plan: "Plan", to: str) -> None:
+def check_transition(plan: Plan, to: str) -> None:
     if to not in TRANSITIONS:
         raise InvalidParameterValue(f"unknown status {to!r}")
     if to not in TRANSITIONS[plan.status]:

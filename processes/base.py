@@ -9,10 +9,10 @@ pygeoapi 0.24 lacks: inputs validated before anything runs, jobs kept in the dat
 from __future__ import annotations
 
 import time
-from http import HTTPStatus
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from http import HTTPStatus
+from typing import Any, ClassVar
 
 import jsonschema
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
@@ -73,7 +73,7 @@ def _fmt_path(path: Any) -> str:
 class OneMapProcessor(BaseProcessor):
     """A OneMap process. Subclasses set ``METADATA`` and implement ``run``."""
 
-    METADATA: dict[str, Any] = {}
+    METADATA: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, processor_def: dict, process_metadata: dict | None = None) -> None:
         super().__init__(processor_def, process_metadata or self.METADATA)
@@ -148,7 +148,7 @@ class OneMapProcessor(BaseProcessor):
             inputs = self.validate(data)
             wanted = self.outputs_requested(outputs)
             self.check(inputs, settings, store)
-            result = self.run(RunContext(store, settings, time.monotonic() + settings.job_time_limit), inputs, wanted)
+            result = self.run(RunContext(store, settings, time.monotonic() + settings.jobs.time_limit), inputs, wanted)
         except OneMapError as err:
             raise OneMapExecuteError(err) from err
         if len(result) == 1:

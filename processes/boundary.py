@@ -45,8 +45,21 @@ from onemap.providers.geometry import CGCS2000_GEOD, area_units, as_multi
 
 from .boundary_coordfile import decode, looks_like_coordfile, read_coordfile
 from .boundary_geojson import load_json, read_geojson
-from .boundary_model import (CHINA_LAT, CHINA_LON, ZONE_MARGIN_DEG, Notes, RawParcel, RawRing, SourceCrs,
-                             VertexBudget, bi, fail, lonlat_of, parse_crs, zone_ok)
+from .boundary_model import (
+    CHINA_LAT,
+    CHINA_LON,
+    ZONE_MARGIN_DEG,
+    Notes,
+    RawParcel,
+    RawRing,
+    SourceCrs,
+    VertexBudget,
+    bi,
+    fail,
+    lonlat_of,
+    parse_crs,
+    zone_ok,
+)
 from .boundary_xml import bom_text, is_kml, parse_xml, read_gml, read_kml
 
 FORMATS = ("geojson", "coordfile", "gml", "kml")
@@ -230,8 +243,8 @@ def _guess(x: float, y: float) -> tuple[str, str]:
                 return (f"they look like Gauss-Krüger metres of 6° zone {z} (EPSG:{4478 + z}){order}",
                         f"看起来是6度带第{z}带的高斯-克吕格坐标（EPSG:{4478 + z}）")
     if 0 < x < 1e6 and 1e5 < y < 1e7:
-        return ("they look like Gauss-Krüger metres without a zone prefix (a central-meridian CRS such as "
-                "EPSG:4534-4554)", "看起来是不带带号前缀的高斯-克吕格坐标（如EPSG:4534-4554）")
+        return (("they look like Gauss-Krüger metres without a zone prefix (a central-meridian CRS such as "
+                "EPSG:4534-4554)"), "看起来是不带带号前缀的高斯-克吕格坐标（如EPSG:4534-4554）")
     if abs(y) > 2.1e7:  # beyond Web Mercator's world
         return ("", "")
     lon, lat = math.degrees(x / 6378137.0), math.degrees(2 * math.atan(math.exp(y / 6378137.0)) - math.pi / 2)
@@ -530,7 +543,7 @@ def _assemble(parcels: list[RawParcel], meta: dict[str, Any], notes: Notes, limi
         if planar_ha is not None:
             record["planar_area_ha"] = round(planar_ha, 4)
         polys = shapely.get_parts(geom)
-        record["parts"] = int(len(polys))
+        record["parts"] = len(polys)
         record["holes"] = int(shapely.get_num_interior_rings(polys).sum())
         record["source_crs"] = p.crs.name
         if line is not None:

@@ -19,8 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from .boundary_model import (Notes, RawParcel, RawRing, SourceCrs, VertexBudget, declared_ha, fail, gk_epsg,
-                             ring_array, zone_ok)
+from .boundary_model import (
+    Notes,
+    RawParcel,
+    RawRing,
+    SourceCrs,
+    VertexBudget,
+    declared_ha,
+    fail,
+    gk_epsg,
+    ring_array,
+    zone_ok,
+)
 
 # Full-width punctuation that Chinese input methods type; the format wants ASCII (FORMAT.md §1.3).
 _PUNCT = (("，", ","), ("＝", "="), ("【", "["), ("】", "]"), ("［", "["), ("］", "]"), ("＠", "@"), ("\u3000", " "),

@@ -13,8 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from .boundary_model import (Notes, RawParcel, RawRing, SourceCrs, VertexBudget, fail, feature_info, parse_crs,
-                             ring_array)
+from .boundary_model import (
+    Notes,
+    RawParcel,
+    RawRing,
+    SourceCrs,
+    VertexBudget,
+    fail,
+    feature_info,
+    parse_crs,
+    ring_array,
+)
 
 _AREA_TYPES = ("Polygon", "MultiPolygon")
 

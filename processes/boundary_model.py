@@ -30,7 +30,7 @@ ACCEPTED = "OGC:CRS84, EPSG:4490, EPSG:4326, EPSG:3857, EPSG:4491-4554 (CGCS2000
 # a zone's own band plus this much: parcels that straddle a zone edge are still surveyed in it
 ZONE_MARGIN_DEG = 1.0
 
-_GML_SRS_RE = re.compile(r"^https?://www\.opengis\.net/gml/srs/epsg\.xml#(\d+)$", re.I)
+_GML_SRS_RE = re.compile(r"^https?://www\.opengis\.net/gml/srs/epsg\.xml#(\d+)$", re.IGNORECASE)
 
 
 def bi(en: str, zh: str) -> str:

@@ -14,13 +14,22 @@ from typing import Any
 import numpy as np
 from lxml import etree
 
-from .boundary_model import (Notes, RawParcel, RawRing, SourceCrs, VertexBudget, fail, feature_info, parse_crs,
-                             ring_array)
+from .boundary_model import (
+    Notes,
+    RawParcel,
+    RawRing,
+    SourceCrs,
+    VertexBudget,
+    fail,
+    feature_info,
+    parse_crs,
+    ring_array,
+)
 
 GML_NS = ("http://www.opengis.net/gml/3.2", "http://www.opengis.net/gml")
 KML_NS = ("http://www.opengis.net/kml/2.2", "http://earth.google.com/kml/2.2", "http://earth.google.com/kml/2.1",
           "http://earth.google.com/kml/2.0")
-_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
+_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.DOTALL)
 _DOCTYPE_MARKS = [s.encode(enc) for s in ("<!DOCTYPE", "<!doctype", "<!ENTITY", "<!entity")
                   for enc in ("utf-8", "utf-16-le", "utf-16-be")]
 # GML geometries that are not areas: a boundary made of them is refused, never silently dropped

@@ -61,7 +61,7 @@ def file_hashes(paths: Iterable[Path | str]) -> dict[str, str]:
 def pinned_recorded(value: str | None, tz: str) -> dt.datetime:
     """The instant a run reads the registry as of: the one asked for, or now (pinned)."""
     recorded = parse_recorded(value, tz) if value else None
-    return recorded or dt.datetime.now(dt.timezone.utc)
+    return recorded or dt.datetime.now(dt.UTC)
 
 
 def plan_entry(plan: Plan, role: str) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def archive(ctx: Any, ref: dict[str, str], process_id: str, inputs: dict[str, An
             subject_plan_id: str | None = None, html: str | None = None) -> None:
     """Write the certificate ``ref`` (from ``reference``) of one result, for good."""
     cert_id = ref["id"]
-    created = dt.datetime.now(dt.timezone.utc)
+    created = dt.datetime.now(dt.UTC)
     rerun = dict(inputs)
     if date is not None:
         rerun["date"] = date
@@ -141,4 +141,4 @@ def same_result(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.dumps(strip(a), sort_keys=True, default=str) == json.dumps(strip(b), sort_keys=True, default=str)
 
 
-__all__ = ["RECORDED_INPUT", "archive", "certificate_html", "reference", "file_hashes", "pinned_recorded", "plan_entry", "same_result", "software"]
+__all__ = ["RECORDED_INPUT", "archive", "certificate_html", "file_hashes", "pinned_recorded", "plan_entry", "reference", "same_result", "software"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import shapely
 
@@ -17,10 +17,10 @@ from onemap.config.catalogue import Catalogue
 from onemap.config.errors import ConfigError, InvalidInput
 from onemap.config.files import read_yaml
 from onemap.config.settings import PACKAGE_DIR, Settings
-from onemap.providers.drawers import parse_when
-from onemap.providers.store import Store
 from onemap.domain.dates import When
+from onemap.providers.drawers import parse_when
 from onemap.providers.geometry import geodesic_area
+from onemap.providers.store import Store
 
 from .base import OneMapProcessor, Output, RunContext
 from .certificates import RECORDED_INPUT, archive, file_hashes, pinned_recorded, plan_entry, reference
@@ -96,7 +96,7 @@ def _date(value: str | None, tz: str) -> When:
 class ComplianceReviewProcessor(OneMapProcessor):
     """规划符合性审查 / planning compliance review."""
 
-    METADATA: dict[str, Any] = {
+    METADATA: ClassVar[dict[str, Any]] = {
         "version": "1.0.0",
         "id": "compliance-review",
         "title": {"zh": "规划符合性审查", "en": "Planning compliance review"},
@@ -170,8 +170,8 @@ class ComplianceReviewProcessor(OneMapProcessor):
     def _boundary(inputs: dict[str, Any], settings: Settings):
         from .boundary import BoundaryLimits, parse_boundary
 
-        limits = BoundaryLimits(max_vertices=settings.max_boundary_vertices,
-                                max_area_km2=settings.max_boundary_km2)
+        limits = BoundaryLimits(max_vertices=settings.processes.max_boundary_vertices,
+                                max_area_km2=settings.processes.max_boundary_km2)
         return parse_boundary(inputs["boundary"], fmt=inputs.get("boundary_format"), crs=inputs.get("crs"),
                               limits=limits)
 
@@ -194,7 +194,7 @@ class ComplianceReviewProcessor(OneMapProcessor):
                 if (p := ctx.store.plan(pid, recorded)) is not None]
         archive(ctx, ref, self.id, {k: v for k, v in inputs.items() if k not in ("date", "recorded")},
                 date=result["date"], recorded=recorded, plans=used,
-                rules=file_hashes([ctx.settings.compliance_rules]), result=result, html=html)
+                rules=file_hashes([ctx.settings.processes.compliance_rules]), result=result, html=html)
         out: dict[str, Output] = {}
         if "result" in outputs:
             out["result"] = Output("application/json", result)
@@ -210,7 +210,7 @@ def review(ctx: RunContext, boundary: Any, land_use: str, project_type: str, whe
     A check whose layer no plan governs over part of the boundary is undetermined (无法判定) for
     that part: it fails if what is governed already fails, and never passes.
     """
-    rules = load_rules(Path(ctx.settings.compliance_rules))
+    rules = load_rules(Path(ctx.settings.processes.compliance_rules))
     catalogue = ctx.store.catalogue
     check_rules_against(rules, catalogue)
     geom = boundary.geometry

@@ -27,7 +27,7 @@ from .runner import JobRunner
 
 
 def _iso(ts: float | None) -> str | None:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts else None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts else None
 
 
 def job_dict(job: Job) -> dict[str, Any]:

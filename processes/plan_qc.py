@@ -11,7 +11,7 @@ import base64
 import binascii
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyogrio
 
@@ -45,7 +45,7 @@ def _package_bytes(value: str) -> tuple[bytes, str]:
 class PlanQcProcessor(OneMapProcessor):
     """成果质检 / plan quality check."""
 
-    METADATA: dict[str, Any] = {
+    METADATA: ClassVar[dict[str, Any]] = {
         "version": "1.0.0",
         "id": "plan-qc",
         "title": {"zh": "成果质检", "en": "Plan quality check"},

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from rasterio.features import rasterize
 from rasterio.errors import NotGeoreferencedWarning
+from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
 
@@ -84,7 +84,7 @@ def map_png(ctx: RunContext, boundary: shapely.Geometry, conflicts: dict[str, sh
         colour, label = CHECK_COLOURS.get(check_id, ((200, 0, 0), check_id))
         if geom is not None and not geom.is_empty:
             _paint(img, [geom], transform, colour, 0.65)
-            legend.append({"color": "rgb(%d,%d,%d)" % colour, "label": label})
+            legend.append({"color": "rgb({},{},{})".format(*colour), "label": label})
     outline = shapely.boundary(boundary)
     _paint(img, [shapely.buffer(outline, (bbox[2] - bbox[0]) / w * 1.2)], transform, (20, 20, 20))
     legend.append({"color": "rgb(20,20,20)", "label": "项目范围 project boundary"})

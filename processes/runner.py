@@ -22,8 +22,8 @@ from typing import Any
 
 from onemap.config.errors import InvalidInput, NotFound, OneMapError
 from onemap.config.settings import Settings
-from onemap.providers.store.jobs import Job
 from onemap.providers.store import Store
+from onemap.providers.store.jobs import Job
 
 from .base import JobCancelled, OneMapProcessor, Output, RunContext
 
@@ -115,10 +115,10 @@ class JobRunner:
         self._maybe_purge()
         job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running")
         self.jobs.update(job.id, started=time.time(), worker=self.worker_id)
-        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.job_time_limit)
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit)
         try:
             outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
-        except Exception as err:  # reported as the job's OGC exception
+        except Exception as err:  # noqa: BLE001  (reported as the job's OGC exception, logged in full)
             if not isinstance(err, OneMapError):
                 LOG.error("sync job %s failed:\n%s", job.id, traceback.format_exc())
             media, body, message = error_result(err)
@@ -142,7 +142,7 @@ class JobRunner:
     # ---- working ---------------------------------------------------------------------------------
     def start_threads(self, count: int | None = None) -> None:
         """Start this process's job threads (lazily, on the first async job)."""
-        n = self.settings.job_workers if count is None else count
+        n = self.settings.jobs.workers if count is None else count
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             while len(self._threads) < n:
@@ -167,7 +167,7 @@ class JobRunner:
                 self._stop.wait(POLL_SECONDS)
 
     def work_one(self) -> bool:
-        job = self.jobs.claim(self.worker_id, self.settings.job_lease_seconds, self.settings.job_max_attempts)
+        job = self.jobs.claim(self.worker_id, self.settings.jobs.lease_seconds, self.settings.jobs.max_attempts)
         if job is None:
             return False
         self.execute_claimed(job)
@@ -181,16 +181,16 @@ class JobRunner:
         req = job.request
 
         def report(percent: int, message: str) -> str:
-            return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.job_lease_seconds)
+            return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.jobs.lease_seconds)
 
-        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.job_time_limit, report)
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit, report)
         try:
             report(1, "started")
             outputs = process.run(ctx, req["inputs"], req["outputs"])
         except JobCancelled:
             LOG.info("job %s was dismissed while running", job.id)
             return
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001  (the job fails with an OGC exception; logged in full)
             if not isinstance(err, OneMapError):
                 LOG.error("job %s failed:\n%s", job.id, traceback.format_exc())
             media, body, message = error_result(err)
@@ -202,4 +202,4 @@ class JobRunner:
     def _maybe_purge(self) -> None:
         if time.time() - self._last_purge > 600:
             self._last_purge = time.time()
-            self.jobs.purge(self.settings.job_keep_sync_hours * 3600, self.settings.job_keep_async_days * 86400)
+            self.jobs.purge(self.settings.jobs.keep_sync_hours * 3600, self.settings.jobs.keep_async_days * 86400)

@@ -9,9 +9,8 @@ layer), filtered by the constraints and scored.
 from __future__ import annotations
 
 import datetime as dt
-
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import shapely
@@ -20,15 +19,15 @@ from pyproj import Transformer
 from onemap.config.catalogue import get_catalogue
 from onemap.config.errors import InvalidInput, PayloadTooLarge
 from onemap.config.settings import Settings
+from onemap.domain.dates import When, parse_recorded
+from onemap.domain.governing import areal
 from onemap.providers import crs as crsmod
 from onemap.providers.geometry import area_units, geodesic_area
 from onemap.providers.store import Store
-from onemap.domain.dates import When, parse_recorded
-from onemap.domain.governing import areal
 
 from .base import OneMapProcessor, Output, RunContext
-from .compliance import CRS_INPUT, DATE_INPUT, FORMAT_INPUT, _date
 from .certificates import RECORDED_INPUT
+from .compliance import CRS_INPUT, DATE_INPUT, FORMAT_INPUT, _date
 from .overlay import Governed, to_geojson
 from .terrain import slope_grid
 
@@ -44,7 +43,7 @@ def _layer_ids() -> list[str]:
 class SiteSelectionProcessor(OneMapProcessor):
     """辅助选址 / site selection."""
 
-    METADATA: dict[str, Any] = {
+    METADATA: ClassVar[dict[str, Any]] = {
         "version": "1.0.0",
         "id": "site-selection",
         "title": {"zh": "辅助选址", "en": "Site selection"},
@@ -150,12 +149,12 @@ class SiteSelectionProcessor(OneMapProcessor):
             assert ctx is not None
             geom = SiteSelectionProcessor._region(ctx.store, value, when)
         else:
-            limits = BoundaryLimits(max_vertices=settings.max_boundary_vertices, max_area_km2=settings.max_search_km2)
+            limits = BoundaryLimits(max_vertices=settings.processes.max_boundary_vertices, max_area_km2=settings.processes.max_search_km2)
             geom = parse_boundary(value, fmt=inputs.get("area_format"), crs=inputs.get("crs"), limits=limits).geometry
         km2 = float(geodesic_area(geom)) / 1e6
-        if km2 > settings.max_search_km2:
+        if km2 > settings.processes.max_search_km2:
             raise PayloadTooLarge(f"input 'area': {km2:.0f} km² is larger than the limit of "
-                                  f"{settings.max_search_km2:.0f} km² (ONEMAP_MAX_SEARCH_KM2)")
+                                  f"{settings.processes.max_search_km2:.0f} km² (ONEMAP_MAX_SEARCH_KM2)")
         return geom
 
     @staticmethod
@@ -291,7 +290,7 @@ def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when
     summary["within_area_limits"] = len(sites)
 
     ctx.progress(60, "slopes")
-    dem = ctx.settings.dem_path
+    dem = ctx.settings.processes.dem
     slopes = []
     if sites:
         grid = slope_grid(dem, shapely.total_bounds(np.array(sites, dtype=object)))

@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import shapely
@@ -32,13 +32,13 @@ from onemap.config.errors import ConfigError, InvalidInput, NotFound
 from onemap.config.files import read_yaml
 from onemap.config.indicators import INDICATORS_PATH, get_indicators
 from onemap.config.settings import PACKAGE_DIR, Settings
-from onemap.providers.geometry import area_units, geodesic_area
-from onemap.providers.packages import region_feature
-from onemap.providers.store import Store, get_store
 from onemap.domain.dates import When, today
 from onemap.domain.governing import areal, governing_parts, specificity, upper_candidates
 from onemap.domain.plans import Plan
 from onemap.domain.regions import region_covers
+from onemap.providers.geometry import area_units, geodesic_area
+from onemap.providers.packages import region_feature
+from onemap.providers.store import Store, get_store
 
 from .base import OneMapProcessor, Output, RunContext
 from .certificates import RECORDED_INPUT, archive, file_hashes, pinned_recorded, plan_entry, reference
@@ -540,7 +540,7 @@ def transmission(ctx: RunContext, plan_id: str, upper_plan_id: str | None, toler
 class TransmissionCheckProcessor(OneMapProcessor):
     """传导校核 / transmission check of a lower plan against its upper plan."""
 
-    METADATA: dict[str, Any] = {
+    METADATA: ClassVar[dict[str, Any]] = {
         "version": "1.0.0",
         "id": "transmission-check",
         "title": {"zh": "规划传导校核", "en": "Plan transmission check"},

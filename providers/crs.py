@@ -32,8 +32,8 @@ BASE_EPSG = (4490, 4326, 3857)
 _LONLAT_EQUIVALENT = {CRS84}
 
 _URI_RE = re.compile(r"^https?://www\.opengis\.net/def/crs/(EPSG|OGC)/[^/]+/([A-Za-z0-9]+)$")
-_URN_RE = re.compile(r"^urn:ogc:def:crs:(EPSG|OGC):[^:]*:([A-Za-z0-9]+)$", re.I)
-_CURIE_RE = re.compile(r"^\[?(EPSG|OGC):([A-Za-z0-9]+)\]?$", re.I)
+_URN_RE = re.compile(r"^urn:ogc:def:crs:(EPSG|OGC):[^:]*:([A-Za-z0-9]+)$", re.IGNORECASE)
+_CURIE_RE = re.compile(r"^\[?(EPSG|OGC):([A-Za-z0-9]+)\]?$", re.IGNORECASE)
 
 
 def gk3_zone_epsg(lon: float, prefixed: bool = True) -> int:
@@ -42,7 +42,7 @@ def gk3_zone_epsg(lon: float, prefixed: bool = True) -> int:
     Zones 25-45 (central meridians 75°E-135°E); zone-prefixed eastings are EPSG 4513-4533,
     central-meridian variants 4534-4554.
     """
-    zone = int(round(lon / 3.0))
+    zone = round(lon / 3.0)
     if not 25 <= zone <= 45:
         raise InvalidParameterValue(f"longitude {lon} is outside China's Gauss-Krüger zones")
     return (4488 if prefixed else 4509) + zone

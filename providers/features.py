@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 import shapely
+
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.domain.dates import When, today

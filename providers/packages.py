@@ -135,9 +135,9 @@ def find_sources(path: Path) -> tuple[str, list[Source]]:
             out = []
             for shp in shps:
                 enc = None
-                if not shp.with_suffix(".cpg").exists() and shp.with_suffix(".dbf").exists():
-                    if not _dbf_is_utf8(shp.with_suffix(".dbf").read_bytes()):
-                        enc = "GB18030"
+                dbf = shp.with_suffix(".dbf")
+                if not shp.with_suffix(".cpg").exists() and dbf.exists() and not _dbf_is_utf8(dbf.read_bytes()):
+                    enc = "GB18030"
                 out.append(Source(str(shp), None, enc))
             for dbf in sorted(path.rglob("*.dbf")):
                 if not dbf.with_suffix(".shp").exists():  # a table without geometry: the indicator table

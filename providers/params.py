@@ -102,14 +102,14 @@ def parse_args(params: Iterable[Param], raw: Any, ctx: ParamContext,
     """
     declared = {p.name: p for p in params}
     extra = extra or {}
-    for name in raw.keys():
+    for name in raw:
         if name not in declared and name not in extra:
             raise UnknownParameter(f"unknown query parameter {name!r}")
         if len(raw.getlist(name)) > 1:
             raise InvalidParameterValue(f"query parameter {name!r} is given more than once")
     values = {name: p.read(raw.get(name), ctx) for name, p in declared.items()}
     # declared names keep their API meaning even where a layer has a property of that name
-    props = [(name, extra[name].parse(raw.get(name), ctx)) for name in raw.keys()
+    props = [(name, extra[name].parse(raw.get(name), ctx)) for name in raw
              if name in extra and name not in declared]
     return Args(values, props, raw)
 
@@ -182,7 +182,7 @@ def bbox_to_storage(nums: tuple[float, ...], bbox_crs: str) -> tuple[float, floa
             raise InvalidParameterValue("bbox is outside the valid range of longitude and latitude")
     try:
         out = crsmod.bbox_to_storage((a0, b0, a1, b1), bbox_crs)
-    except Exception:
+    except Exception:  # noqa: BLE001  (pyproj raises several kinds; each is the client's box)
         raise InvalidParameterValue("bbox cannot be transformed from bbox-crs") from None
     if not all(math.isfinite(v) for v in out):
         raise InvalidParameterValue("bbox is outside the area of use of bbox-crs")
@@ -261,14 +261,14 @@ def parse_filter(text: str | None, lang: str, body: bytes | None) -> Any:
     if text is not None:
         try:
             return parse_cql2_text(text) if lang == "cql2-text" else parse_cql2_json(text)
-        except Exception:
+        except Exception:  # noqa: BLE001  (pygeofilter's parsers raise lark's and their own errors)
             raise InvalidParameterValue(f"filter is not valid {lang.upper()}") from None
     if body:
         if len(body) > MAX_BODY_FILTER:
             raise InvalidParameterValue("filter is too long")
         try:
             return parse_cql2_json(body.decode("utf-8"))
-        except Exception:
+        except Exception:  # noqa: BLE001  (as above, plus UnicodeDecodeError)
             raise InvalidParameterValue("the request body is not a valid CQL2 JSON filter") from None
     return None
 

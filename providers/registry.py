@@ -24,8 +24,7 @@ import shapely
 from onemap.config.errors import Conflict, InvalidParameterValue, NotFound
 from onemap.domain.dates import When, today
 from onemap.domain.governing import upper_candidates
-from onemap.domain.plans import (PLAN_STATUSES, TRANSITIONS, Event, Plan, check_transition, plan_id_for,
-                                 validate_drawer)
+from onemap.domain.plans import PLAN_STATUSES, TRANSITIONS, Event, Plan, check_transition, plan_id_for, validate_drawer
 from onemap.domain.regions import region_prefix
 
 from .store.base import Store
@@ -37,8 +36,16 @@ DIFF_MAX_FEATURES = 200_000
 MAX_BOXES = 64
 TRANSMISSION_PROCESS = "transmission-check"
 
-__all__ = ["Event", "Gate", "Registry", "TRANSITIONS", "check_transition", "plan_id_for", "plan_json",
-           "validate_drawer"]
+__all__ = [
+    "TRANSITIONS",
+    "Event",
+    "Gate",
+    "Registry",
+    "check_transition",
+    "plan_id_for",
+    "plan_json",
+    "validate_drawer",
+]
 
 
 def _now(tz: str) -> dt.datetime:

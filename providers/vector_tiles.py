@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import shapely
+
 from onemap.config.catalogue import Layer
+from onemap.domain.dates import When, today
 from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import TileCache, etag
 from onemap.tiles.mvt import TileSpec
-
-import datetime as dt
-
-import shapely
-
-from onemap.domain.dates import When, today
 
 from .drawers import resolve_plans
 from .store import Store
@@ -73,7 +71,7 @@ class VectorTileService:
         if view != "all":
             datekey += f"-{view}"
         if recorded is not None:
-            datekey += "-rec" + recorded.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            datekey += "-rec" + recorded.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         return self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
 
     def _from_cache(self, path: Path, layer: Layer, ref: tmsmod.TileRef) -> RenderedTile | None:

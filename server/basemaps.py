@@ -43,7 +43,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-
 from flask import Response
 
 from onemap.config.errors import ConfigError, NotFound
@@ -165,7 +164,7 @@ def load_definitions(path: Path | None = None) -> tuple[BasemapDef, list[Upstrea
 
 def _definitions_path(settings: Any) -> Path:
     # the `basemaps` setting (ONEMAP_BASEMAPS) replaces the shipped definitions
-    return Path(getattr(settings, "basemaps", None) or DEFAULT_DEFINITIONS)
+    return Path(settings.basemap.definitions or DEFAULT_DEFINITIONS)
 
 
 def active_upstreams(upstreams: Iterable[Upstream], keys: Mapping[str, str]) -> list[tuple[Upstream, str]]:
@@ -242,7 +241,7 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
     sources: dict[str, dict] = {
         f"{basemap.id}_raster": {
             "type": "onemap_raster", "file": str(raster),
-            "background": "#%02X%02X%02X" % basemap_render.BACKGROUND, "resampling": "bilinear",
+            "background": "#{:02X}{:02X}{:02X}".format(*basemap_render.BACKGROUND), "resampling": "bilinear",
         },
     }
     feed = f"{basemap.id}_{WEBMERCATOR}"
@@ -295,7 +294,7 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
         "wms": {"versions": ["1.3.0", "1.1.1"], "srs": list(WMS_SRS), "bbox_srs": ["EPSG:4490", "EPSG:3857"],
                 "image_formats": ["image/png", "image/jpeg"], "md": md},
     }
-    if settings.mapproxy_demo:
+    if settings.basemap.demo_service:
         services["demo"] = {}
 
     return {

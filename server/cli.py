@@ -11,8 +11,9 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -282,7 +283,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     from onemap.providers.packages import load_package
 
-    settings, store = _store(args)
+    _, store = _store(args)
     try:
         if not store.is_initialised():
             raise CliError("the store has no OneMap schema: run `onemap db init` first")
@@ -298,7 +299,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from onemap.providers.packages import export_plan
 
-    settings, store = _store(args)
+    _, store = _store(args)
     try:
         out = export_plan(store, args.plan_id, args.out, args.format, args.crs)
     finally:
@@ -361,7 +362,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             inputs = {"plan_id": args.plan} if args.plan else {
                 "package": Path(args.package).name, "region": args.region, "level": args.level, "type": args.type}
             doc, _ = certify(RunContext(store, settings, time.monotonic() + 3600), result, inputs,
-                             dt.datetime.now(dt.timezone.utc))
+                             dt.datetime.now(dt.UTC))
             cert_note = f"certificate {doc['certificate']['id']}"
         if args.plan:
             _moved, moved_note = mark_if_clean(store, result, settings.timezone)
@@ -386,6 +387,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     """Fill the basemap caches (both tile grids) for the region or a box, rendering the basemap first."""
     from onemap.providers.store import open_store
+
     from . import basemaps
 
     try:

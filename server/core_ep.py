@@ -10,7 +10,7 @@ import orjson
 import pygeoapi.api as core_api
 from flask import Response, send_from_directory
 
-from onemap.providers.params import F, LANG
+from onemap.providers.params import LANG, F
 from onemap.providers.store import Store
 
 from .http import JSON, json_response

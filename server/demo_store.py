@@ -6,8 +6,8 @@ import datetime as dt
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from onemap.config.settings import Settings
 from onemap.providers.store import Store

@@ -17,7 +17,7 @@ from onemap.config.errors import InvalidParameterValue, NotFound, PayloadTooLarg
 from onemap.config.settings import Settings
 from onemap.domain.dates import When, today
 from onemap.providers.governing import MAX_POINTS, at_points, over_area
-from onemap.providers.params import DATETIME, F, LANG, RECORDED, Param, ParamContext, parse_int
+from onemap.providers.params import DATETIME, LANG, RECORDED, F, Param, ParamContext, parse_int
 from onemap.providers.registry import Registry
 from onemap.providers.store import Store
 
@@ -194,7 +194,7 @@ def _body_geometry(data: bytes) -> shapely.Geometry:
         raise InvalidParameterValue("POST a GeoJSON Point, MultiPoint, Polygon or MultiPolygon (CRS84)")
     try:
         geom = shapely.geometry.shape(doc)
-    except Exception:
+    except Exception:  # noqa: BLE001  (shapely's constructors raise several kinds)
         raise InvalidParameterValue("the geometry is malformed") from None
     if geom.is_empty:
         raise InvalidParameterValue("the geometry is empty")

@@ -20,7 +20,7 @@ from onemap.config.errors import NotFound
 from onemap.config.settings import Settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService, ItemsResult, items_query
-from onemap.providers.params import F, ITEM, ITEMS, ITEMS_POST, LANG, Param, ParamContext, property_param
+from onemap.providers.params import ITEM, ITEMS, ITEMS_POST, LANG, F, Param, ParamContext, property_param
 from onemap.providers.store import Store
 from onemap.providers.store.base import FILED_STATES
 
@@ -325,7 +325,7 @@ class FeaturesAPI(APIFactory):
             "type": "FeatureCollection",
             "features": res.features,
             "numberReturned": len(res.features),
-            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": self._page_links(call, layer, res, q.offset, q.limit),
         }
         if res.empty_drawers:

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from onemap.config.catalogue import Catalogue, FieldDef, Layer
 from onemap.config.codes import CodeTable
-
 from onemap.tiles import tms as tmsmod
 
 SOURCE = "onemap"

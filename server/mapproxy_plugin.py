@@ -28,14 +28,11 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from PIL import Image
-
 from mapproxy.config.configuration.base import parse_color
-from mapproxy.config.configuration.source import (SourceConfiguration, register_source_configuration,
-                                                 resolution_range)
+from mapproxy.config.configuration.source import SourceConfiguration, register_source_configuration, resolution_range
 from mapproxy.config.spec import coverage as coverage_spec
 from mapproxy.config.spec import image_opts as image_opts_spec
 from mapproxy.config.spec import scale_hints
@@ -45,6 +42,7 @@ from mapproxy.layer import BlankImageError
 from mapproxy.layer.map_layer import MapLayer
 from mapproxy.source import SourceError
 from mapproxy.util.ext.dictspec.spec import required
+from PIL import Image
 
 SOURCE_TYPE = "onemap_raster"
 DEFAULT_BACKGROUND = "#ECEAE4"
@@ -125,7 +123,7 @@ def read_rgb(path: str, bbox: tuple[float, float, float, float], size: tuple[int
         src_crs, t = ds.crs, ds.transform
         try:
             left, bottom, right, top = transform_bounds(dst_crs, src_crs, *bbox, densify_pts=21)
-        except Exception:  # a bbox outside the CRS's area of use cannot show the raster
+        except Exception:  # noqa: BLE001  (a bbox outside the CRS's area of use cannot show the raster)
             return out.transpose(1, 2, 0)
         if not all(map(math.isfinite, (left, bottom, right, top))):
             return out.transpose(1, 2, 0)
@@ -190,7 +188,7 @@ class OneMapRasterSourceConfiguration(SourceConfiguration):
 
     source_type = (SOURCE_TYPE,)
     supports_meta_tiles = True
-    defaults: dict = {}
+    defaults: ClassVar[dict] = {}
 
     def source(self, params: Any = None) -> RasterSource:
         from rasterio.enums import Resampling
@@ -213,12 +211,12 @@ class OneMapRasterSourceConfiguration(SourceConfiguration):
 SOURCE_SPEC = {
     **scale_hints,
     "coverage": coverage_spec,
-    "seed_only": bool(),
-    "concurrent_requests": int(),
-    required("file"): str(),
-    "background": str(),
-    "resampling": str(),
-    "transparent": bool(),
+    "seed_only": False,
+    "concurrent_requests": 0,
+    required("file"): "",
+    "background": "",
+    "resampling": "",
+    "transparent": False,
     "image": image_opts_spec,
 }
 

@@ -17,7 +17,7 @@ from flask import Response
 from onemap.config.errors import InvalidInput, NotFound, PayloadTooLarge
 from onemap.processes.base import OneMapProcessor
 from onemap.processes.runner import JobRunner
-from onemap.providers.params import F, LANG, Param, parse_int
+from onemap.providers.params import LANG, F, Param, parse_int
 from onemap.providers.store.jobs import Job
 
 from .http import JSON, json_response
@@ -52,11 +52,11 @@ PREFER = {"name": "Prefer", "in": "header", "schema": {"type": "string"},
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _text(value: Any, lang: str) -> Any:

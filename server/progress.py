@@ -30,7 +30,7 @@ class Progress:
             self.stream.write("\n")
         self._stage = stage
         self._last = now
-        filled = int(round(self.width * fraction))
+        filled = round(self.width * fraction)
         bar = "#" * filled + "." * (self.width - filled)
         line = f"{stage:<28} [{bar}] {fraction * 100:5.1f}%  {now - self._started:6.1f}s"
         self.stream.write(("\r" + line) if self._tty else (line + "\n"))

@@ -172,7 +172,8 @@ class OverlayAPI(APIFactory):
         self.conforms_to = tuple(overlay_conformance(pg.overlay))
 
     def routes(self) -> list[Route]:
-        from pygeoapi.api import coverages, environmental_data_retrieval as edr, itemtypes, maps
+        from pygeoapi.api import coverages, itemtypes, maps
+        from pygeoapi.api import environmental_data_retrieval as edr
 
         pg = self.pg
         one = {"collectionId": {"type": "string"}}

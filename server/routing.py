@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, Request, Response, request
 
 from onemap.config.errors import NotFound
-from onemap.providers.params import F, LANG, Args, Param, ParamContext, parse_args
+from onemap.providers.params import LANG, Args, F, Param, ParamContext, parse_args
 
 from .http import wants_html
 

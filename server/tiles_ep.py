@@ -97,7 +97,7 @@ class TilesAPI(APIFactory):
     def routes(self) -> list[Route]:
         tms_enum = {"tileMatrixSetId": {"type": "string", "enum": list(tmsmod.registry())}}
         one = {"collectionId": {"type": "string"}}
-        ours = lambda p: p["collectionId"] in self.catalogue.collections  # noqa: E731
+        ours = lambda p: p["collectionId"] in self.catalogue.collections
         return [
             Route("/tileMatrixSets", self.tile_matrix_sets, "getTileMatrixSets", "Tile matrix sets", ("tiles",),
                   query=(F_JSON, LANG), responses=META_OK),
@@ -264,7 +264,7 @@ def _limits(t: morecantile.TileMatrixSet, bbox: tuple[float, float, float, float
     if bbox is None:
         return []
     out = []
-    for z in range(0, tmsmod.max_zoom(t) + 1):
+    for z in range(tmsmod.max_zoom(t) + 1):
         ul = t.tile(bbox[0], bbox[3], z)
         lr = t.tile(bbox[2], bbox[1], z)
         out.append({"tileMatrix": str(z), "minTileRow": ul.y, "maxTileRow": lr.y,

@@ -20,7 +20,8 @@ def run(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.C
     e = dict(os.environ)
     e.pop("ONEMAP_DEBUG", None)
     e.update(env or {})
-    return subprocess.run([ONEMAP, *args], capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)
+    return subprocess.run([ONEMAP, *args], capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT,
+                          check=False)
 
 
 def one_sentence_error(p: subprocess.CompletedProcess) -> str:

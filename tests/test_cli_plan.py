@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from onemap.config.settings import Settings
 from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.providers.store.base import today
-
-from onemap.config.settings import Settings
 
 from .conftest import ROOT, pg_clone, run_process
 
@@ -45,7 +44,7 @@ def run(data_dir: Path, *args: str, timeout: int = 300) -> subprocess.CompletedP
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
     env["ONEMAP_DATA_DIR"] = str(data_dir)
     return subprocess.run([ONEMAP, *args], capture_output=True, text=True, encoding="utf-8", env=env,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, check=False)
 
 
 def ok(p: subprocess.CompletedProcess) -> str:

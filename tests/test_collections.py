@@ -29,7 +29,7 @@ def test_spatial_extent_is_computed_from_the_data(client, ref):
     import shapely
 
     _, _, geoms = ref.layer("dltb")
-    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    minx, _miny, _maxx, maxy = shapely.total_bounds(geoms)
     bbox = get_json(client, "/collections/dltb")["extent"]["spatial"]["bbox"][0]
     assert abs(bbox[0] - minx) < 1e-6 and abs(bbox[3] - maxy) < 1e-6
 

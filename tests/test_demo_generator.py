@@ -409,7 +409,7 @@ def test_drawer_entries(region, cat):
     assert plans["990100-city-master-2021"].valid_to == plans["990100-city-master-2023"].valid_from
     assert plans["990000-province-survey-2022"].valid_to == plans["990000-province-survey-2023"].valid_from
     assert plans["990000-province-master-2021"].approval_date == datetime.date(2021, 3, 15)
-    layers = lambda pid: {b.layer_id for b in region.batches if b.plan_id == pid}  # noqa: E731
+    layers = lambda pid: {b.layer_id for b in region.batches if b.plan_id == pid}
     for pid in surveys:
         assert layers(pid) == {"dltb", "xzq"}, pid
     assert layers("990000-province-survey-2022") == {"xzq"}  # the province and city boundaries

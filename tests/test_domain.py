@@ -20,11 +20,12 @@ from onemap.domain.governing import chain_at, governing_parts, specificity, uppe
 from onemap.domain.plans import Event, Period, Plan, plan_id_for, registry_at, validate_drawer
 
 D = dt.date
+START = D(2021, 1, 1)
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 def plan(pid: str, level: str, type_: str = "master", box=(0, 0, 10, 10), subject: str | None = None,
-         region: str = "990000", start: dt.date = D(2021, 1, 1), end: dt.date | None = None,
+         region: str = "990000", start: dt.date = START, end: dt.date | None = None,
          status: str = "filed") -> Plan:
     return Plan(id=pid, region=region, level=level, type=type_, version="1", title=pid, status=status,
                 valid_from=start, valid_to=end, subject=subject, outline=shapely.box(*box))
@@ -105,7 +106,7 @@ def test_periods_decide_in_force_with_exclusive_ends():
 
 
 def _events():
-    at = lambda d, h=9: dt.datetime.combine(d, dt.time(h), tzinfo=TZ)  # noqa: E731
+    at = lambda d, h=9: dt.datetime.combine(d, dt.time(h), tzinfo=TZ)
     return [
         Event("A", at(D(2022, 1, 5)), "x", None, "submitted", None),
         Event("A", at(D(2022, 2, 1)), "x", "approved", "filed", None, D(2022, 2, 1), None),
@@ -161,7 +162,7 @@ def test_recorded_parameter():
     assert parse_recorded(None) is None
     end_of_day = parse_recorded("2024-01-01")
     assert end_of_day is not None and end_of_day.date() == D(2024, 1, 1) and end_of_day.hour == 23
-    assert parse_recorded("2024-01-01T00:00:00Z") == dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    assert parse_recorded("2024-01-01T00:00:00Z") == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     assert parse_recorded(dt.date.today().isoformat()) is None  # today: as the registry stands
     for bad in ("2999-01-01", "2024-01-01/2024-02-01", "yesterday"):
         with pytest.raises(InvalidParameterValue):

@@ -56,7 +56,7 @@ def test_between_and_is_null(client, parcels):
 
 
 def test_casei(client, parcels):
-    fids, cols, _ = parcels
+    fids, _cols, _ = parcels
     assert matched(client, "CASEI(plan_type) = casei('SURVEY')") == want(fids, np.ones(len(fids), bool))
 
 

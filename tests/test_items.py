@@ -60,7 +60,7 @@ def _expected_bbox(ref, today, box: shapely.Geometry) -> set[int]:
 
 
 def test_bbox_crs84(client, ref, today):
-    fids, _, geoms = ref.features("dltb", ref.in_force(today))
+    _fids, _, geoms = ref.features("dltb", ref.in_force(today))
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     b = (cx - 0.02, cy - 0.02, cx + 0.02, cy + 0.02)
@@ -248,7 +248,7 @@ def test_html_items(client):
 
 def test_keyset_next_link_is_consistent(client):
     doc = get_json(client, "/collections/dltb/items?limit=5&skipGeometry=true")
-    nxt = [link["href"] for link in doc["links"] if link["rel"] == "next"][0]
+    nxt = next(link["href"] for link in doc["links"] if link["rel"] == "next")
     assert "after=" in nxt
     doc2 = get_json(client, nxt.replace("http://testserver", ""))
     assert min(ids(doc2)) > max(ids(doc))

@@ -384,7 +384,7 @@ def test_browser_popup_labels_the_feature(browser_report):
 
 
 def test_browser_map_shows_the_governing_view_with_a_switch_to_all_levels(browser_report, map_server):
-    url, _ = map_server
+    _url, _ = map_server
     r = browser_report
     first = [t for t in r["tiles"] if t["at"] <= min(x["at"] for x in r["tilesAfterDate"])]
     assert first and all("view=governing" in t["url"] for t in first)

@@ -45,8 +45,8 @@ def test_the_wheel_carries_the_data_files(installed):
     out = subprocess.run([str(installed / "python"), "-c", code], capture_output=True, text=True, timeout=60,
                          check=True, cwd="/")
     assert "CGCS2000Quad.json" in out.stdout
-    site = subprocess.run([str(installed / "python"), "-c", "import onemap.server, os; print(os.path.dirname("
-                           "onemap.server.__file__))"], capture_output=True, text=True, timeout=60, check=True,
+    site = subprocess.run([str(installed / "python"), "-c", ("import onemap.server, os; print(os.path.dirname("
+                           "onemap.server.__file__))")], capture_output=True, text=True, timeout=60, check=True,
                           cwd="/").stdout.strip()
     assert str(ROOT) not in site  # the installed copy, not the checkout
 

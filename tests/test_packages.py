@@ -87,7 +87,7 @@ def exported(store, tmp_path: Path, fmt: str = "gpkg", crs: str = "EPSG:4490", n
 
 
 def load(store, path, version: str = "2024", **kw):
-    args = dict(region="990121", level="county", type_="master", version=version, by="东岭县自然资源和规划局")
+    args = {"region": "990121", "level": "county", "type_": "master", "version": version, "by": "东岭县自然资源和规划局"}
     args.update(kw)
     return load_package(store, path, **args)
 
@@ -154,7 +154,7 @@ def test_export_is_the_national_layout(fmt, store, originals, tmp_path):
         assert set(cols["XZQMC"].tolist()) == {"东岭县"}
         # the coordinates are the stored ones, reprojected
         t = Transformer.from_crs(4527, 4490, always_xy=True)
-        back = shapely.transform(geoms, lambda x, y: t.transform(x, y), interleaved=False)
+        back = shapely.transform(geoms, t.transform, interleaved=False)
         for bsm, g in zip(cols["BSM"].tolist(), back):
             assert shapely.hausdorff_distance(g, originals[lid][bsm][1]) < 1e-6, (code, bsm)
 
@@ -222,7 +222,7 @@ def test_round_trip_serves_the_same_features(fmt, store, originals, fresh_settin
 @pytest.mark.parametrize("layer,field,bad", [("YJJBNT", "DLBM", "9999"), ("GHFQ", "GHFQMC", "不存在的分区")])
 def test_one_bad_code_refuses_the_whole_package(layer, field, bad, store, fresh_settings, tmp_path):
     layers = read_layers(exported(store, tmp_path))
-    meta, wkb, fields = layers[layer]
+    meta, _wkb, fields = layers[layer]
     names = list(meta["fields"])
     col = fields[names.index(field)].copy()
     col[2] = bad
@@ -247,7 +247,7 @@ def test_gbk_shapefiles_without_cpg_load_with_correct_text(store, originals, tmp
         data = bytearray(dbf.read_bytes())
         data[29] = 0  # no language driver id either: nothing in the files names the encoding
         dbf.write_bytes(bytes(data))
-        assert "东岭县".encode("gbk") in data and "东岭县".encode("utf-8") not in data
+        assert "东岭县".encode("gbk") in data and "东岭县".encode() not in data
     gbk_zip = tmp_path / "gbk.zip"
     with zipfile.ZipFile(gbk_zip, "w") as zf:
         for f in sorted(dst.iterdir()):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 
-import pygeoapi.api.itemtypes as itemtypes
-
 from pygeoapi.api import APIRequest as OneMapAPIRequest
+from pygeoapi.api import itemtypes
 
 
 def call(app, om, url: str, *args):
@@ -22,7 +21,7 @@ def call(app, om, url: str, *args):
 
 
 def test_stock_items_path_uses_the_provider(app, om, client):
-    headers, status, content = call(app, om, "/collections/czkfbj/items?limit=5&region=990100", "czkfbj")
+    _headers, status, content = call(app, om, "/collections/czkfbj/items?limit=5&region=990100", "czkfbj")
     assert status == 200, content
     doc = json.loads(content)
     ours = client.get("/collections/czkfbj/items?limit=5&region=990100").get_json()

@@ -23,7 +23,7 @@ def commands() -> list[str]:
     """Every ``curl`` command in the README's shell blocks, continuation lines joined."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     out = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
         joined = re.sub(r"\\\n\s*", " ", block)
         buf: list[str] = []
         for line in joined.splitlines():
@@ -76,6 +76,14 @@ def request_of(cmd: str) -> tuple[str, str, dict[str, str], bytes | None]:
     return method, path, headers, body if method == "POST" else None
 
 
+def overlay_files() -> dict[str, str]:
+    """The files of the README's overlay example (the blocks after `var/NAME`:)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = dict(re.findall(r"`var/([a-z_]+\.(?:yml|csv))`:\n\n```[a-z]+\n(.*?)```", text, re.DOTALL))
+    assert set(found) == {"overlay.yml", "stations.csv"}
+    return found
+
+
 @pytest.fixture(scope="module")
 def readme_client(tmp_path_factory):
     """The demo `onemap serve` makes on first start (default size and seed), on the GeoPackage."""
@@ -84,7 +92,9 @@ def readme_client(tmp_path_factory):
     from onemap.server.demo_store import build_demo
 
     d = tmp_path_factory.mktemp("readme")
-    settings = Settings(data_dir=d, public_url=BASE)
+    for name, content in overlay_files().items():  # the overlay example, saved as the README says
+        (d / name).write_text(content, encoding="utf-8")
+    settings = Settings(data_dir=d, public_url=BASE, pygeoapi_overlay=d / "overlay.yml")
     store = open_store(str(settings.gpkg_path))
     try:
         build_demo(settings, store, settings.demo_parcels, settings.demo_seed)
@@ -110,7 +120,7 @@ def test_every_curl_example_answers(readme_client):
         assert r.status_code in (200, 201, 204), (cmd, r.status_code, r.data[:300])
         answers[path] = r
     # what the comments say
-    plans = lambda path: {f["properties"]["plan_id"] for f in json.loads(answers[path].data)["features"]}  # noqa: E731
+    plans = lambda path: {f["properties"]["plan_id"] for f in json.loads(answers[path].data)["features"]}
     now = "/collections/czkfbj/items?region=990122&datetime=2025-06-01&limit=1"
     then = "/collections/czkfbj/items?region=990122&datetime=2025-06-01&recorded=2025-01-01&limit=1"
     assert plans(now) == {"990122-county-master-2022"} and plans(then) == {"990122-county-master-2024"}
@@ -123,6 +133,10 @@ def test_every_curl_example_answers(readme_client):
     assert async_qc and answers[async_qc[0]].status_code == 201
     trace = json.loads(answers["/plans/990122-county-master-2022/trace"].data)
     assert len(trace["periods"]) == 2
+    stations = json.loads(answers["/collections/stations/items?f=json"].data)
+    assert [f["properties"]["name"] for f in stations["features"]][0] == "玉带河水质监测站"
+    cov = json.loads(answers["/collections/dem/coverage?f=json&bbox=117.0,31.4,117.002,31.402"].data)
+    assert cov["type"] == "Coverage" and any(v is not None for v in next(iter(cov["ranges"].values()))["values"])
 
 
 def test_the_site_outside_the_revised_line_in_the_readme_example_region(readme_client):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
-from onemap.config.errors import Conflict
+from onemap.config.errors import Conflict, InvalidParameterValue
 from onemap.processes.certificates import same_result
 from onemap.providers.packages import export_plan, load_package
 from onemap.providers.registry import Registry
@@ -143,7 +143,7 @@ def test_filing_a_special_plan_leaves_the_other_special_plans_in_force(fresh_set
 
 # ---- the bitemporal record ------------------------------------------------------------------------------
 def test_a_retroactive_filing_changes_past_dates_but_not_the_record_before_it(fresh_settings, tmp_path):
-    recorded_before = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    recorded_before = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
     store = open_store(fresh_settings.store_url)
     try:
         pkg = export_plan(store, COUNTY, tmp_path / "dongling.gpkg")
@@ -248,7 +248,7 @@ def test_a_red_line_cut_blocks_approval_unless_overridden_with_a_reason(fresh_se
         with pytest.raises(Conflict, match="did not pass"):
             reg.approve(pid, "示范市人民政府", "示市政函〔2026〕1号")
         assert store.plan(pid).status == "checked"
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidParameterValue, match="needs its reason"):
             reg.approve(pid, "示范市人民政府", "示市政函〔2026〕1号", override="   ")
         p = reg.approve(pid, "示范市人民政府", "示市政函〔2026〕1号", override="省政府同意生态保护红线局部调整（示政函〔2026〕2号）")
         assert p.status == "approved" and p.approval_override.startswith("省政府同意")

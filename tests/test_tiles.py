@@ -72,7 +72,7 @@ def test_collection_tilesets_and_links(client):
     assert rels["http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"]["href"].endswith("/tileMatrixSets/CGCS2000Quad")
     assert ts["dataType"] == "vector" and ts["layers"][0]["id"] == "czkfbj"
     limits = {lim["tileMatrix"]: lim for lim in ts["tileMatrixSetLimits"]}
-    row, col = tile_at("CGCS2000Quad", 10)
+    row, _col = tile_at("CGCS2000Quad", 10)
     assert limits["10"]["minTileRow"] <= row <= limits["10"]["maxTileRow"]
     coll = get_json(client, "/collections/czkfbj")
     assert any(link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector" for link in coll["links"])

@@ -284,7 +284,7 @@ def load_qc_config(catalogue: Catalogue, path: str | Path | None = None) -> QcCo
     """
     from onemap.config.settings import get_settings
 
-    p = Path(path) if path else (get_settings().qc_rules or DEFAULT_PATH)
+    p = Path(path) if path else (get_settings().processes.qc_rules or DEFAULT_PATH)
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as err:

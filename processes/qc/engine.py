@@ -21,8 +21,8 @@ import shapely
 
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES, Catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound
-from onemap.providers.geometry import as_multi
 from onemap.domain.plans import validate_level
+from onemap.providers.geometry import as_multi
 from onemap.providers.store.base import Store, region_prefix
 
 from . import areas, attributes, completeness, topology

@@ -28,6 +28,7 @@ from onemap.domain.regions import region_covers, region_prefix
 
 from .jobs import JobStore
 
+
 @dataclass
 class FeatureBatch:
     """Features of one layer in one drawer entry, column-wise, ready to be written."""
@@ -464,9 +465,9 @@ class Store(ABC):
                 # the rest of the cursor's drawer entry and the start of the later ones, each an index
                 # range scan: an OR of the two would make the database filter its way to the cursor
                 ph = ", ".join([P] * len(later))
-                keyset = (f"SELECT * FROM (SELECT * FROM {t} WHERE ({wsql}) AND {pc} = {P} AND fid > {P} "
+                keyset = ((f"SELECT * FROM (SELECT * FROM {t} WHERE ({wsql}) AND {pc} = {P} AND fid > {P} "
                           f"ORDER BY fid LIMIT {P}) a UNION ALL SELECT * FROM (SELECT * FROM {t} WHERE ({wsql}) "
-                          f"AND {pc} IN ({ph}) ORDER BY {pc}, fid LIMIT {P}) b",
+                          f"AND {pc} IN ({ph}) ORDER BY {pc}, fid LIMIT {P}) b"),
                           [*params, last_plan, q.after[0], q.limit, *params, *later, q.limit])
             offset = 0
         # numberMatched without a query of its own where possible: the drawer's recorded feature
@@ -634,7 +635,7 @@ def _instant(v: Any) -> dt.datetime | None:
     if isinstance(v, str):
         v = dt.datetime.fromisoformat(v)
     if isinstance(v, dt.datetime) and v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
+        v = v.replace(tzinfo=dt.UTC)
     return v
 
 
@@ -809,7 +810,28 @@ def backfill_history(cur: Any, table: Callable[[str], str], param: str, tz: str 
 
 
 __all__ = [
-    "CERTIFICATE_COLUMNS", "DRAWER_KEYS", "EVENT_COLUMNS", "PLAN_FIELDS", "SqlRegistryTx", "backfill_history", "event_from_row", "plan_from_row",
-    "FILED_STATES", "PLAN_STATUSES", "Event", "FeatureBatch", "FeaturePage", "FeatureQuery", "GoverningPart", "Plan",
-    "PlanIndicator", "INDICATOR_COLUMNS", "Store", "When", "region_covers", "region_prefix", "replace", "today",
+    "CERTIFICATE_COLUMNS",
+    "DRAWER_KEYS",
+    "EVENT_COLUMNS",
+    "FILED_STATES",
+    "INDICATOR_COLUMNS",
+    "PLAN_FIELDS",
+    "PLAN_STATUSES",
+    "Event",
+    "FeatureBatch",
+    "FeaturePage",
+    "FeatureQuery",
+    "GoverningPart",
+    "Plan",
+    "PlanIndicator",
+    "SqlRegistryTx",
+    "Store",
+    "When",
+    "backfill_history",
+    "event_from_row",
+    "plan_from_row",
+    "region_covers",
+    "region_prefix",
+    "replace",
+    "today",
 ]

@@ -24,8 +24,18 @@ from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
 from onemap.config.errors import StoreError
 
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
-from .base import (PLAN_FIELDS, Event, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
-                   DRAWER_KEYS, backfill_history, plan_from_row)
+from .base import (
+    DRAWER_KEYS,
+    PLAN_FIELDS,
+    Event,
+    FeatureBatch,
+    Plan,
+    PlanIndicator,
+    SqlRegistryTx,
+    Store,
+    backfill_history,
+    plan_from_row,
+)
 from .sql import Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
 
 LOG = logging.getLogger(__name__)
@@ -211,7 +221,7 @@ def _to_db(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         # GeoPackage DATETIME: ISO 8601 in UTC with a Z (GDAL warns on anything else)
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -694,4 +704,4 @@ class GpkgStore(Store):
         return int(self._execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0])
 
 
-__all__ = ["GpkgStore", "GpkgDialect"]
+__all__ = ["GpkgDialect", "GpkgStore"]

@@ -13,9 +13,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .base import Store
@@ -44,7 +42,7 @@ class Job:
     attempts: int
 
     @classmethod
-    def from_row(cls, row: tuple) -> "Job":
+    def from_row(cls, row: tuple) -> Job:
         rec = dict(zip(JOB_COLUMNS, row))
         rec["request"] = json.loads(rec["request"])
         return cls(**rec)
@@ -54,7 +52,7 @@ class JobStore:
     """Job rows on either backend: the SQL is shared, the dialect says how a backend spells its
     placeholder, binary values and a claim that skips rows other workers hold."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.t = store._table_sql("jobs")
         self.p = store.dialect.param

@@ -29,8 +29,18 @@ from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
 from onemap.config.errors import InvalidParameterValue, StoreError
 
 from ..geometry import STORAGE_SRID
-from .base import (PLAN_FIELDS, Event, FeatureBatch, Plan, PlanIndicator, SqlRegistryTx, Store,
-                   DRAWER_KEYS, backfill_history, plan_from_row)
+from .base import (
+    DRAWER_KEYS,
+    PLAN_FIELDS,
+    Event,
+    FeatureBatch,
+    Plan,
+    PlanIndicator,
+    SqlRegistryTx,
+    Store,
+    backfill_history,
+    plan_from_row,
+)
 from .sql import Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
 from .watch import CHANNEL, RegistryWatcher
 

@@ -66,17 +66,17 @@ class Dialect:
     def geometry_literal(self, geom: shapely.Geometry, params: list) -> str:
         raise NotImplementedError
 
-    def spatial(self, op: str, column: str, geom: shapely.Geometry, table: "TableSpec",
+    def spatial(self, op: str, column: str, geom: shapely.Geometry, table: TableSpec,
                 params: list) -> str:
         """``op`` between the table's geometry and a literal geometry (lon/lat)."""
         raise NotImplementedError
 
-    def bbox(self, table: "TableSpec", bbox: tuple[float, float, float, float], params: list) -> str:
+    def bbox(self, table: TableSpec, bbox: tuple[float, float, float, float], params: list) -> str:
         """Features whose geometry intersects the lon/lat box (OGC API bbox semantics)."""
         raise NotImplementedError
 
     def interiors_meet(self, column: str, geom: shapely.Geometry, params: list,
-                       table: "TableSpec | None" = None) -> str:
+                       table: TableSpec | None = None) -> str:
         """The feature's interior meets the literal's (sharing an edge is not enough); ``table``
         lets a backend narrow by its spatial index first."""
         raise NotImplementedError
@@ -112,7 +112,7 @@ class TableSpec:
     dim: int = 3  # the geometry's dimension (1 points, 2 lines, 3 polygons: ST_CollectionExtract's type)
 
     @classmethod
-    def for_layer(cls, layer: Layer) -> "TableSpec":
+    def for_layer(cls, layer: Layer) -> TableSpec:
         dim = {"MultiPoint": 1, "MultiLineString": 2}.get(layer.geometry, 3)
         return cls(name=layer.id, fields={f.name: f for f in layer.stored_fields},
                    queryable=frozenset(layer.queryables), plan_column="plan_id" if layer.drawer else "id", dim=dim)
@@ -269,7 +269,7 @@ class CQLTranslator:
             return f"({lhs} {ARITHMETIC_SQL[node.op]} {rhs})", "number"
         if isinstance(node, (values.Geometry, values.Envelope)):
             raise InvalidParameterValue("a geometry can only be used in a spatial predicate")
-        if isinstance(node, ast.Node) or isinstance(node, (list, values.Interval)):
+        if isinstance(node, (ast.Node, list, values.Interval)):
             raise InvalidParameterValue(f"{type(node).__name__} cannot be compared")
         self.params.append(_literal_value(node))
         return self.d.param, _literal_type(node)
@@ -294,7 +294,7 @@ class CQLTranslator:
         if isinstance(node, values.Geometry):
             try:
                 geom = shapely.geometry.shape(node.geometry)
-            except Exception:
+            except Exception:  # noqa: BLE001  (shapely's constructors raise several kinds)
                 raise InvalidParameterValue("the filter holds a malformed geometry") from None
             if geom.is_empty:
                 raise InvalidParameterValue("the filter holds an empty geometry")

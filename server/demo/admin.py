@@ -132,7 +132,7 @@ def build_admin(rng: np.random.Generator, parcels: Parcels, terrain: Terrain) ->
     th = np.arctan2(y - centre[1], x - centre[0])
     in_district = np.hypot(x - centre[0], y - centre[1]) < DISTRICT_RADIUS_KM * (1 + 0.08 * prof(th))
     wx_n, wy_n = box_noise[0], box_noise[1]
-    warp = lambda a, b: (a + 4.0 * wx_n(a, b), b + 4.0 * wy_n(a, b))  # noqa: E731
+    warp = lambda a, b: (a + 4.0 * wx_n(a, b), b + 4.0 * wy_n(a, b))
     xw, yw = warp(x, y)
     seat_codes = list(seats)
     sx, sy = warp(np.array([seats[c][0] for c in seat_codes]), np.array([seats[c][1] for c in seat_codes]))

@@ -27,7 +27,7 @@ FARMLAND_BLOCK = 14
 
 def block_cells(base: int, n_parcels: int) -> int:
     """Block side in grid cells for ``n_parcels`` parcels."""
-    return max(4, int(round(base * (n_parcels / 20000) ** 0.09)))
+    return max(4, round(base * (n_parcels / 20000) ** 0.09))
 
 
 @dataclass

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyproj
-from numpy.typing import ArrayLike
 import shapely
+from numpy.typing import ArrayLike
 
 GEOD = pyproj.Geod(ellps="GRS80")  # CGCS2000 uses the GRS80 ellipsoid
 

@@ -338,7 +338,7 @@ def classify(rng: np.random.Generator, parcels: Parcels, terrain: Terrain, admin
     czcs[cls == C["0702"]] = "203"
     # every 建设用地 parcel lies in a city, town, village or mine range (plan QC rule A06); the demo's
     # scattered mines are counted in the village range of the hills around them
-    czcs[built & (czcs == None)] = "203"  # noqa: E711 (elementwise on an object array)
+    czcs[built & (czcs == None)] = "203"
     return LandUse(
         cls=cls, czcs=czcs, z=z, slope=slope, river_km=rkm, main_km=mkm, cores=cores, core=core,
         core_nd=core_nd, near_core=near, mining_sites=mines, villages=vid, village_centres=vcentres,
@@ -365,7 +365,7 @@ def survey_2023(
     n = len(parcels)
     cls = lu.cls.copy()
     czcs = lu.czcs.copy()
-    n_change = max(2, int(round(0.015 * n)))
+    n_change = max(2, round(0.015 * n))
     n_back = max(1, n_change // 10)
     n_build = n_change - n_back
     soft = np.isin(cls, [C["0101"], C["0102"], C["0103"], C["0404"]]) & ~protected

@@ -12,7 +12,7 @@ from .admin import CITY, COUNTIES, DISTRICT, PROVINCE, Admin
 from .batches import Labels, select
 from .controls import Controls, block_cells
 from .geo import dissolve, geodesic_areas
-from .landuse import BUILT, CODES, C, FOREST, LandUse
+from .landuse import BUILT, CODES, FOREST, C, LandUse
 from .model import LayerBatch, PlanEntry
 from .parcels import Parcels
 
@@ -116,7 +116,7 @@ def plan_entries(admin: Admin) -> list[PlanEntry]:
             status, f"示市政函〔2022〕{no}号", day, day + datetime.timedelta(days=14) if not later else REVISION_WITHDRAWN,
             None, CITY_MASTER_2021, county_bureau, _at(day.year, day.month, day.day, 15, 0) - datetime.timedelta(days=30),
             g[code], later=later))
-    revised_name = dict((c, n) for c, n, _ in COUNTIES)[REVISED_COUNTY]
+    revised_name = {c: n for c, n, _ in COUNTIES}[REVISED_COUNTY]
     plans.append(PlanEntry(
         COUNTY_REVISION, REVISED_COUNTY, "county", "master", "2024",
         f"{revised_name}国土空间总体规划（2021—2035年）（2024年修订）", "withdrawn", "示市政函〔2024〕31号",
@@ -125,7 +125,7 @@ def plan_entries(admin: Admin) -> list[PlanEntry]:
         later=[(_at(2025, 3, 1, 9, 30), f"{city[1]}人民政府", "filed", "withdrawn",
                 "市政府撤销批复：修订未经传导校核擅自调整城镇开发边界", REVISION_IN_FORCE, REVISION_WITHDRAWN,
                 county_master_id(REVISED_COUNTY))]))
-    pending_name = dict((c, n) for c, n, _ in COUNTIES)[PENDING_COUNTY]
+    pending_name = {c: n for c, n, _ in COUNTIES}[PENDING_COUNTY]
     plans.append(PlanEntry(
         COUNTY_PENDING, PENDING_COUNTY, "county", "master", "2025",
         f"{pending_name}国土空间总体规划（2021—2035年）（2025年修订）", "submitted", None, None, None, None,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from numpy.typing import ArrayLike
 import shapely
+from numpy.typing import ArrayLike
 from rasterio.transform import from_origin
 
 from .geo import Frame, angular_profile, metres_per_degree, smoothstep
@@ -145,8 +145,8 @@ def _distance_field(pts: np.ndarray, vals: np.ndarray, xk: np.ndarray, yk: np.nd
     rc = int(np.ceil(cutoff / dx_px)) + 1
     rr = int(np.ceil(cutoff / dy_px)) + 1
     for (px, py), v in zip(pts, vals):
-        c = int(round((px - xk[0]) / (xk[1] - xk[0])))
-        r = int(round((py - yk[0]) / (yk[1] - yk[0])))
+        c = round((px - xk[0]) / (xk[1] - xk[0]))
+        r = round((py - yk[0]) / (yk[1] - yk[0]))
         c0, c1 = max(c - rc, 0), min(c + rc + 1, len(xk))
         r0, r1 = max(r - rr, 0), min(r + rr + 1, len(yk))
         if c0 >= c1 or r0 >= r1:

@@ -9,6 +9,7 @@ the parser under test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -50,7 +51,7 @@ def lonlat(en: list[list[float]]) -> list[list[float]]:
 
 def ccw(ring: list, outer: bool) -> list:
     """RFC 7946 orientation: the samples' shells are clockwise, their hole counter-clockwise."""
-    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
     return ring if (area2 > 0) == outer else ring[::-1]
 
 
@@ -177,7 +178,7 @@ def point_lines(rings: list[tuple[int, list[list[float]]]], numbering: str = "J"
 def planar_ha(rings: list[tuple[str, list[list[float]]]]) -> float:
     total = 0.0
     for role, r in rings:
-        a = abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(r, r[1:]))) / 2
+        a = abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(r))) / 2
         total += a if role == "outer" else -a
     return total / 10000.0
 
@@ -240,7 +241,7 @@ def main() -> None:
                      *point_lines([(1, en1), (2, part2)])]), "gbk", "\r\n")
 
     # X and Y columns swapped (an exporter's 'swap XY' option left on)
-    swapped = [",".join([a, b, d, c]) if a.startswith("J") else a for a, b, c, d in
+    swapped = [f"{a},{b},{d},{c}" if a.startswith("J") else a for a, b, c, d in
                [(ln.split(",") + ["", "", ""])[:4] for ln in point_lines([(1, en1)])]]
     write("variant_swapped_xy_gbk_crlf.txt", coordfile([head1, *swapped]), "gbk", "\r\n")
 
