@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import checks
+from . import checks, versus
 from . import kinds as kindmod
 from . import servers as srv
 from .common import ROOT, WORK, dump, load_demo
@@ -340,6 +340,11 @@ def run_size(n: int, args: argparse.Namespace, db: Callable[[int], str] | str) -
                     for k in kinds if k.id in ("bbox", "bbox-crs", "limit1000", "cql2")}
         result["kinds"] = {k.id: k.title for k in kinds}
         result["servers"] = {}
+        if args.baseline:
+            dem = data_dir / "dem.tif"
+            result["servers"] = versus.run_pair(url, ROOT, Path(args.baseline), WORK / "compare" / "versus", facts,
+                                                kinds, args, expected, dem if dem.exists() else None)
+            return result
         for name in args.servers:
             try:
                 result["servers"][name] = run_server(name, url, data_dir, WORK / "compare" / "run", facts, kinds,
@@ -486,6 +491,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--dem", help="with --skip-load: the demo's DEM (basemap relief), e.g. /tmp/bigdata/var/dem.tif")
     ap.add_argument("--keep", action="store_true", help="keep each size's database (throwaway cluster only)")
     ap.add_argument("--onemap-args", default="", help="extra `onemap serve` options, e.g. \"--workers 3 --threads 4\"")
+    ap.add_argument("--baseline", metavar="CHECKOUT",
+                    help="time this checkout's OneMap against another checkout's (its own .venv), in alternated "
+                         "rounds on the same database: a change's before/after (bench/versus.py)")
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--markdown", metavar="RESULTS_JSON",
                     help="print the table of a results file (compare-<parcels>.json) as Markdown; runs nothing")
@@ -515,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             res = run_size(n, args, db)
             results.append(res)
-            dump(out_dir / f"compare-{res['parcels']}.json", res)
+            dump(out_dir / f"compare-{res['parcels']}{'-versus' if args.baseline else ''}.json", res)
             print("\n" + render(res) + "\n", flush=True)
     if len(results) > 1:
         dump(out_dir / "scale.json", results)
@@ -523,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         png = plot(results, out_dir / "scale.png")
         if png:
             print(f"\nplot: {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
-    print(f"results: {out_dir / ('scale.json' if len(results) > 1 else f'compare-{results[0]["parcels"]}.json')}")
+    name = "scale.json" if len(results) > 1 else f"compare-{results[0]['parcels']}{'-versus' if args.baseline else ''}.json"
+    print(f"results: {out_dir / name}")
     return 0
 
 

@@ -30,13 +30,6 @@ def _connect(url: str):
     return conn
 
 
-def source_count(url: str, plan_ids: tuple[str, ...] = SURVEYS_IN_FORCE) -> int:
-    """Parcels OneMap serves for dltb: the rows of the surveys in force."""
-    with _connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM onemap.dltb WHERE plan_id = ANY(%s)", (list(plan_ids),))
-        return int(cur.fetchone()[0])
-
-
 def ensure_plain_table(url: str, plan_ids: tuple[str, ...] = SURVEYS_IN_FORCE) -> dict:
     """Create (or keep) ``bench.dltb``; returns its row count and the seconds spent."""
     t0 = time.monotonic()

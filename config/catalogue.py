@@ -172,8 +172,9 @@ class Layer(BaseModel):
 
 
 def _f(name: str, zh: str, en: str, type_: FieldType = "string", length: int | None = None,
-       **kw: object) -> FieldDef:
-    return FieldDef(name=name, type=type_, length=length, title={"zh": zh, "en": en}, **kw)
+       required: bool = False, code_table: str | None = None) -> FieldDef:
+    return FieldDef(name=name, type=type_, length=length, title={"zh": zh, "en": en}, required=required,
+                    code_table=code_table)
 
 
 # The drawer registry as a collection: one feature per drawer entry, its region as geometry.
@@ -241,12 +242,13 @@ class Catalogue:
 
     def expand_table_ids(self, layer: Layer, f: FieldDef) -> list[str]:
         """The code tables a field may use; a template like ``ydyh_{YDYHBB}`` gives one per edition."""
-        refs = _TEMPLATE.findall(f.code_table or "")
+        table = f.code_table or ""
+        refs = _TEMPLATE.findall(table)
         if not refs:
-            return [f.code_table] if f.code_table else []
+            return [table] if table else []
         ref_field = layer.field_map[refs[0]]
         values = list(self.code_tables[ref_field.code_table].codes) if ref_field.code_table else []
-        return [f.code_table.replace("{" + refs[0] + "}", v) for v in values]
+        return [table.replace("{" + refs[0] + "}", v) for v in values]
 
     def code_table_for(self, layer: Layer, f: FieldDef, record: dict) -> CodeTable | None:
         """The code table a record's value of ``f`` is checked against (resolving templates)."""

@@ -21,6 +21,9 @@ class Code:
     source: str | None = None  # where this row came from, when the table says so per row
     confidence: str | None = None  # HIGH / MEDIUM / LOW / UNVERIFIED, per row
 
+    def label(self, lang: str = "zh") -> str:
+        return (self.en or self.zh) if lang == "en" else self.zh
+
 
 @dataclass
 class CodeTable:
@@ -39,9 +42,7 @@ class CodeTable:
 
     def label(self, code: str | None, lang: str = "zh") -> str | None:
         c = self.codes.get(code) if code is not None else None
-        if c is None:
-            return None
-        return (c.en or c.zh) if lang == "en" else c.zh
+        return None if c is None else c.label(lang)
 
     def by_name(self, name: str) -> Code | None:
         for c in self.codes.values():

@@ -60,13 +60,6 @@ class NotFound(OneMapError):
     code = "NotFound"
 
 
-class NotAcceptable(OneMapError):
-    """The requested format is not offered (406)."""
-
-    status = HTTPStatus.NOT_ACCEPTABLE
-    code = "NotAcceptable"
-
-
 class Conflict(OneMapError):
     """The request contradicts the current state, e.g. an illegal plan transition (409)."""
 

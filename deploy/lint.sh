@@ -9,5 +9,8 @@ cd "$here"
 .venv/bin/ruff check .
 rm -rf .lint && mkdir -p .lint/onemap
 for d in domain server config providers processes tiles; do ln -s "../../$d" ".lint/onemap/$d"; done
+# an __init__ for mypy only (onemap is a namespace package at run time): without it mypy takes the data
+# folders tiles/tms/ and config/codes/ for the modules tms.py and codes.py (python/mypy#13663)
+touch .lint/onemap/__init__.py
 (cd .lint && ../.venv/bin/mypy --config-file ../pyproject.toml -p onemap)
 .venv/bin/vulture --config pyproject.toml

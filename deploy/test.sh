@@ -8,5 +8,7 @@ deploy/system-packages.sh
 deploy/venv.sh test
 # puppeteer-core for the browser test; it drives Debian's Chromium and downloads no browser
 (cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+# the lint gate first: ruff, mypy and vulture with zero findings (deploy/lint.sh)
+deploy/lint.sh
 export ONEMAP_REQUIRE_BROWSER=1
 exec .venv/bin/python -m pytest "$@"

@@ -386,11 +386,13 @@ def _classify(geoms: list[shapely.Geometry]) -> tuple[list[int], list[int | None
         inner, outer = shapely.STRtree(geoms).query(geoms, predicate="covered_by")
         for i, j in zip(inner.tolist(), outer.tolist()):
             # the smallest earlier (larger or equal) ring that covers i is its direct container
-            if i != j and rank[j] < rank[i] and (parent[i] is None or rank[j] > rank[parent[i]]):
+            container = parent[i]
+            if i != j and rank[j] < rank[i] and (container is None or rank[j] > rank[container]):
                 parent[i] = j
     depth = [0] * n
     for i in order:
-        depth[i] = 0 if parent[i] is None else depth[parent[i]] + 1
+        container = parent[i]
+        depth[i] = 0 if container is None else depth[container] + 1
     return depth, parent
 
 
@@ -410,9 +412,9 @@ def _build(p: RawParcel, notes: Notes) -> tuple[shapely.Geometry, list[tuple[Raw
             if role == "outer" and r.number > 1 and i > 0:
                 notes.add(f"{r.en} of {p.en} is not inside another ring: taken as a separate part, not a hole",
                           f"{p.zh}{r.zh}不在其他圈之内：作为独立部分（多部件），而非内环")
-            elif role == "hole" and r.number == 1:
-                notes.add(f"{r.en} of {p.en} lies inside {rings[parent[i]].en}: taken as a hole",  # type: ignore[index]
-                          f"{p.zh}{r.zh}位于{rings[parent[i]].zh}之内：作为内环")  # type: ignore[index]
+            elif role == "hole" and r.number == 1 and (container := parent[i]) is not None:  # (a hole has one)
+                notes.add(f"{r.en} of {p.en} lies inside {rings[container].en}: taken as a hole",
+                          f"{p.zh}{r.zh}位于{rings[container].zh}之内：作为内环")
         for i, r in enumerate(rings):
             if depth[i] % 2 == 0:
                 holes = [geoms[j] for j in range(len(rings)) if parent[j] == i and depth[j] % 2 == 1]

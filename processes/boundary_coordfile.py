@@ -329,16 +329,16 @@ def _parcel(index: int, b: _Block, crs: SourceCrs, swapped: bool, notes: Notes) 
     rings: list[RawRing] = []
     for qh, pts in groups.items():
         first = pts[0][0]
-        ring = RawRing(ring_array([(e, n) for _, _, e, n in pts], en, zh), f"ring {qh} (from line {first})",
-                       f"第{qh}圈（第{first}行起）", qh, [no for no, *_ in pts])
+        raw = RawRing(ring_array([(e, n) for _, _, e, n in pts], en, zh), f"ring {qh} (from line {first})",
+                      f"第{qh}圈（第{first}行起）", qh, [no for no, *_ in pts])
         labels = [lbl for _, lbl, _, _ in pts]
-        if len(labels) > 1 and labels[0] == labels[-1] and np.array_equal(ring.xy[0], ring.xy[-1]):
+        if len(labels) > 1 and labels[0] == labels[-1] and np.array_equal(raw.xy[0], raw.xy[-1]):
             labels = labels[:-1]
         dup = sorted(lbl for lbl, k in Counter(labels).items() if k > 1)
         if dup:
-            notes.add(f"{ring.en} of {en} repeats point number(s) {', '.join(dup[:5])}; point numbers are only labels",
-                      f"{zh}{ring.zh}点号重复（{', '.join(dup[:5])}），点号仅作标注")
-        rings.append(ring)
+            notes.add(f"{raw.en} of {en} repeats point number(s) {', '.join(dup[:5])}; point numbers are only labels",
+                      f"{zh}{raw.zh}点号重复（{', '.join(dup[:5])}），点号仅作标注")
+        rings.append(raw)
 
     n_lines = len(b.points)
     declared_n = f[0]

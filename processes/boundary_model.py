@@ -147,9 +147,9 @@ def to_lonlat_transformer(epsg: int) -> Transformer:
 
 def lonlat_of(crs: SourceCrs, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source x,y -> lon,lat (CRS84 and WGS 84 are taken as CGCS2000: they agree to centimetres)."""
-    if crs.kind == "lonlat":
+    if crs.kind == "lonlat" or crs.epsg is None:  # (no EPSG code: CRS84, which is lon/lat)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    lon, lat = to_lonlat_transformer(crs.epsg).transform(x, y, errcheck=False)  # type: ignore[arg-type]
+    lon, lat = to_lonlat_transformer(crs.epsg).transform(x, y, errcheck=False)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
@@ -211,7 +211,7 @@ class VertexBudget:
                 f"范围坐标点超过{self.limit:,}个（上限 max_vertices）；请简化或分批提交"))
 
 
-def ring_array(values: list[float] | np.ndarray, en: str, zh: str) -> np.ndarray:
+def ring_array(values: list[float] | list[tuple[float, float]] | np.ndarray, en: str, zh: str) -> np.ndarray:
     """A flat or (n,2) list of numbers as a finite (n,2) float array."""
     a = np.asarray(values, dtype=float).reshape(-1, 2)
     if not np.isfinite(a).all():

@@ -241,21 +241,21 @@ def _gml_ring(holder: etree._Element, dim: int, flip: bool, ren: str, rzh: str, 
             values = nums.reshape(-1, d)[:, :2].ravel().tolist()
         elif _children(ring, "pos", "pointProperty"):
             for p in _children(ring, "pos"):
-                nums = [float(v) for v in (p.text or "").split()]
-                if len(nums) < 2:
+                pos = [float(v) for v in (p.text or "").split()]
+                if len(pos) < 2:
                     fail(f"{en}: a gml:pos of {ren} has fewer than 2 numbers", f"{zh}：{rzh}的gml:pos少于2个数")
-                values += nums[:2]
+                values += pos[:2]
         elif _children(ring, "coordinates"):
             c = _children(ring, "coordinates")[0]
             cs, ts, dec = c.get("cs", ","), c.get("ts", " "), c.get("decimal", ".")
             text = (c.text or "").strip()
             tuples = text.split() if ts.isspace() else [t for t in text.split(ts) if t.strip()]
             for t in tuples:
-                nums = [float(v.strip().replace(dec, ".")) for v in t.split(cs)]
-                if len(nums) < 2:
+                pos = [float(v.strip().replace(dec, ".")) for v in t.split(cs)]
+                if len(pos) < 2:
                     fail(f"{en}: a tuple of gml:coordinates in {ren} has fewer than 2 numbers",
                          f"{zh}：{rzh}的gml:coordinates中某坐标少于2个数")
-                values += nums[:2]
+                values += pos[:2]
         else:
             fail(f"{en}: {ren} has no gml:posList, gml:pos or gml:coordinates",
                  f"{zh}：{rzh}没有gml:posList、gml:pos或gml:coordinates")

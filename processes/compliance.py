@@ -330,14 +330,16 @@ def _outcome(check: dict, outcome: dict) -> dict:
     return check
 
 
-def _overlap(rule, h, geom, total, land_use, project_type, urban, catalogue):
+def _overlap(rule: dict[str, Any], h: Hits, geom: shapely.Geometry, total: float, land_use: str, project_type: str,
+             urban: bool, catalogue: Catalogue) -> dict[str, Any]:
     c = _base(rule, h, total)
     if c["overlap"]["m2"] <= 0:
         return _outcome(c, rule["outcomes"]["clear"])
     return _outcome(c, rule["outcomes"]["overlap"][project_type])
 
 
-def _containment(rule, h, geom, total, land_use, project_type, urban, catalogue):
+def _containment(rule: dict[str, Any], h: Hits, geom: shapely.Geometry, total: float, land_use: str, project_type: str,
+                 urban: bool, catalogue: Catalogue) -> dict[str, Any]:
     """Inside, partly or outside the layer's features, over the part of the boundary a plan governs."""
     c = _base(rule, h, total)
     kind = "urban" if urban else "other"
@@ -363,7 +365,8 @@ def _containment(rule, h, geom, total, land_use, project_type, urban, catalogue)
     return _outcome(c, rule["outcomes"]["outside"][kind])
 
 
-def _zone_use(rule, h, geom, total, land_use, project_type, urban, catalogue):
+def _zone_use(rule: dict[str, Any], h: Hits, geom: shapely.Geometry, total: float, land_use: str, project_type: str,
+              urban: bool, catalogue: Catalogue) -> dict[str, Any]:
     c = _base(rule, h, total)
     zones: dict[str, Any] = {}
     name_field = "GHFQMC"
@@ -395,12 +398,14 @@ def _zone_use(rule, h, geom, total, land_use, project_type, urban, catalogue):
     return out
 
 
-def _land_use_match(rule, h, geom, total, land_use, project_type, urban, catalogue):
+def _land_use_match(rule: dict[str, Any], h: Hits, geom: shapely.Geometry, total: float, land_use: str,
+                    project_type: str, urban: bool, catalogue: Catalogue) -> dict[str, Any]:
     c = _base(rule, h, total)
     inside = c["overlap"]["m2"]
     if inside <= 0:
         return _outcome(c, rule["outcomes"]["outside"])
-    mismatch_parts, by_code = [], {}
+    mismatch_parts: list[shapely.Geometry] = []
+    by_code: dict[tuple[str, str | None], dict[str, Any]] = {}
     for i in range(len(h)):
         code = h.columns["YDYHFLDM"][i] or ""
         edition = h.columns["YDYHBB"][i]
@@ -423,7 +428,8 @@ def _land_use_match(rule, h, geom, total, land_use, project_type, urban, catalog
     return _outcome(c, rule["outcomes"]["conditional"])
 
 
-def _survey(rule, h, geom, total, land_use, project_type, urban, catalogue):
+def _survey(rule: dict[str, Any], h: Hits, geom: shapely.Geometry, total: float, land_use: str, project_type: str,
+            urban: bool, catalogue: Catalogue) -> dict[str, Any]:
     c = _base(rule, h, total)
     table = catalogue.code_tables["sandiao_dlbm"]
     classes: dict[str, list] = {}

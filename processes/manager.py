@@ -79,9 +79,9 @@ class OneMapManager(BaseManager):
         job, media, content, ok = self.runner.run_sync(sub)
         headers = {"Preference-Applied": "wait"} if execution_mode is not None else {}
         if not ok:
-            err = json.loads(content)
-            error = OneMapError(err.get("description", "the process failed"), code=err.get("code"))
-            error.status = err.get("status", 500)
+            failure = json.loads(content)
+            error = OneMapError(failure.get("description", "the process failed"), code=failure.get("code"))
+            error.status = failure.get("status", 500)
             raise OneMapExecuteError(error)
         value: Any = json.loads(content) if media.endswith("json") else content
         return job.id, media, value, JobStatus.successful, headers

@@ -123,10 +123,17 @@ class JobRunner:
                 LOG.error("sync job %s failed:\n%s", job.id, traceback.format_exc())
             media, body, message = error_result(err)
             self.jobs.finish(job.id, self.worker_id, "failed", message, media, body)
-            return self.jobs.get(job.id), media, body, False  # type: ignore[return-value]
+            return self._finished(job.id), media, body, False
         media, body = encode_outputs(outputs, sub.response)
         self.jobs.finish(job.id, self.worker_id, "successful", "done", media, body)
-        return self.jobs.get(job.id), media, body, True  # type: ignore[return-value]
+        return self._finished(job.id), media, body, True
+
+    def _finished(self, job_id: str) -> Job:
+        """A sync job read back as it has just finished."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise OneMapError(f"the job {job_id} vanished from the job store")
+        return job
 
     def submit(self, sub: Submission) -> Job:
         """Queue an asynchronous job; a job thread here or any worker elsewhere takes it."""

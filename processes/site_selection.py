@@ -36,10 +36,6 @@ PLANNED_LAYER = "zxcqghydyh"
 WEIGHTS = {"slope": 40.0, "area": 25.0, "near": 35.0}
 
 
-def _layer_ids() -> list[str]:
-    return list(get_catalogue().layers)
-
-
 class SiteSelectionProcessor(OneMapProcessor):
     """辅助选址 / site selection."""
 
@@ -310,7 +306,7 @@ def select(ctx: RunContext, area: shapely.Geometry, inputs: dict[str, Any], when
         for a, b in zip(si, pj):
             site_uses[a].append(plot_codes[cut_plot[b]])
         site_uses = [sorted(set(u)) for u in site_uses]
-    features = []
+    features: list[dict[str, Any]] = []
     for i, site in enumerate(sites):
         mean_s, max_s = slopes[i]
         reasons = []

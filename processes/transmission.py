@@ -659,7 +659,8 @@ def transmission_html(ctx: RunContext, result: dict[str, Any]) -> str:
     for c in result["checks"]:
         if c["result"] == "fail" and c.get("geometry"):
             conflicts[c["id"]] = shapely.geometry.shape(c["geometry"])
-    png, legend = b"", []
+    png: bytes = b""
+    legend: list[dict[str, str]] = []
     if region is not None:
         png, legend = map_png(ctx, region, conflicts, When.at(dt.date.fromisoformat(result["date"])))
         # map_png labels its layers for compliance review: name them after these checks

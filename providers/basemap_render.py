@@ -397,11 +397,13 @@ def render_basemap(settings: Any, store: Any, level: int | None = None, progress
     layer, plan_ids = _survey(settings, store)
     geoms, cols = store.geometries(layer, plan_ids, columns=[CODE_FIELD]) if plan_ids else (np.empty(0), {})
     codes = cols.get(CODE_FIELD, [])
+    bounds: tuple[float, float, float, float]
     if len(geoms):
-        bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
+        x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(geoms))
+        bounds = (x0, y0, x1, y1)
     elif dem_path(settings).exists():
         with rasterio.open(dem_path(settings)) as ds:
-            bounds = tuple(ds.bounds)
+            bounds = (ds.bounds.left, ds.bounds.bottom, ds.bounds.right, ds.bounds.top)
     else:
         # nothing surveyed yet: a token raster (the source paints the background around it),
         # so that the basemap serves a neutral map rather than errors

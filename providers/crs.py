@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from onemap.config.errors import InvalidParameterValue
+from onemap.config.errors import InvalidParameterValue, OneMapError
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 STORAGE_CRS = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -81,8 +81,11 @@ class CrsInfo:
     flip: bool  # authority axis order is northing/latitude first
 
     @property
-    def short(self) -> str:
-        return "OGC:CRS84" if self.epsg is None else f"EPSG:{self.epsg}"
+    def code(self) -> int:
+        """The EPSG code PROJ transforms with (CRS84, which has none, is handled before PROJ is asked)."""
+        if self.epsg is None:
+            raise OneMapError(f"{self.uri} has no EPSG code to transform with")
+        return self.epsg
 
 
 @lru_cache(maxsize=64)
@@ -141,7 +144,7 @@ def to_output(uri: str) -> Callable[[np.ndarray], np.ndarray] | None:
     info = crs_info(uri)
     if info.epsg == 4490:
         return lambda geoms: shapely.transform(geoms, _swap, interleaved=False)
-    t = _transformer(4490, info.epsg)
+    t = _transformer(4490, info.code)
 
     def fn(geoms: np.ndarray) -> np.ndarray:
         # 4490's authority order is lat,lon: feed (lat, lon); results come in the target's order
@@ -157,7 +160,7 @@ def to_storage(uri: str) -> Callable[[shapely.Geometry], shapely.Geometry] | Non
     info = crs_info(uri)
     if info.epsg == 4490:
         return lambda g: shapely.transform(g, _swap, interleaved=False)
-    t = _transformer(info.epsg, 4490)
+    t = _transformer(info.code, 4490)
 
     def fn(g: shapely.Geometry) -> shapely.Geometry:
         # output of the 4490 side is lat,lon: swap back into lon/lat
@@ -170,28 +173,16 @@ def bbox_to_storage(bbox: tuple[float, ...], uri: str) -> tuple[float, float, fl
     """A bbox given in ``uri`` (its axis order) as a lon/lat bbox in storage."""
     if len(bbox) == 6:
         bbox = (bbox[0], bbox[1], bbox[3], bbox[4])
-    if uri in _LONLAT_EQUIVALENT:
-        return tuple(bbox)  # type: ignore[return-value]
-    info = crs_info(uri)
     a0, b0, a1, b1 = bbox
+    if uri in _LONLAT_EQUIVALENT:
+        return (a0, b0, a1, b1)
+    info = crs_info(uri)
     if info.epsg == 4490:
         return (b0, a0, b1, a1)
-    t = _transformer(info.epsg, 4490)
+    t = _transformer(info.code, 4490)
     # densified edges: a projected box is not a lon/lat box
     lat0, lon0, lat1, lon1 = t.transform_bounds(a0, b0, a1, b1, densify_pts=21)
     return (lon0, lat0, lon1, lat1)
-
-
-def bbox_from_storage(bbox: tuple[float, float, float, float], uri: str) -> list[float]:
-    """A storage lon/lat bbox expressed in ``uri`` (its axis order)."""
-    if uri in _LONLAT_EQUIVALENT:
-        return list(bbox)
-    info = crs_info(uri)
-    minx, miny, maxx, maxy = bbox
-    if info.epsg == 4490:
-        return [miny, minx, maxy, maxx]
-    t = _transformer(4490, info.epsg)
-    return list(t.transform_bounds(miny, minx, maxy, maxx, densify_pts=21))
 
 
 def warm_up(uris: list[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,11 +57,11 @@ class ItemsQuery:
 
 @dataclass
 class ItemsResult:
-    features: list[dict]
+    features: Sequence[dict[str, Any] | orjson.Fragment]  # fragments: features the database wrote
     number_matched: int | None
     matched_exact: bool
     last_key: int | None
-    plan_ids: tuple[str, ...]
+    plan_ids: tuple[str, ...] | None  # None: the whole registry
     empty_drawers: list[dict] = field(default_factory=list)
 
 
@@ -157,7 +158,11 @@ class FeatureService:
         if geometry_as == "fragment" and q.layer.drawer and self.store.supports_json:
             json_out = self._json_out(q.layer, plan_ids or (), q.crs, q.lang, q.select, q.recorded)
         page = self.store.query(fq, json_out)
-        feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select, q.recorded)
+        feats: Sequence[dict[str, Any] | orjson.Fragment]
+        if page.json is not None:  # the database wrote the features (json_out)
+            feats = [orjson.Fragment(text) for text in page.json]
+        else:
+            feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select, q.recorded)
         last = page.fids[-1] if page.fids else None
         return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids, empty)
 
@@ -186,7 +191,7 @@ class FeatureService:
         info = crsmod.crs_info(crs_uri)
         epsg = info.epsg if info.epsg not in (None, 4490) else None
         projected = info.epsg is not None and info.epsg not in (4490, 4326)
-        state = None
+        state: dict[str, tuple[str | None, str | None, str | None]] | None = None
         if select is None or any(n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")):
             plans = self.store.plans(recorded)
             state = {}
@@ -195,8 +200,9 @@ class FeatureService:
                 if p is not None:
                     state[pid] = (p.status, p.valid_from.isoformat() if p.valid_from else None,
                                   p.valid_to.isoformat() if p.valid_to else None)
+        # (every computed label's field has a code table)
         labels = [(f.name, self._label_map(f.code_table, lang)) for f in layer.computed_labels
-                  if select is None or f.name in select]
+                  if f.code_table and (select is None or f.name in select)]
         keys = tuple(k for k in ("plan_status", "plan_valid_from", "plan_valid_to") if select is None or k in select)
         return JsonOut(epsg=epsg, swap=info.flip, decimals=3 if projected else 8, plan_state=state, labels=labels,
                        state_keys=keys)
@@ -206,16 +212,15 @@ class FeatureService:
         cached = self._labels.get(key)
         if cached is None:
             table = self.catalogue.code_tables.get(table_id)
-            cached = {c: table.label(c, lang) for c in table.codes} if table else {}
+            cached = {c: code.label(lang) for c, code in table.codes.items()} if table else {}
             self._labels[key] = cached
         return cached
 
     def _features(self, layer: Layer, page: FeaturePage, crs_uri: str, geometry_as: str, lang: str,
-                  select: tuple[str, ...] | None, recorded: dt.datetime | None = None) -> list[dict]:
+                  select: tuple[str, ...] | None, recorded: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """The page's features built here (``items`` takes those the database wrote as they are)."""
         if not page.fids:
             return []
-        if page.json is not None:
-            return [orjson.Fragment(text) for text in page.json]
         geometries = self._geometry_json(page.wkb, crs_uri)
         plans = self.store.plans(recorded)
         labelled = layer.computed_labels
@@ -225,7 +230,8 @@ class FeatureService:
         for i, fid in enumerate(page.fids):
             props = page.properties[i]
             if state:
-                self.store.with_plan_state(props, plans.get(props.get("plan_id")))
+                pid = props.get("plan_id")
+                self.store.with_plan_state(props, plans.get(pid) if pid is not None else None)
             for f in labelled:
                 if f.name in props:
                     table = self.catalogue.code_table_for(layer, f, props)
@@ -233,11 +239,12 @@ class FeatureService:
             if select is not None:
                 props = {k: v for k, v in props.items()
                          if k in select or (k.endswith("_label") and k[:-6] in select)}
-            geom = geometries[i]
-            if geom is not None and geometry_as == "dict":
-                geom = orjson.loads(geom)
-            elif geom is not None:
-                geom = orjson.Fragment(geom)
+            text = geometries[i]
+            geom: dict[str, Any] | orjson.Fragment | None = None
+            if text is not None and geometry_as == "dict":
+                geom = orjson.loads(text)
+            elif text is not None:
+                geom = orjson.Fragment(text)
             out.append({"type": "Feature", "id": fid if layer.drawer else page.properties[i].get("id", fid),
                         "geometry": geom,
                         "properties": props})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import shapely
@@ -59,6 +60,14 @@ def gpkg_envelope(blob: bytes) -> tuple[float, float, float, float] | None:
         return None
     minx, miny, maxx, maxy = shapely.from_wkb(gpkg_wkb(blob)).bounds
     return (minx, maxx, miny, maxy)
+
+
+@overload
+def geodesic_area(geoms: np.ndarray | Sequence[shapely.Geometry]) -> np.ndarray: ...
+
+
+@overload
+def geodesic_area(geoms: shapely.Geometry) -> float: ...
 
 
 def geodesic_area(geoms: np.ndarray | Sequence[shapely.Geometry] | shapely.Geometry) -> np.ndarray | float:

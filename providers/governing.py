@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from onemap.config.catalogue import Layer
+from onemap.config.errors import OneMapError
 from onemap.domain.dates import When
 from onemap.domain.governing import areal, specificity
 from onemap.domain.plans import Plan
@@ -89,7 +90,10 @@ def at_points(store: Store, points: Sequence[shapely.Geometry], day: dt.date, re
 
     def covered_by(plan: Plan) -> np.ndarray:
         if plan.id not in covers:
-            outline = plan.outline if plan.outline.is_valid else shapely.make_valid(plan.outline)
+            outline = plan.outline
+            if outline is None:  # _holding keeps only plans with an outline
+                raise OneMapError(f"{plan.id} has no outline")
+            outline = outline if outline.is_valid else shapely.make_valid(outline)
             shapely.prepare(outline)
             covers[plan.id] = shapely.covers(outline, pts)
         return covers[plan.id]

@@ -90,9 +90,9 @@ def read_indicator_table(dataset: str, layer: str | None, encoding: str | None, 
         elif not math.isfinite(value) or value < 0:
             errors.append(f"{where}: ZBZ {get('ZBZ', i)!r} must be a number of at least 0")
             bad = True
-        if bad:
+        if bad or region is None or code is None or value is None:  # (the None cases are reported above)
             continue
-        d = by_code[code]  # type: ignore[index]
+        d = by_code[code]
         unit = _text(get("DW", i)) or d.unit
         if unit != d.unit:
             errors.append(f"{where}: DW {unit!r} is not the unit of {code} ({d.unit})")
@@ -100,8 +100,8 @@ def read_indicator_table(dataset: str, layer: str | None, encoding: str | None, 
         if (region, code) in seen:
             errors.append(f"{where}: a second target of {code} for {region}")
             continue
-        seen.add((region, code))  # type: ignore[arg-type]
-        rows.append(IndicatorRow(region=region, code=code, value=float(value), unit=unit,  # type: ignore[arg-type]
+        seen.add((region, code))
+        rows.append(IndicatorRow(region=region, code=code, value=float(value), unit=unit,
                                  name=_text(get("ZBMC", i)) or d.title.get("zh"),
                                  region_name=_text(get("XZQMC", i))))
     return rows

@@ -25,7 +25,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from onemap.config.catalogue import PLAN_TYPES, Catalogue, FieldDef, Layer
-from onemap.config.errors import Conflict, InvalidParameterValue, LoadError, NotFound
+from onemap.config.errors import Conflict, InvalidParameterValue, LoadError, NotFound, StoreError
 from onemap.config.indicators import get_indicators
 from onemap.domain.governing import specificity, upper_candidates
 
@@ -45,10 +45,8 @@ class PackageLayer:
 
     name: str
     layer: Layer
-    source_epsg: int
     columns: dict[str, list[Any]]
     geometry: np.ndarray
-    ignored_fields: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -163,11 +161,11 @@ def _source_epsg(info: dict, label: str) -> int:
     if not crs:
         raise LoadError(f"layer {label}: no coordinate reference system (.prj missing?)")
     epsg = CRS(crs).to_epsg(min_confidence=50)
-    if epsg != STORAGE_SRID and epsg not in GK_EPSG:
+    if epsg is None or (epsg != STORAGE_SRID and epsg not in GK_EPSG):
         name = f"EPSG:{epsg}" if epsg else CRS(crs).name
         raise LoadError(f"layer {label}: coordinates are in {name}; plans must be in CGCS2000 "
                         "(EPSG:4490 or a Gauss-Krüger zone, EPSG:4513-4554)")
-    return int(epsg)
+    return epsg
 
 
 def _feature_label(columns: dict[str, list], i: int) -> str:
@@ -223,7 +221,6 @@ def read_layer(src: Source, catalogue: Catalogue, errors: list[str]) -> PackageL
             columns[f.name] = [None] * n
         else:
             columns[f.name] = [None] * n
-    ignored = sorted(orig for key, (orig, _) in src_fields.items() if key not in layer.field_map)
 
     geoms = shapely.from_wkb(wkb)
     if epsg != STORAGE_SRID:
@@ -250,8 +247,7 @@ def read_layer(src: Source, catalogue: Catalogue, errors: list[str]) -> PackageL
             continue
         out_geoms[i] = as_multi(g)
     check_codes(catalogue, layer, label, columns, errors)
-    return PackageLayer(name=name, layer=layer, source_epsg=epsg, columns=columns, geometry=out_geoms,
-                        ignored_fields=ignored)
+    return PackageLayer(name=name, layer=layer, columns=columns, geometry=out_geoms)
 
 
 def check_codes(catalogue: Catalogue, layer: Layer, label: str, columns: dict[str, list],
@@ -392,21 +388,25 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
         outline, name = found
     from zoneinfo import ZoneInfo
 
+    submitted_at = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
     plan = Plan(
         id=pid, region=region, level=level, type=type_, version=version,
         title=title or f"{name}{_subject_label(store, type_, subject)}{PLAN_TYPES[type_]['zh']}（{version}版）",
         status="submitted",
         upper_plan_id=upper_plan_id if upper_plan_id is not None else upper_plan(store, region, level, type_, subject),
-        submitted_by=by, submitted_at=dt.datetime.now(ZoneInfo("Asia/Shanghai")),
+        submitted_by=by, submitted_at=submitted_at,
         checksum=pkg.checksum, outline=outline, subject=subject,
     )
-    batches = [FeatureBatch(layer_id=pl.layer.id, plan_id=pid, columns=pl.columns, geometry=pl.geometry)
+    batches = [FeatureBatch(layer_id=pl.layer.id, plan_id=pid, columns=dict(pl.columns), geometry=pl.geometry)
                for pl in pkg.layers]
-    event = Event(pid, plan.submitted_at, by, None, "submitted",  # type: ignore[arg-type]
+    event = Event(pid, submitted_at, by, None, "submitted",
                   f"loaded from {Path(path).name} (sha256 {pkg.checksum[:12]})")
     store.write([plan], batches, events=[event],
                 indicators=indicator_table.plan_indicators(pkg.indicators, pid, get_indicators()))
-    return store.plan(pid)  # type: ignore[return-value]
+    loaded = store.plan(pid)
+    if loaded is None:  # written just above, in one transaction
+        raise StoreError(f"the drawer entry {pid} was not stored")
+    return loaded
 
 
 def _subject_label(store: Store, type_: str, subject: str | None) -> str:
@@ -420,7 +420,9 @@ def _subject_label(store: Store, type_: str, subject: str | None) -> str:
 def _survey_regions(store: Store) -> dict[str, str]:
     """Region code -> name of every region in the land survey in force ({} without one)."""
     xzq = store.catalogue.layers.get("xzq")
-    survey = store.plans_in_force(When.at(today()), None, xzq) if xzq is not None else ()
+    if xzq is None:
+        return {}
+    survey = store.plans_in_force(When.at(today()), None, xzq)
     if not survey:
         return {}
     _, cols = store.geometries(xzq, survey, columns=["XZQDM", "XZQMC"])
@@ -505,8 +507,8 @@ def export_plan(store: Store, plan_id: str, out: str | Path, fmt: str = "gpkg", 
                                   driver="GPKG" if fmt == "gpkg" else "OpenFileGDB", append=True)
         if fmt == "shp":
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-                for f in sorted(dest.iterdir()):
-                    zf.write(f, f.name)
+                for part in sorted(dest.iterdir()):
+                    zf.write(part, part.name)
         else:
             shutil.move(str(dest), str(out))
         return out

@@ -93,25 +93,42 @@ class Args(dict[str, Any]):
         self.raw = raw
 
 
+class ParamSet:
+    """The parameters of one operation, ready to read requests (defaults worked out once)."""
+
+    def __init__(self, params: Iterable[Param], ctx: ParamContext) -> None:
+        self.declared = {p.name: p for p in params}
+        self.ctx = ctx
+        self.defaults = {name: p.read(None, ctx) for name, p in self.declared.items()}
+
+    def parse(self, raw: Any, extra: Mapping[str, Param] | None = None) -> Args:
+        """Check and parse a request's query parameters.
+
+        ``raw`` is a MultiDict (werkzeug's, or anything iterating over its keys with ``getlist``). A name neither
+        declared nor in ``extra`` (a collection's queryables) is a 400, as is a repeated one;
+        declared names keep their API meaning even where a layer has a property of that name.
+        """
+        values = dict(self.defaults)
+        props = []
+        for name in raw:  # a MultiDict iterates over its keys, once each
+            p = self.declared.get(name)
+            if p is None and (extra is None or name not in extra):
+                raise UnknownParameter(f"unknown query parameter {name!r}")
+            given = raw.getlist(name)
+            if len(given) > 1:
+                raise InvalidParameterValue(f"query parameter {name!r} is given more than once")
+            if p is not None:
+                values[name] = p.parse(given[0], self.ctx)
+            else:
+                assert extra is not None
+                props.append((name, extra[name].parse(given[0], self.ctx)))
+        return Args(values, props, raw)
+
+
 def parse_args(params: Iterable[Param], raw: Any, ctx: ParamContext,
                extra: Mapping[str, Param] | None = None) -> Args:
-    """Check and parse a request's query parameters.
-
-    ``raw`` is a MultiDict (werkzeug's, or anything with ``keys``/``getlist``/``get``). A name
-    neither declared nor in ``extra`` (a collection's queryables) is a 400, as is a repeated one.
-    """
-    declared = {p.name: p for p in params}
-    extra = extra or {}
-    for name in raw:
-        if name not in declared and name not in extra:
-            raise UnknownParameter(f"unknown query parameter {name!r}")
-        if len(raw.getlist(name)) > 1:
-            raise InvalidParameterValue(f"query parameter {name!r} is given more than once")
-    values = {name: p.read(raw.get(name), ctx) for name, p in declared.items()}
-    # declared names keep their API meaning even where a layer has a property of that name
-    props = [(name, extra[name].parse(raw.get(name), ctx)) for name in raw
-             if name in extra and name not in declared]
-    return Args(values, props, raw)
+    """``ParamSet(params, ctx).parse(raw, extra)`` for a one-off reading."""
+    return ParamSet(params, ctx).parse(raw, extra)
 
 
 def property_param(f: FieldDef) -> Param:
@@ -342,4 +359,3 @@ ITEMS = (F, LANG, BBOX, BBOX_CRS, CRS, DATETIME, LIMIT, OFFSET, AFTER, SORTBY, P
          FILTER, FILTER_LANG, FILTER_CRS, REGION, PLAN_ID, VIEW, RECORDED)
 ITEMS_POST = tuple(p for p in ITEMS if p not in (FILTER, FILTER_LANG))
 ITEM = (F, LANG, CRS)
-ITEM_NAMES = frozenset(p.name for p in ITEMS)

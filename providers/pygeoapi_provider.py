@@ -38,6 +38,8 @@ def _service(data: str, catalogue_path: str | None, codes_path: str | None, tz: 
 class OneMapFeatureProvider(BaseProvider):
     """pygeoapi feature provider over one catalogue layer of the OneMap store."""
 
+    _fields: dict[str, dict[str, Any]]  # set to {} by BaseProvider, filled by get_fields
+
     def __init__(self, provider_def: dict) -> None:
         super().__init__(provider_def)
         tz = provider_def.get("timezone", "Asia/Shanghai")
@@ -52,7 +54,7 @@ class OneMapFeatureProvider(BaseProvider):
 
     def get_fields(self) -> dict:
         if not self._fields:
-            fields = {}
+            fields: dict[str, dict[str, Any]] = {}
             for f in self.layer.all_fields:
                 entry: dict[str, Any] = {"type": f.json_type, "title": f.label("zh")}
                 if f.type == "date":

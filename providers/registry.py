@@ -12,6 +12,7 @@ only runs them inside its own transaction (``Store.transaction``).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import time
@@ -24,12 +25,11 @@ import shapely
 from onemap.config.errors import Conflict, InvalidParameterValue, NotFound
 from onemap.domain.dates import When, today
 from onemap.domain.governing import upper_candidates
-from onemap.domain.plans import PLAN_STATUSES, TRANSITIONS, Event, Plan, check_transition, plan_id_for, validate_drawer
+from onemap.domain.plans import TRANSITIONS, Event, Plan, check_transition, plan_id_for, validate_drawer
 from onemap.domain.regions import region_prefix
 
 from .store.base import Store
 
-STATUS_LABELS = PLAN_STATUSES
 # Above this many features a revision's changed area is not worked out feature by feature:
 # the whole extent of both versions is invalidated instead.
 DIFF_MAX_FEATURES = 200_000
@@ -98,7 +98,7 @@ class Registry:
                                           p.id))
 
     # ---- transmission gate -------------------------------------------------------------------------
-    def upper_plans(self, plan: Plan, day: dt.date | None = None) -> list[Plan]:
+    def upper_plans(self, plan: Plan, day: dt.date | None = None) -> builtins.list[Plan]:
         """The upper master plans in force (today unless ``day``) that ``plan`` must transmit."""
         when = When.at(day or today(self.tz))
         in_force = [p for p in self.store.plans().values() if p.in_force(when)]
@@ -117,7 +117,7 @@ class Registry:
                 continue
             doc = json.loads(found[0])
             used = sorted(p["id"] for p in doc.get("plans", []) if p.get("role") == "upper")
-            subject = next((p for p in doc.get("plans", []) if p.get("role") == "subject"), {})
+            subject: dict[str, Any] = next((p for p in doc.get("plans", []) if p.get("role") == "subject"), {})
             if subject.get("checksum") != plan.checksum:
                 reason = f"the latest transmission check ({cert['id']}) was of another package of {plan.id}"
                 continue
@@ -213,7 +213,7 @@ class Registry:
         tx.invalidate_tiles(prev.id, self._effective(valid_to, at))
         return prev.id
 
-    def _changed_areas(self, plan_id: str) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
+    def _changed_areas(self, plan_id: str) -> dict[str, dict[str, builtins.list[tuple[float, float, float, float]]]]:
         """Where a filing changes the map, when it supersedes the drawer's filed version.
 
         Returns ``{plan_id: {layer: [bbox, ...]}, other_id: {}}`` covering both versions, or {}
@@ -248,8 +248,8 @@ class Registry:
             diff = [g for k, g in keyed[0].items() if k not in keyed[1]] + \
                    [g for k, g in keyed[1].items() if k not in keyed[0]]
             if diff:
-                boxes[layer_id] = _coalesce([tuple(float(v) for v in b)
-                                             for b in shapely.bounds(np.asarray(diff, dtype=object))])
+                boxes[layer_id] = _coalesce([(float(x0), float(y0), float(x1), float(y1))
+                                             for x0, y0, x1, y1 in shapely.bounds(np.asarray(diff, dtype=object))])
         return {plan.id: boxes, old.id: {}}
 
     def _effective(self, day: dt.date, at: dt.datetime) -> float:
@@ -312,10 +312,11 @@ class Registry:
         plan = self.get(plan_id)
         events = []
         for e in self.store.events(plan_id):
-            item = {"at": e.at.isoformat(), "by": e.by, "from": e.from_status, "to": e.to_status, "reason": e.reason,
-                    "valid_from": e.valid_from.isoformat() if e.valid_from else None,
-                    "valid_to": e.valid_to.isoformat() if e.valid_to else None, "related": e.related,
-                    "correction": e.is_correction(self.tz)}
+            item: dict[str, Any] = {
+                "at": e.at.isoformat(), "by": e.by, "from": e.from_status, "to": e.to_status, "reason": e.reason,
+                "valid_from": e.valid_from.isoformat() if e.valid_from else None,
+                "valid_to": e.valid_to.isoformat() if e.valid_to else None, "related": e.related,
+                "correction": e.is_correction(self.tz)}
             if item["correction"]:
                 eff = e.effective.isoformat() if e.effective else ""
                 item["correction_note"] = {
@@ -344,7 +345,7 @@ def _coalesce(boxes: list[tuple[float, float, float, float]]) -> list[tuple[floa
             key = (int((b[0] + b[2]) / 2 // cell), int((b[1] + b[3]) / 2 // cell))
             m = merged.setdefault(key, [b[0], b[1], b[2], b[3]])
             m[0], m[1], m[2], m[3] = min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])
-        boxes = [tuple(v) for v in merged.values()]  # type: ignore[misc]
+        boxes = [(m[0], m[1], m[2], m[3]) for m in merged.values()]
         cell *= 2
     return boxes
 

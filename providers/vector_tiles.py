@@ -75,6 +75,8 @@ class VectorTileService:
         return self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
 
     def _from_cache(self, path: Path, layer: Layer, ref: tmsmod.TileRef) -> RenderedTile | None:
+        if self.cache is None:  # no cache, no path (see _path)
+            return None
         gz = self.cache.get(path, layer.id, ref.lonlat, self.store.tile_invalidations())
         return RenderedTile(gz, etag(gz), "HIT") if gz is not None else None
 
@@ -97,6 +99,6 @@ class VectorTileService:
         spec = TileSpec(layer_name=layer.id, ref=ref, plan_ids=sel.plan_ids, properties=tile_properties(layer, ref),
                         clip=clip)
         gz = compress(self.store.vector_tile(layer, spec))
-        if path is not None:
+        if path is not None and self.cache is not None:
             self.cache.put(path, gz, started)
         return RenderedTile(gz, etag(gz), "MISS" if path is not None else "OFF")

@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     install(app, settings.gzip_min_bytes)
     om.routes = register(app, om.factories, om.params, route_dependencies)
     om.document()
+    # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method
     app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]
     return app
 

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import yaml
@@ -375,8 +375,9 @@ class BasemapsAPI(APIFactory):
 
     def routes(self) -> list[Route]:
         tile = {n: {"type": "integer", "minimum": 0} for n in ("z", "x", "y")}
-        named = {"layer": {"type": "string"}, "grid": {"type": "string", "enum": list(GRIDS)}, **tile,
-                 "ext": {"type": "string", "enum": ["png", "jpeg"]}}
+        named: dict[str, dict[str, Any]] = {
+            "layer": {"type": "string"}, "grid": {"type": "string", "enum": list(GRIDS)}, **tile,
+            "ext": {"type": "string", "enum": ["png", "jpeg"]}}
         image = {"200": {"description": "A tile.", "content": {"image/png": {}, "image/jpeg": {}}}}
         xml = {"200": {"description": "Capabilities.", "content": {"application/xml": {}}}}
         return [
@@ -426,7 +427,8 @@ class BasemapsAPI(APIFactory):
             environ["HTTP_HOST"] = root.netloc
         environ["SCRIPT_NAME"] = root.path.rstrip("/") + MOUNT
         environ["PATH_INFO"] = "/" + path
-        resp = Response.from_app(self.mapproxy, environ)
+        # werkzeug annotates from_app as returning its own Response; it returns an instance of cls
+        resp = cast(Response, Response.from_app(self.mapproxy, environ))
         resp.headers["Access-Control-Allow-Origin"] = "*"
         return resp
 
@@ -440,7 +442,8 @@ def region_bbox(settings: Any, store: Any) -> tuple[float, float, float, float]:
     plan_ids = store.plans_in_force(When.at(today(settings.timezone)), None, layer)
     ext = store.layer_extent(layer, plan_ids) if plan_ids else None
     if ext:
-        return tuple(float(v) for v in ext)
+        x0, y0, x1, y1 = (float(v) for v in ext)
+        return (x0, y0, x1, y1)
     path = basemap_render.basemap_path(settings)
     if path.exists():
         import rasterio

@@ -49,7 +49,11 @@ class CachedTiles:
         if (environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "") in _PLAIN_QUERIES
                 and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "").lower()):
             m = _PATH.match(environ.get("PATH_INFO", ""))
-            hit = self._hit(*m.groups(), view=_PLAIN_QUERIES[environ.get("QUERY_STRING", "")]) if m else None
+            hit = None
+            if m:
+                collection_id, tms_id, z, row, col = m.groups()
+                view = _PLAIN_QUERIES[environ.get("QUERY_STRING", "")]
+                hit = self._hit(collection_id, tms_id, z, row, col, view=view)
             if hit is not None:
                 common = [*tile_headers(hit.etag, hit.cache).items(),
                           ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID"))), *CORS_HEADERS]

@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -292,6 +292,8 @@ def cmd_load(args: argparse.Namespace) -> int:
                             subject=args.subject)
     finally:
         store.close()
+    if plan.checksum is None:  # load_package records the package's checksum on the entry
+        raise OneMapError(f"{plan.id} was stored without its package's checksum")
     print(f"loaded {args.package} as {plan.id} (submitted; sha256 {plan.checksum[:12]}...)")
     return 0
 
@@ -364,7 +366,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             doc, _ = certify(RunContext(store, settings, time.monotonic() + 3600), result, inputs,
                              dt.datetime.now(dt.UTC))
             cert_note = f"certificate {doc['certificate']['id']}"
-        if args.plan:
+        if args.plan and store is not None:  # (--plan needs the store: checked above)
             _moved, moved_note = mark_if_clean(store, result, settings.timezone)
     finally:
         prog.done()
@@ -474,7 +476,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one sentence too (``onemap: error: ...``, exit 2), like every other error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"onemap: error: {message} (see `{self.prog} --help`)\n")
 
 

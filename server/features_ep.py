@@ -54,7 +54,6 @@ CONFORMS_TO = (
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 GEOMETRY_FORMAT = {"MultiPolygon": "geometry-multipolygon", "MultiLineString": "geometry-multilinestring",
                    "MultiPoint": "geometry-multipoint"}
-COLLECTION_ID = {"collectionId": {"type": "string"}}
 META = (F, LANG)
 
 
@@ -149,7 +148,8 @@ class FeaturesAPI(APIFactory):
                 ends.append(p.valid_to)
         if not begins:
             return None
-        end = None if any(e is None for e in ends) else max(ends)
+        closed = [e for e in ends if e is not None]
+        end = max(closed) if len(closed) == len(ends) else None  # None: one is open-ended
         return [f"{min(begins).isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z" if end else None]
 
     def amend_collection(self, doc: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ outside a request with ``http://127.0.0.1:5000``.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from flask import has_request_context, request
 
 DEFAULT_BASE = "http://127.0.0.1:5000"
+_PLAIN = re.compile(r"[A-Za-z0-9_.~{}/-]*\Z")  # needs no quoting
 
 
 def _pair(k: str, v: str) -> str:
@@ -49,8 +51,12 @@ class Links:
 
     def url(self, *segments: str | int, query: Mapping[str, Any] | None = None) -> str:
         """``base/seg1/seg2?k=v``; segments are quoted (ids may hold any character)."""
-        path = "".join("/" + urllib.parse.quote(str(s).strip("/"), safe="/{}") for s in segments if str(s) != "")
-        out = self.base + path
+        parts = []
+        for seg in segments:
+            text = str(seg).strip("/")
+            if text:
+                parts.append(text if _PLAIN.match(text) else urllib.parse.quote(text, safe="/{}"))
+        out = self.base + ("/" + "/".join(parts) if parts else "")
         if query:
             out += "?" + "&".join(_pair(k, str(v)) for k, v in query.items() if v is not None)
         return out

@@ -136,11 +136,11 @@ def _ancestors(table: CodeTable, code: str) -> Iterable[str]:
         entry = table.codes.get(cur)
         if entry is None or not entry.parent:
             return
-        parent = entry.parent
-        if parent not in table.codes:
-            named = table.by_name(parent)
-            parent = named.code if named else None
-        cur = parent
+        if entry.parent in table.codes:
+            cur = entry.parent
+        else:
+            named = table.by_name(entry.parent)
+            cur = named.code if named else None
 
 
 def code_colors(table: CodeTable, palette: dict[str, Color]) -> dict[str, Color]:

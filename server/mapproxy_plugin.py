@@ -157,7 +157,8 @@ class RasterSource(MapLayer):
                  image_opts: Any = None, coverage: Any = None, res_range: Any = None) -> None:
         super().__init__(image_opts=image_opts)
         self.path = path
-        self.background = tuple(background[:3])
+        r, g, b = background[:3]  # MapProxy's colours are RGB or RGBA
+        self.background = (r, g, b)
         self.resampling = resampling
         self.coverage = coverage
         self.res_range = res_range

@@ -268,8 +268,10 @@ def build(factories: Sequence[APIFactory], routes: Sequence[Route], ctx: ParamCo
         for path, item in extra_paths.items():
             paths.setdefault(path, item)
         tags += extra_tags
-    seen: set[str] = set()
-    tags = [t for t in tags if not (t["name"] in seen or seen.add(t["name"]))]  # type: ignore[func-returns-value]
+    first: dict[str, Any] = {}  # each tag once, where it first appears
+    for t in tags:
+        first.setdefault(t["name"], t)
+    tags = list(first.values())
     return {
         "openapi": OPENAPI_VERSION,
         "info": info,

@@ -228,7 +228,7 @@ class ProcessesAPI(APIFactory):
     def list_jobs(self, call: Call) -> Response:
         limit, offset = call.args["limit"], call.args["offset"]
         jobs, total = self.runner.jobs.list(limit, offset)
-        doc = {"jobs": [self.status_info(j) for j in jobs], "numberMatched": total,
+        doc: dict[str, Any] = {"jobs": [self.status_info(j) for j in jobs], "numberMatched": total,
                "links": [self.links.link("self", JSON, "jobs")]}
         if offset + limit < total:
             doc["links"].append(self.links.link("next", JSON, "jobs", query={"limit": limit, "offset": offset + limit}))

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, Request, Response, request
 
 from onemap.config.errors import NotFound
-from onemap.providers.params import LANG, Args, F, Param, ParamContext, parse_args
+from onemap.providers.params import LANG, Args, Param, ParamContext, ParamSet
 
 from .http import wants_html
 
@@ -129,19 +129,29 @@ def negotiated_lang(req: Request) -> str:
     return "en" if best and best.startswith("en") else "zh"
 
 
-def read_call(route: Route, path: dict[str, str], ctx: ParamContext) -> Call:
-    """Parse the current request's parameters as the route declares them."""
-    if route.checked:
-        extra = route.extra_query(path) if route.extra_query else None
-        args = parse_args(route.query, request.args, ctx, extra)
-    else:
-        args = Args({}, [], request.args)
-    if F in route.query or any(p.name == "f" for p in route.query):
-        args["f"] = negotiated_format(route, args, request)
-    if not args.get("lang"):
-        raw = request.args.get("lang")
-        args["lang"] = LANG.parse(raw, ctx) if raw else negotiated_lang(request)
-    return Call(route, path, args, request)
+class Reader:
+    """How one route reads a request: its parameters worked out once at registration."""
+
+    def __init__(self, route: Route, ctx: ParamContext) -> None:
+        self.route = route
+        self.ctx = ctx
+        self.params = ParamSet(route.query, ctx)
+        self.has_format = "f" in self.params.declared
+        self.has_lang = "lang" in self.params.declared or not route.checked
+
+    def __call__(self, path: dict[str, str]) -> Call:
+        route = self.route
+        if route.checked:
+            extra = route.extra_query(path) if route.extra_query else None
+            args = self.params.parse(request.args, extra)
+        else:
+            args = Args({}, [], request.args)
+        if self.has_format:
+            args["f"] = negotiated_format(route, args, request)
+        if self.has_lang and not args.get("lang"):  # Accept-Language is parsed only where it is read
+            raw = request.args.get("lang")
+            args["lang"] = LANG.parse(raw, self.ctx) if raw else negotiated_lang(request)
+        return Call(route, path, args, request)
 
 
 def register(app: Flask, factories: Sequence[APIFactory], ctx: ParamContext,
@@ -162,13 +172,15 @@ def register(app: Flask, factories: Sequence[APIFactory], ctx: ParamContext,
 
 
 def _view(methods: dict[str, list[Route]], ctx: ParamContext) -> Callable[..., Response]:
+    readers = {id(r): Reader(r, ctx) for routes in methods.values() for r in routes}
+
     def view(**path: str) -> Response:
         candidates = methods.get(request.method) or methods.get("GET", [])  # HEAD is GET
         route = next((r for r in candidates if r.applies is None or r.applies(path)), None)
         if route is None:
             cid = path.get("collectionId")
             raise NotFound(f"collection {cid!r} does not exist" if cid else f"no such resource: {request.path}")
-        call = read_call(route, path, ctx)
+        call = readers[id(route)](path)
         for dependency in route.dependencies:
             dependency(call)
         return route.handler(call, **path)

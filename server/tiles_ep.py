@@ -56,7 +56,6 @@ F_TILESET = format_param("json", "tilejson", key="f-tileset",
                          description="json, or tilejson for a Web Mercator tileset")
 F_MVT = format_param("mvt", "pbf", key="f-mvt", description="Vector tiles are served as Mapbox Vector Tiles.")
 COLLECTIONS = Param("collections", "Comma-separated collections (default: all public layers)", parse=_collections)
-TMS_ID = {"tileMatrixSetId": {"type": "string"}}
 ZYX = {n: {"type": "integer", "minimum": 0} for n in ("tileMatrix", "tileRow", "tileCol")}
 TILE_OK = {"200": {"description": "A vector tile.", "content": {MVT_MEDIA_TYPE: {"schema": {
     "type": "string", "format": "binary"}}}},

@@ -41,7 +41,7 @@ def test_no_module_imports_against_the_direction():
     for top, allowed in ALLOWED.items():
         for path in sorted((ROOT / top).rglob("*.py")):
             rel = path.relative_to(ROOT).with_suffix("").parts
-            package = list(rel[:-1]) if rel[-1] != "__init__" else list(rel[:-1])
+            package = list(rel[:-1])  # the folder a module (or an __init__) is in
             for line, target in _imports(path, package):
                 parts = target.split(".")
                 folder = parts[1]

@@ -134,7 +134,7 @@ def test_every_curl_example_answers(readme_client):
     trace = json.loads(answers["/plans/990122-county-master-2022/trace"].data)
     assert len(trace["periods"]) == 2
     stations = json.loads(answers["/collections/stations/items?f=json"].data)
-    assert [f["properties"]["name"] for f in stations["features"]][0] == "玉带河水质监测站"
+    assert next(f["properties"]["name"] for f in stations["features"]) == "玉带河水质监测站"
     cov = json.loads(answers["/collections/dem/coverage?f=json&bbox=117.0,31.4,117.002,31.402"].data)
     assert cov["type"] == "Coverage" and any(v is not None for v in next(iter(cov["ranges"].values()))["values"])
 

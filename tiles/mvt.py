@@ -82,7 +82,7 @@ def _to_native(geoms: np.ndarray, ref: TileRef) -> np.ndarray:
     return shapely.transform(geoms, _mercator, interleaved=False)
 
 
-def encode(spec: TileSpec, fids: list[int], props: list[dict[str, Any]], wkb: list[bytes]) -> bytes:
+def encode(spec: TileSpec, fids: list[int], props: list[dict[str, Any]], wkb: list[bytes | None]) -> bytes:
     """One MVT layer from storage lon/lat geometries (the GeoPackage backend's path)."""
     if not fids:
         return b""

@@ -106,8 +106,3 @@ def tms_document(tms: morecantile.TileMatrixSet) -> dict:
         "matrixWidth": m["matrixWidth"], "matrixHeight": m["matrixHeight"],
     } for m in doc["tileMatrices"]]
     return doc
-
-
-def tiles_for_bbox(tms: morecantile.TileMatrixSet, bbox: tuple[float, float, float, float], z: int):
-    """Tiles of level ``z`` covering a lon/lat bbox."""
-    return tms.tiles(bbox[0], bbox[1], bbox[2], bbox[3], [z])

@@ -48,10 +48,11 @@ def _each(ctx: Context, state: LayerState, chunk: Chunk, cols: list[np.ndarray],
 
 
 def _table(ctx: Context, f: FieldDef, ref_value: str | None) -> CodeTable | None:
-    refs = _TEMPLATE.findall(f.code_table or "")
+    table_id = f.code_table or ""
+    refs = _TEMPLATE.findall(table_id)
     if not refs:
-        return ctx.catalogue.code_tables.get(f.code_table or "")
-    return ctx.catalogue.code_tables.get(f.code_table.replace("{" + refs[0] + "}", str(ref_value)))
+        return ctx.catalogue.code_tables.get(table_id)
+    return ctx.catalogue.code_tables.get(table_id.replace("{" + refs[0] + "}", str(ref_value)))
 
 
 def _judge_code(ctx: Context, layer: Layer, f: FieldDef, code: str | None, name: str | None,
@@ -63,7 +64,7 @@ def _judge_code(ctx: Context, layer: Layer, f: FieldDef, code: str | None, name:
     table = _table(ctx, f, ref)
     if table is None:
         if templated and ref is not None and cfg.enabled("A01"):
-            ref_field = layer.field_map[_TEMPLATE.findall(f.code_table)[0]]
+            ref_field = layer.field_map[_TEMPLATE.findall(f.code_table or "")[0]]
             editions = ctx.catalogue.code_tables[ref_field.code_table].codes if ref_field.code_table else {}
             return "A01", "edition", {"field": f.name, "measured": ref, "expected": "/".join(sorted(editions))}
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,8 @@ def check_required(ctx: Context, inputs: list[LayerInput], catalogue: Catalogue)
     present = {inp.layer.id: inp for inp in inputs}
     for lid in ctx.config.required_for(ctx.level, ctx.type_):
         layer = catalogue.layers[lid]
-        where = {"layer": layer.table_code, "layer_id": lid, "title_zh": layer.title["zh"],
-                 "title_en": layer.title.get("en", layer.title["zh"])}
+        where: dict[str, Any] = {"layer": layer.table_code, "layer_id": lid, "title_zh": layer.title["zh"],
+                                 "title_en": layer.title.get("en", layer.title["zh"])}
         if lid not in present:
             ctx.out.add("C01", "missing", location=ctx.region_outline, measured=None, expected=layer.table_code,
                         **where)
@@ -71,7 +72,7 @@ def check_fields(ctx: Context, state: LayerState) -> None:
     inp = state.inp
     for f in inp.layer.fields:
         info = inp.fields.get(f.name)
-        where = {"layer": inp.name, "layer_id": inp.layer.id, "field": f.name}
+        where: dict[str, Any] = {"layer": inp.name, "layer_id": inp.layer.id, "field": f.name}
         if info is None:
             if ctx.config.enabled("C02"):
                 ctx.out.add("C02", "missing_field" if f.required else "missing_optional", measured=None,

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import shapely
 from pyproj import CRS, Transformer
@@ -95,7 +96,7 @@ def check_crs(inp: LayerInput, cfg: QcConfig, out: Collector, codes_dir: Path | 
     if inp.in_store:
         return  # the store holds EPSG:4490 by construction
     zones = load_zones(codes_dir or PACKAGE_DIR / "codes")
-    where = {"layer": inp.name, "layer_id": inp.layer.id}
+    where: dict[str, Any] = {"layer": inp.name, "layer_id": inp.layer.id}
     epsg: int | None = None
     crs: CRS | None = None
     if not inp.declared_crs:
@@ -165,4 +166,7 @@ def _place(inp: LayerInput, crs: CRS | None) -> tuple[float, float, float, float
         b = t.transform_bounds(*raw, densify_pts=21)
     except (ProjError, CRSError):
         return None
-    return tuple(float(v) for v in b) if all(math.isfinite(v) for v in b) else None
+    if not all(math.isfinite(v) for v in b):
+        return None
+    x0, y0, x1, y1 = (float(v) for v in b)
+    return (x0, y0, x1, y1)

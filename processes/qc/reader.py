@@ -200,8 +200,10 @@ def read_package_layers(path: str | Path, catalogue: Catalogue) -> PackageConten
         upper = {str(n).upper(): (str(n), str(d)) for n, d in zip(info["fields"], info["dtypes"])}
         fields = {f.name: FieldInfo(*upper[f.name]) for f in layer.fields if f.name in upper}
         bounds = info.get("total_bounds")
-        raw_bounds = tuple(float(v) for v in bounds) if bounds is not None and all(
-            math.isfinite(float(v)) for v in bounds) else None
+        raw_bounds: tuple[float, float, float, float] | None = None
+        if bounds is not None and all(math.isfinite(float(v)) for v in bounds):
+            bx0, by0, bx1, by1 = (float(v) for v in bounds)
+            raw_bounds = (bx0, by0, bx1, by1)
         layers.append(LayerInput(name=name, layer=layer, count=int(info.get("features") or 0), fields=fields,
                                  declared_crs=info.get("crs") or None, raw_bounds=raw_bounds,
                                  geometry_type=declared.get(name.upper()) or info.get("geometry_type"),
@@ -257,14 +259,14 @@ def _counted_layers(store: Store, plan: Plan) -> dict[str, tuple[int, tuple[floa
     """Feature count (an upper bound) and extent per layer of an entry, for stores whose plan_layers table
     was never filled (loaded before it existed). The count only sizes the tiles the layer is read in:
     the rows of the whole table are more than enough."""
-    out = {}
+    out: dict[str, tuple[int, tuple[float, float, float, float]]] = {}
     for layer in store.catalogue.layers.values():
         if plan.type not in layer.drawer_types:
             continue
         bbox = store.layer_extent(layer, [plan.id])
         if bbox is None:
             continue
-        out[layer.id] = (int(store.count_rows(layer.id)), tuple(bbox))
+        out[layer.id] = (int(store.count_rows(layer.id)), bbox)
     return out
 
 
@@ -278,6 +280,6 @@ def read_plan_layers(store: Store, plan: Plan) -> list[LayerInput]:
             continue
         fields = {f.name: FieldInfo(f.name, "store") for f in layer.fields}
         out.append(LayerInput(name=layer.table_code, layer=layer, count=count, fields=fields,
-                              declared_crs=f"EPSG:{STORAGE_SRID}", raw_bounds=tuple(bbox), in_store=True,
-                              bounds=tuple(bbox), _chunks=_store_chunks(store, plan.id, tuple(bbox))))
+                              declared_crs=f"EPSG:{STORAGE_SRID}", raw_bounds=bbox, in_store=True,
+                              bounds=bbox, _chunks=_store_chunks(store, plan.id, bbox)))
     return out

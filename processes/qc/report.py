@@ -105,7 +105,7 @@ def write_gpkg(r: QcResult, path: str | Path) -> Path:
     if path.exists():
         path.unlink()
     points: list[tuple[Finding, bytes | None]] = []
-    polys: list[tuple[Finding, bytes]] = []
+    polys: list[tuple[Finding, bytes | None]] = []  # always with WKB; typed as points is, for the loop below
     for f in r.findings:
         g = f.location
         if g is not None and not g.is_empty and shapely.get_type_id(g) in (3, 6, 7):
@@ -117,7 +117,9 @@ def write_gpkg(r: QcResult, path: str | Path) -> Path:
         if g is not None and not g.is_empty and g.geom_type != "Point":
             g = shapely.point_on_surface(g)
         points.append((f, shapely.to_wkb(g) if g is not None and not g.is_empty else None))
-    for i, (layer, rows, gtype) in enumerate(((POINT_LAYER, points, "Point"), (POLYGON_LAYER, polys, "MultiPolygon"))):
+    outputs: tuple[tuple[str, list[tuple[Finding, bytes | None]], str], ...] = (
+        (POINT_LAYER, points, "Point"), (POLYGON_LAYER, polys, "MultiPolygon"))
+    for i, (layer, rows, gtype) in enumerate(outputs):
         data = [np.array([_text(getattr(f, name)) for f, _ in rows], dtype=object) for name in GPKG_FIELDS]
         data[GPKG_FIELDS.index("fid")] = np.array([f.fid if f.fid is not None else -1 for f, _ in rows],
                                                   dtype=np.int64)

@@ -100,7 +100,7 @@ def check_shape(ctx: Context, state: LayerState, chunk: Chunk, valid: np.ndarray
 
 
 # ---- cell by cell -----------------------------------------------------------------------------------
-def _geodesic(geoms: np.ndarray) -> np.ndarray:
+def _geodesic(geoms: np.ndarray | list[shapely.Geometry]) -> np.ndarray:
     return geodesic_area_perimeter(np.asarray(geoms, dtype=object))[0]
 
 
@@ -178,9 +178,9 @@ class CellChecks:
                     self._gaps(lid, pieces, reg, reg_full, inside, box, pairs_here)
                 elif tiling.boundary_layer in self.states:
                     # the layer must fill another layer's outline (e.g. a central-city boundary)
-                    b = data.get(tiling.boundary_layer)
-                    outline = polygonal(shapely.union_all(self._clip(b.geoms, box))) if b is not None and len(b) \
-                        else shapely.Polygon()
+                    boundary = data.get(tiling.boundary_layer)
+                    outline = polygonal(shapely.union_all(self._clip(boundary.geoms, box))) \
+                        if boundary is not None and len(boundary) else shapely.Polygon()
                     shapely.prepare(outline)
                     self._gaps(lid, pieces, outline, False, None, box, pairs_here)
                 elif len(pieces):

@@ -35,7 +35,7 @@ class FeatureBatch:
 
     layer_id: str
     plan_id: str
-    columns: dict[str, Sequence[Any]]
+    columns: dict[str, Sequence[Any] | np.ndarray]
     geometry: np.ndarray
 
     def __len__(self) -> int:
@@ -86,7 +86,6 @@ class FeaturePage:
     wkb: list[bytes | None]
     number_matched: int | None
     matched_exact: bool = True
-    sort_keys: list[tuple] = field(default_factory=list)
     json: list[str] | None = None  # whole GeoJSON features written by the database (JsonOut)
 
 
@@ -510,14 +509,13 @@ class Store(ABC):
             matched, exact = self._count(t, where.sql(), where.params)
         if json_out is not None:
             return FeaturePage(fids=[r[0] for r in rows], properties=[], wkb=[], number_matched=matched,
-                               matched_exact=exact, sort_keys=[(r[0],) for r in rows], json=[r[1] for r in rows])
+                               matched_exact=exact, json=[r[1] for r in rows])
         v = self._value
         return FeaturePage(
             fids=[r[0] for r in rows],
             properties=[dict(zip(names, (v(x) for x in r[1:-1]))) for r in rows],
             wkb=[self._wkb(r[-1]) for r in rows],
             number_matched=matched, matched_exact=exact,
-            sort_keys=[(r[0],) for r in rows],
         )
 
     def get(self, layer: Layer, fid: int) -> FeaturePage:

@@ -681,7 +681,7 @@ class GpkgStore(Store):
                 f"(SELECT fid FROM {quote_ident(name)} WHERE plan_id IN ({ph}))", ids).fetchone()
         if row is None or row[0] is None:
             return None
-        return tuple(row)  # type: ignore[return-value]
+        return tuple(row)
 
     def geometries(self, layer: Layer, plan_ids: Sequence[str],
                    bbox: tuple[float, float, float, float] | None = None,

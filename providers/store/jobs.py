@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 JOB_COLUMNS = ("id", "process_id", "mode", "status", "message", "progress", "created", "started", "updated",
                "finished", "request", "mimetype", "worker", "lease_until", "attempts")
-FINAL = ("successful", "failed", "dismissed")
 
 
 @dataclass

@@ -571,14 +571,20 @@ class PostgisStore(Store):
             # the plain scan's plan gives both the row estimate (parallel aggregate plans
             # report per-worker rows) and the cost a count would have
             cur.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_sql} WHERE {where_sql}", params)
-            plan = cur.fetchone()[0]
+            row = cur.fetchone()
+            if row is None:  # EXPLAIN answers one row
+                raise StoreError("the store could not answer this request")
+            plan = row[0]
             if isinstance(plan, str):
                 plan = json.loads(plan)
             top = plan[0]["Plan"]
             estimate = int(top["Plan Rows"])
             if float(top["Total Cost"]) <= self.count_max_cost and estimate <= self.count_max_rows:
                 cur.execute(f"SELECT count(*) FROM {table_sql} WHERE {where_sql}", params)
-                return int(cur.fetchone()[0]), True
+                counted = cur.fetchone()
+                if counted is None:  # count(*) answers one row
+                    raise StoreError("the store could not answer this request")
+                return int(counted[0]), True
             return estimate, False
 
     def vector_tile(self, layer: Layer, spec: Any) -> bytes:
@@ -631,7 +637,8 @@ class PostgisStore(Store):
                 f"(SELECT ST_Extent(geom) e FROM {qualified(name)} WHERE plan_id = ANY(%s)) x", (ids,))
         if not rows or rows[0][0] is None:
             return None
-        return tuple(float(v) for v in rows[0])  # type: ignore[return-value]
+        x0, y0, x1, y1 = (float(v) for v in rows[0])
+        return (x0, y0, x1, y1)
 
     def geometries(self, layer: Layer, plan_ids: Sequence[str],
                    bbox: tuple[float, float, float, float] | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,7 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
     plans.append(detailed_plan_entry(unit, admin))
 
     area = P.area
-    meta = {
+    meta: dict[str, Any] = {
         "seed": seed,
         "parcels": len(P),
         "cell_km": P.cell_km,

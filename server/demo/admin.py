@@ -61,10 +61,6 @@ class Admin:
         """The 6-digit county code of every parcel."""
         return np.array([c for c, _, _ in COUNTIES], dtype=object)[self.county]
 
-    def county_mask(self, code: str) -> np.ndarray:
-        """Which parcels are in county ``code``."""
-        return self.county == [c for c, _, _ in COUNTIES].index(code)
-
     def names(self) -> dict[str, str]:
         """Region code -> name, for every region."""
         out = {PROVINCE[0]: PROVINCE[1], CITY[0]: CITY[1]}
@@ -146,7 +142,7 @@ def build_admin(rng: np.random.Generator, parcels: Parcels, terrain: Terrain) ->
     township = np.zeros(n, dtype=np.int32)
     townships: list[Township] = []
     tw_noise = (box_noise[2], box_noise[3])
-    for ci, (code, cname, seat_name) in enumerate(COUNTIES):
+    for ci, (code, _name, seat_name) in enumerate(COUNTIES):
         members = np.flatnonzero(county == ci)
         cand = members[flat[members]]
         if len(cand) < 10:

@@ -16,7 +16,6 @@ from .noise import ValueNoise, to_uniform
 from .parcels import Parcels
 from .terrain import FRAME, NOISE_BOX, Terrain
 
-ZONES = ("211", "212", "213")  # 城镇集中建设区, 城镇弹性发展区, 特别用途区
 HXLX = ("水源涵养", "生物多样性维护", "水土保持")
 FARMLAND_SHARE = 0.8
 # dissolve blocks, in grid cells at 20,000 parcels; they grow slowly with the parcel count,
@@ -97,8 +96,8 @@ def urban_boundaries(rng: np.random.Generator, parcels: Parcels, lu: LandUse, ad
             zone[hit & corridor] = 213
         if c.kind == "central":
             th = np.arctan2(y - c.y, x - c.x)
-            gap = np.abs((th - wedge + np.pi) % (2 * np.pi) - np.pi)
-            zone[hit & (gap < 0.17) & (nd > 0.35)] = 213  # a green wedge into the centre
+            off_wedge = np.abs((th - wedge + np.pi) % (2 * np.pi) - np.pi)
+            zone[hit & (off_wedge < 0.17) & (nd > 0.35)] = 213  # a green wedge into the centre
         owner[hit] = i
     # water bodies and mines stay outside any boundary
     keep_out = np.isin(lu.cls, [C["1103"], C["0602"]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pyproj
@@ -51,6 +52,12 @@ class Frame:
     def to_lonlat(self, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(east, north) km to lon/lat."""
         return np.asarray(x) / self.kx + self.lon0, np.asarray(y) / self.ky + self.lat0
+
+    @overload
+    def geom_to_lonlat(self, geom: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def geom_to_lonlat(self, geom: shapely.Geometry) -> shapely.Geometry: ...
 
     def geom_to_lonlat(self, geom: shapely.Geometry | np.ndarray) -> shapely.Geometry | np.ndarray:
         """A km-frame geometry (or array of them) in lon/lat."""

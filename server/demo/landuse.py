@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,7 @@ class UrbanCore:
     x: float
     y: float
     radius_km: float
-    wobble: object  # angle -> [-1, 1]
+    wobble: Callable[[np.ndarray], np.ndarray]  # angle -> [-1, 1]
 
     def norm_dist(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Distance from the core over its (wobbly) radius: below 1 is inside."""
@@ -232,10 +233,10 @@ def classify(rng: np.random.Generator, parcels: Parcels, terrain: Terrain, admin
     # centre line where the river is narrower than a parcel: a continuous chain at any resolution
     for r in terrain.rivers:
         w = max(r.halfwidth_km, 0.5 * cell)
-        cand = np.flatnonzero(rkm < w + 0.1)
-        d = shapely.distance(r.line_km, shapely.points(x[cand], y[cand]))
+        close = np.flatnonzero(rkm < w + 0.1)
+        d = shapely.distance(r.line_km, shapely.points(x[close], y[close]))
         on = np.zeros(n, dtype=bool)
-        on[cand[d < w]] = True
+        on[close[d < w]] = True
         put(on, C["1101"])
 
     # settlements
@@ -436,7 +437,7 @@ def dltb_columns(labels: Labels, parcels: Parcels, admin: Admin, slope: np.ndarr
     names = np.array([labels("sandiao_dlbm", c) for c in CODES], dtype=object)
     t_code = np.array([t.code + "000" for t in admin.townships], dtype=object)
     t_name = np.array([t.name for t in admin.townships], dtype=object)
-    grade = np.where(CROPLAND[cls], slope_grade(slope), None)
+    grade = np.where(CROPLAND[cls], slope_grade(slope), np.array(None, dtype=object))
     return {
         "BSM": bsm,
         "YSDM": [None] * len(cls),

@@ -11,6 +11,8 @@ import shapely
 from numpy.typing import ArrayLike
 from rasterio.transform import from_origin
 
+from onemap.config.errors import OneMapError
+
 from .geo import Frame, angular_profile, metres_per_degree, smoothstep
 from .noise import ValueNoise
 
@@ -43,10 +45,6 @@ class River:
         """The vertices in lon/lat, (n, 2)."""
         lon, lat = FRAME.to_lonlat(self.km[:, 0], self.km[:, 1])
         return np.column_stack([lon, lat])
-
-    def line_lonlat(self) -> shapely.LineString:
-        """The river in lon/lat."""
-        return shapely.LineString(self.lonlat())
 
 
 @dataclass
@@ -214,7 +212,7 @@ def build_terrain(rng: np.random.Generator) -> Terrain:
 
     rivers: list[River] = []
     river_d = np.full(z.shape, CARVE_CUTOFF_KM, dtype=np.float32)
-    main_d = None
+    main_d: np.ndarray | None = None
     for (name, kind, hw), path in zip(names, paths):
         seg = np.hypot(*np.diff(path, axis=0).T)
         to_end = np.r_[np.cumsum(seg[::-1])[::-1], 0.0]
@@ -264,6 +262,8 @@ def build_terrain(rng: np.random.Generator) -> Terrain:
         block = z[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         block[inside] = level
 
+    if main_d is None:  # names[0] is the main river: the loop's first pass sets it
+        raise OneMapError("the demo terrain has no main river")
     dem = z.astype(np.float32)
     transform = from_origin(WEST, NORTH, RES, RES)
     return Terrain(
