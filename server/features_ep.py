@@ -78,6 +78,9 @@ class FeaturesAPI(APIFactory):
         self.pg = pg
         self.tags = tuple({"name": lid, "description": f"{layer.t('title')} / {layer.t('title', 'en')}"}
                           for lid, layer in catalogue.collections.items())
+        # each collection's queryables as query parameters (?DLBM=0101), made once
+        self._property_params = {lid: {name: property_param(f) for name, f in layer.queryables.items()}
+                                 for lid, layer in catalogue.collections.items()}
 
     # ---- declarations ----------------------------------------------------------------------------------
     def layer(self, collection_id: str) -> Layer:
@@ -90,8 +93,7 @@ class FeaturesAPI(APIFactory):
         return path.get("collectionId") in self.catalogue.collections
 
     def _queryables(self, path: Any) -> dict[str, Param]:
-        layer = self.catalogue.collections.get(path.get("collectionId", ""))
-        return {name: property_param(f) for name, f in layer.queryables.items()} if layer else {}
+        return self._property_params.get(path.get("collectionId", ""), {})
 
     def _instances(self, with_queryables: bool = False) -> list[Instance]:
         out = []
