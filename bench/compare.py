@@ -343,7 +343,8 @@ def run_size(n: int, args: argparse.Namespace, db: Callable[[int], str] | str) -
         if args.baseline:
             dem = data_dir / "dem.tif"
             result["servers"] = versus.run_pair(url, ROOT, Path(args.baseline), WORK / "compare" / "versus", facts,
-                                                kinds, args, expected, dem if dem.exists() else None)
+                                                kinds, args, expected, dem if dem.exists() else None,
+                                                args.baseline_database)
             return result
         for name in args.servers:
             try:
@@ -494,6 +495,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--baseline", metavar="CHECKOUT",
                     help="time this checkout's OneMap against another checkout's (its own .venv), in alternated "
                          "rounds on the same database: a change's before/after (bench/versus.py)")
+    ap.add_argument("--baseline-database", metavar="URL",
+                    help="with --baseline: the baseline's own database holding the same demo region (loaded by "
+                         "the baseline's `onemap demo`), when the change altered the store's layout")
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--markdown", metavar="RESULTS_JSON",
                     help="print the table of a results file (compare-<parcels>.json) as Markdown; runs nothing")

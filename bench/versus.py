@@ -4,8 +4,8 @@ Both servers run at once on the same database, each from its own checkout's ``.v
 own data folder (tile caches apart). Every kind timed with wrk is measured in alternated
 rounds, A B B A A B (``PAIRED_ROUNDS`` of ``duration/3`` seconds each), so the drift of a
 noisy machine falls on both alike; the ratio is this checkout's req/s over the baseline's.
-Cold tiles are requested once each by both, the order alternating from one zoom to the next
-(the second server finds the database's pages warm, so each zoom favours one side once).
+Cold tiles are requested once each by both: each renders half of them first (the database's
+pages cold) and the other half second (warm from the other server's reads).
 """
 
 from __future__ import annotations
@@ -56,8 +56,13 @@ def _alternate(a: srv.Running, b: srv.Running, reqs: list[Request], args: argpar
 
 
 def run_pair(url: str, checkout: Path, baseline: Path, work: Path, facts: dict, kinds: list[Kind],
-             args: argparse.Namespace, expected: dict[str, list], dem: Path | None) -> dict[str, dict]:
-    """Figures of both servers per kind, measured in alternated rounds; ``paired`` holds the round ratios."""
+             args: argparse.Namespace, expected: dict[str, list], dem: Path | None,
+             baseline_url: str | None = None) -> dict[str, dict]:
+    """Figures of both servers per kind, measured in alternated rounds; ``paired`` holds the round ratios.
+
+    ``baseline_url``: the baseline's own database (the same demo region loaded by the baseline's
+    code), for a change that also changed the store's layout.
+    """
     dirs = {}
     for name in ("onemap", "baseline"):
         d = work / f"data-{name}"
@@ -67,11 +72,11 @@ def run_pair(url: str, checkout: Path, baseline: Path, work: Path, facts: dict, 
             (d / "dem.tif").symlink_to(dem.resolve())
         dirs[name] = d
     a = start_checkout("onemap", checkout, url, dirs["onemap"], work)
-    b = start_checkout("baseline", baseline, url, dirs["baseline"], work)
+    b = start_checkout("baseline", baseline, baseline_url or url, dirs["baseline"], work)
     out = {s.name: {"startup_s": round(s.startup_s, 2), "config": s.config, "version": s.version, "kinds": {}}
            for s in (a, b)}
     try:
-        for i, kind in enumerate(kinds):
+        for kind in kinds:
             reqs = kindmod.requests(kind, "onemap")
             if isinstance(reqs, NA):
                 for s in (a, b):
@@ -87,12 +92,18 @@ def run_pair(url: str, checkout: Path, baseline: Path, work: Path, facts: dict, 
                     out[s.name]["kinds"][kind.id] = {"na": verdicts[s.name].reason or "the other server failed"}
                 continue
             if kind.mode == "once":
-                order = (a, b) if i % 2 == 0 else (b, a)
-                for s in order:
-                    shutil.rmtree(dirs[s.name] / "tiles", ignore_errors=True)
-                    res = run_once(s.url, reqs, args.connections, args.timeout, budget_s=args.duration,
-                                   headers=checks.HEADERS)
-                    out[s.name]["kinds"][kind.id] = {**res.as_dict(), "sample": verdicts[s.name].detail}
+                # each server renders one half of the tiles while the database's pages are cold and the
+                # other half after the other server has read them: the same share of each for both
+                halves = (reqs[0::2], reqs[1::2])
+                parts: dict[str, list[Result]] = {"onemap": [], "baseline": []}
+                for first, second, tiles in ((a, b, halves[0]), (b, a, halves[1])):
+                    for s in (first, second):
+                        shutil.rmtree(dirs[s.name] / "tiles", ignore_errors=True)
+                        parts[s.name].append(run_once(s.url, tiles, args.connections, args.timeout,
+                                                      budget_s=args.duration / 2, headers=checks.HEADERS))
+                for s in (a, b):
+                    out[s.name]["kinds"][kind.id] = {**combine(parts[s.name]).as_dict(),
+                                                     "sample": verdicts[s.name].detail}
                 continue
             if kind.zoom is not None or kind.id == "wmts":  # cached: every tile fetched once first, untimed
                 for s in (a, b):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from onemap.config import pygeoapi_config
 from onemap.config.catalogue import Catalogue, get_catalogue
@@ -25,6 +26,7 @@ from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
 
 from . import openapi as openapi_mod
+from .basemaps import MOUNT as BASEMAPS_MOUNT
 from .basemaps import BasemapsAPI
 from .cached_tiles import CachedTiles
 from .core_ep import CoreAPI
@@ -121,8 +123,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     install(app, settings.gzip_min_bytes)
     om.routes = register(app, om.factories, om.params, route_dependencies)
     om.document()
-    # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method
-    app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]
+    # cached tiles and basemaps are answered in front of Flask, where no dependency runs: only while none
+    # guards them (Flask's documented way to add WSGI middleware; its types declare wsgi_app a method)
+    def guarded(prefix: str) -> bool:
+        return any(d.matches(r) for d in route_dependencies for r in om.routes if r.path.startswith(prefix))
+
+    if not guarded(BASEMAPS_MOUNT):
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {BASEMAPS_MOUNT: om.basemaps})  # type: ignore[method-assign]
+    if not guarded("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/"):
+        app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]
     return app
 
 

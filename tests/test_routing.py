@@ -101,3 +101,34 @@ def test_links_carry_the_mount_prefix_without_a_public_url(settings, prefix):
 def test_the_public_url_wins_over_the_request(client):
     doc = json.loads(client.get("/collections/dltb/items?limit=1", headers={"Host": "evil.example"}).data)
     assert all(link["href"].startswith("http://testserver/") for link in doc["links"])
+
+
+def test_a_dependency_on_tiles_also_guards_cached_tiles(settings):
+    from onemap.config.errors import Forbidden
+    from onemap.server.app import create_app
+
+    tile = "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"
+    url = "/collections/dltb/tiles/WebMercatorQuad/12/3379/1700"
+
+    def refuse(call: Call) -> None:
+        raise Forbidden("no tiles here")
+
+    app = create_app(settings, route_dependencies=[RouteDependency(refuse, paths=(tile,))])
+    c = app.test_client()
+    for _ in range(2):  # the second time the tile would be in the cache
+        r = c.get(url, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 403
+
+
+def test_a_dependency_on_basemaps_guards_every_basemap_request(settings):
+    from onemap.config.errors import Forbidden
+    from onemap.server.app import create_app
+
+    def refuse(call: Call) -> None:
+        raise Forbidden("no basemaps here")
+
+    app = create_app(settings, route_dependencies=[RouteDependency(refuse, paths=("/basemaps/{path}",))])
+    c = app.test_client()
+    assert c.get("/basemaps/wmts/1.0.0/WMTSCapabilities.xml").status_code == 403
+    open_app = create_app(settings)
+    assert open_app.test_client().get("/basemaps/wmts/1.0.0/WMTSCapabilities.xml").status_code == 200
