@@ -82,5 +82,5 @@ default_mtime
 signum
 frame
 
-# the 403 of access control: raised by the next issue's checks, used by tests now (config/errors.py)
-Forbidden
+# flask.g: the call a request's audit record is written for (server/access.py, read in Access.after)
+_.onemap_call

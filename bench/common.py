@@ -60,6 +60,21 @@ def load_demo(url: str, parcels: int, data_dir: Path) -> float:
     return time.monotonic() - t0
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a server started in a session of its own (and its children): SIGTERM, then SIGKILL after 20 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+
 @dataclass
 class Server:
     url: str
@@ -67,14 +82,7 @@ class Server:
     started_s: float
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc)
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:

@@ -25,6 +25,10 @@ PlanType = Literal["master", "detailed", "special", "survey"]
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+
+Tier = Literal["public", "partner", "internal"]  # who may see a layer or run a process (roles rank above)
+TIERS: tuple[str, ...] = ("public", "partner", "internal")
+
 class FieldDef(BaseModel):
     """One attribute of a layer."""
 
@@ -94,7 +98,7 @@ class Layer(BaseModel):
     keywords: dict[str, list[str]] = Field(default_factory=dict)
     category: Literal["status_quo", "planning", "control_line", "management", "registry"]
     geometry: Literal["MultiPolygon", "MultiLineString", "MultiPoint"]
-    tier: Literal["public", "partner", "internal"]
+    tier: Tier
     drawer_types: list[PlanType]
     ysdm: Ysdm | None = None
     # the layer's four digits in its features' 标识码 (BSM = 6-digit region code + these + 8-digit
@@ -212,8 +216,15 @@ REGISTRY = Layer(
 class Catalogue:
     """The validated catalogue with its code tables."""
 
-    def __init__(self, layers: list[Layer], categories: dict[str, I18n], code_tables: dict[str, CodeTable]):
+    def __init__(self, layers: list[Layer], categories: dict[str, I18n], code_tables: dict[str, CodeTable],
+                 process_tiers: dict[str, Tier] | None = None):
+        ids = [layer.id for layer in layers]
+        twice = sorted({lid for lid in ids if ids.count(lid) > 1})
+        if twice:  # a mapping by id would keep one of them silently
+            raise ConfigError(f"the catalogue lists layer {', '.join(twice)} more than once; layer ids are unique")
         self.layers: dict[str, Layer] = {layer.id: layer for layer in layers}
+        # who may run each process (OGC API - Processes id -> tier); a process not listed is internal
+        self.process_tiers: dict[str, Tier] = dict(process_tiers or {})
         self.categories = categories
         self.code_tables = code_tables
         self.registry = REGISTRY
@@ -281,7 +292,7 @@ def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
     """Read and validate the catalogue and its code tables; a mistake is a ConfigError."""
     raw = read_yaml(catalogue_path, "catalogue")
     if not isinstance(raw, dict) or raw.get("version") != 1:
-        raise ConfigError(f"{catalogue_path}: expected a mapping with 'version: 1'")
+        raise ConfigError(f"{Path(catalogue_path).name}: expected a mapping with 'version: 1'")
     inline = dict(raw.get("code_tables_inline") or {})
     inline["plan_level"] = {"title": {"zh": "规划层级", "en": "Plan level"}, "codes": PLAN_LEVELS}
     inline["plan_type"] = {"title": {"zh": "规划类型", "en": "Plan type"}, "codes": PLAN_TYPES}
@@ -298,7 +309,13 @@ def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
             raise ConfigError(f"catalogue layer {lid}: {where}: {first['msg']}") from err
     if not layers:
         raise ConfigError("the catalogue lists no layers")
-    return Catalogue(layers, raw.get("categories") or {}, tables)
+    tiers: dict[str, Tier] = {}
+    for pid, spec in (raw.get("processes") or {}).items():
+        tier = spec.get("tier") if isinstance(spec, dict) else None
+        if tier not in TIERS:
+            raise ConfigError(f"catalogue process {pid}: tier must be one of {', '.join(TIERS)}")
+        tiers[str(pid)] = tier
+    return Catalogue(layers, raw.get("categories") or {}, tables, tiers)
 
 
 @lru_cache(maxsize=4)

@@ -97,7 +97,7 @@ def load_code_tables(codes_dir: Path, inline: dict | None = None) -> dict[str, C
                         confidence=(row.get(spec.get("row_confidence", ""), "") or "").strip() or None,
                     )
         except OSError as err:
-            raise ConfigError(f"cannot read code table {tid} ({path}): {err}") from err
+            raise ConfigError(f"cannot read code table {tid} ({path.name}): {err.strerror}") from err
         except KeyError as err:
             raise ConfigError(f"code table {tid}: column {err} missing in {path.name}") from err
         if not table.codes:

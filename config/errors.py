@@ -67,6 +67,24 @@ class Conflict(OneMapError):
     code = "Conflict"
 
 
+class UnsupportedMediaType(OneMapError):
+    """The body is not of a media type the route takes (415)."""
+
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    code = "UnsupportedMediaType"
+
+
+class TooManyRequests(OneMapError):
+    """A rate limit or a quota is reached (429); ``retry_after`` says when to come back."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "TooManyRequests"
+
+    def __init__(self, description: str, retry_after: int = 60) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(OneMapError):
     """An input exceeds a configured limit (413)."""
 
@@ -84,6 +102,17 @@ class StoreError(OneMapError):
     """The store could not answer (500; detail in the log, not in the message)."""
 
     code = "NoApplicableCode"
+
+
+class ServiceUnavailable(OneMapError):
+    """The store is away for now (database stopped, disk full, file unreadable): try again later (503).
+
+    Answered with a ``Retry-After`` header (server/http.py); nothing was changed by the request.
+    """
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "ServiceUnavailable"
+    retry_after: int = 5  # seconds a client should wait before trying again
 
 
 class LoadError(OneMapError):

@@ -11,8 +11,12 @@ from .errors import ConfigError
 
 
 def read_yaml(path: Path, what: str) -> Any:
-    """The parsed file; a missing or malformed file is a ConfigError naming ``what`` it holds."""
+    """The parsed file; a missing or malformed file is a ConfigError naming ``what`` it holds (and the file by
+    its name: the message may reach a client, which is not told where the server keeps its files)."""
+    name = Path(path).name
     try:
         return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the {what} {path}: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read the {what} {name}: {err.strerror or type(err).__name__}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"the {what} {name} is not valid YAML: {err}") from err

@@ -55,6 +55,24 @@ class ProcessSection:
 
 
 @dataclass(frozen=True)
+class AccessSection:
+    """Who may call: the identity provider, origins, limits and the audit trail's retention."""
+
+    oidc_issuer: str | None
+    oidc_audience: str | None
+    oidc_jwks_url: str | None
+    oidc_role_claim: str
+    oidc_region_claim: str
+    cors_origins: tuple[str, ...]
+    audit_keep_days: float
+    rate_limit: str
+    rate_limit_execute: str
+    jobs_per_day: int
+    heavy_slots: int
+    rate_limit_storage: str
+
+
+@dataclass(frozen=True)
 class BasemapSection:
     """MapProxy's basemaps and the upstream services' keys."""
 
@@ -133,6 +151,31 @@ class Settings(BaseSettings):
     qc_rules: Path | None = Field(default=None, description="a province's own qc.yaml, merged onto OneMap's")
     dem: Path | None = Field(default=None, description="the DEM (slope for site selection); default data_dir/dem.tif")
 
+    # ---- access -----------------------------------------------------------------------------------
+    oidc_issuer: str | None = Field(default=None, description="the OpenID Connect issuer whose JWTs are accepted")
+    oidc_audience: str | None = Field(default=None, description="the audience those JWTs must name")
+    oidc_jwks_url: str | None = Field(default=None, description="the issuer's JWKS (default: from its discovery)")
+    oidc_role_claim: str = Field(default="onemap_role", description="the claim holding the OneMap role(s)")
+    oidc_region_claim: str = Field(default="onemap_region", description="the claim limiting a user to a region")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins (scheme://host[:port]) whose pages may call with credentials or "
+                                          "change state (JSON list); any origin may read the public tier")
+    audit_keep_days: float = Field(default=1830.0, gt=0, description="retention of the audit trail (days)")
+    rate_limit: str = Field(default="3000/minute",
+                            description="requests per caller (a user, else an address), limits' notation")
+    rate_limit_execute: str = Field(default="30/minute", description="process executions per caller")
+    jobs_per_day: int = Field(default=500, ge=1, description="process executions (synchronous or jobs) a caller may start in 24 hours "
+                                                         "(admins: any number)")
+    heavy_slots: int = Field(default=1, ge=1,
+                             description="process executions run at once on this host, all its server processes "
+                             "together (keep it below the workers so that light requests stay answered); a "
+                             "synchronous one finding none free is a 503, a job waits in the queue")
+    trusted_proxies: int = Field(default=0, ge=0, le=4,
+                                 description="proxies in front whose X-Forwarded-For names the client (onemap serve's "
+                                             "nginx: 1)")
+    rate_limit_storage: str = Field(default="memory://",
+                                    description="where rate limits count: memory:// (per process) or redis://...")
+
     # ---- basemaps ---------------------------------------------------------------------------------
     basemaps: Path = Field(default=PACKAGE_DIR / "basemaps.yaml", description="the basemap definitions")
     mapproxy_demo: bool = Field(default=False, description="serve MapProxy's demo pages (not in production)")
@@ -153,6 +196,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"ONEMAP_DEFAULT_ITEMS ({self.default_items}) is above ONEMAP_MAX_ITEMS ({self.max_items})"
             )
+        from limits import parse_many
+
+        for name in ("rate_limit", "rate_limit_execute"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"ONEMAP_{name.upper()}: {getattr(self, name)!r} is not a rate such as 600/minute"
+                                 ) from None
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("ONEMAP_OIDC_ISSUER needs ONEMAP_OIDC_AUDIENCE (tokens for other services are refused)")
         return self
 
     # ---- sections ---------------------------------------------------------------------------------
@@ -170,6 +223,13 @@ class Settings(BaseSettings):
     def processes(self) -> ProcessSection:
         return ProcessSection(self.max_boundary_vertices, self.max_boundary_km2, self.max_search_km2,
                               self.compliance_rules, self.qc_rules, self.dem_path)
+
+    @property
+    def access(self) -> AccessSection:
+        return AccessSection(self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url, self.oidc_role_claim,
+                             self.oidc_region_claim, tuple(o.rstrip("/") for o in self.cors_origins),
+                             self.audit_keep_days, self.rate_limit, self.rate_limit_execute, self.jobs_per_day,
+                             self.heavy_slots, self.rate_limit_storage)
 
     @property
     def basemap(self) -> BasemapSection:

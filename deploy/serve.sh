@@ -5,4 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 deploy/venv.sh
+# nginx in front keeps slow clients from holding gunicorn's workers (server/front.py); without root
+# to install it, onemap serve says so and serves with gunicorn alone
+deploy/system-packages.sh nginx || true
 exec .venv/bin/onemap serve "$@"

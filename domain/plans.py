@@ -62,6 +62,8 @@ PLAN_STATUSES: dict[str, dict[str, str]] = {
 }
 # A plan's features are "in force" (or were) only once it has been filed.
 FILED_STATES = ("filed", "superseded", "withdrawn")
+# what anyone may read of the registry: a plan once approved; submissions under review are internal
+PUBLIC_STATES = ("approved", *FILED_STATES)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "submitted": ("checked", "rejected"),
     "checked": ("approved", "rejected"),

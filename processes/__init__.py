@@ -1,5 +1,13 @@
 """OGC API - Processes: compliance review, site selection, plan QC, transmission check."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from onemap.config.catalogue import Catalogue
+    from onemap.config.settings import Settings
+
 # process id -> its pygeoapi processor plugin (dotted path)
 PROCESSES: dict[str, str] = {
     "compliance-review": "onemap.processes.compliance.ComplianceReviewProcessor",
@@ -7,6 +15,21 @@ PROCESSES: dict[str, str] = {
     "plan-qc": "onemap.processes.plan_qc.PlanQcProcessor",
     "transmission-check": "onemap.processes.transmission.TransmissionCheckProcessor",
 }
+
+
+def check_rule_files(settings: Settings, catalogue: Catalogue) -> None:
+    """The rule files of the processes (``ONEMAP_COMPLIANCE_RULES``, ``ONEMAP_QC_RULES``, transmission),
+    read and checked against the catalogue: a mistake is a ConfigError when the server starts and in
+    ``onemap config validate``, not at the first request that needs the file."""
+    from pathlib import Path
+
+    from .compliance import check_rules_against, load_rules
+    from .qc.config import DEFAULT_PATH, load_qc_config
+    from .transmission import load_rules as load_transmission_rules
+
+    check_rules_against(load_rules(Path(settings.processes.compliance_rules)), catalogue)
+    load_qc_config(catalogue, settings.processes.qc_rules or DEFAULT_PATH)
+    load_transmission_rules()
 
 
 def load_processors(store_url: str) -> dict:

@@ -51,6 +51,7 @@ class RunContext:
     deadline: float  # time.monotonic() value
     report: Callable[[int, str], str] | None = None  # returns the job's status ("dismissed" = stop)
     notes: list[str] = field(default_factory=list)
+    owner: str | None = None  # the signed-in user the run is for (certificates and registry moves name them)
 
     def progress(self, percent: int, message: str) -> None:
         """Report progress; stops the run when the job was dismissed or its time is up."""

@@ -112,6 +112,9 @@ def read_gml(root: etree._Element, crs_param: tuple[SourceCrs, bool] | None, bud
         info, area = feature_info(props, fid, en, zh, notes)
         polys = [p for g in geoms for p in ([g] if _local(g) in ("Polygon", "PolygonPatch") else
                                             [e for e in g.iter() if _is_gml(e, "Polygon", "PolygonPatch")])]
+        if not polys:  # e.g. an empty gml:MultiSurface: nothing to read an area from
+            kind = _local(geoms[0])
+            fail(f"{en}: its gml:{kind} holds no gml:Polygon", f"{zh}：其gml:{kind}中没有gml:Polygon")
         crs: SourceCrs | None = None
         polygons = []
         for pi, poly in enumerate(polys, start=1):

@@ -104,7 +104,8 @@ def archive(ctx: Any, ref: dict[str, str], process_id: str, inputs: dict[str, An
         "result": result,
     }
     ctx.store.add_certificate(cert_id, process_id, subject_plan_id, created,
-                              json.dumps(doc, ensure_ascii=False, sort_keys=True, default=str), html)
+                              json.dumps(doc, ensure_ascii=False, sort_keys=True, default=str), html,
+                              owner=getattr(ctx, "owner", None))
 
 
 def certificate_html(store: Any, settings: Any, cert_id: str) -> str | None:

@@ -32,6 +32,19 @@ VERDICT_ORDER = {"pass": 0, "conditional": 1, "undetermined": 2, "fail": 3}
 VERDICT_TEXT = {"pass": ("符合", "compliant"), "conditional": ("有条件符合", "compliant with conditions"),
                 "undetermined": ("无法判定", "undetermined"), "fail": ("不符合", "not compliant")}
 KINDS = ("overlap", "containment", "zone_use", "land_use_match", "survey_breakdown")
+PROJECT_TYPES = ("ordinary", "major_infrastructure")
+# the outcomes each kind of check reads: a name, or (name, what it is chosen by: each project type, or
+# whether the use is urban construction); zone_use also reads the verdicts its zones name
+_OUTCOMES: dict[str, tuple[str | tuple[str, tuple[str, ...]], ...]] = {
+    "overlap": ("clear", ("overlap", PROJECT_TYPES)),
+    "containment": ("inside", ("partly", ("urban", "other")), ("outside", ("urban", "other"))),
+    "zone_use": ("allowed", "none", "conditional"),
+    "land_use_match": ("match", "conditional", "fail", "outside"),
+    "survey_breakdown": ("cropland", "no_cropland"),
+}
+# the fields each kind reads from its layer's features
+_FIELDS = {"zone_use": ("GHFQMC",), "land_use_match": ("YDYHFLDM", "YDYHFLMC", "YDYHBB"),
+           "survey_breakdown": ("DLBM",)}
 
 BOUNDARY_INPUT = {
     "title": "项目范围 / Project boundary",
@@ -63,20 +76,121 @@ DATE_INPUT = {
 
 @lru_cache(maxsize=4)
 def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
-    """The rule file, checked for shape (kinds, verdicts, layers are checked against the catalogue)."""
+    """The rule file, checked for everything the review reads from it (the layers against the catalogue:
+    ``check_rules_against``); a mistake is a ConfigError naming the file and the rule."""
     rules = read_yaml(path, "compliance rules")
-    if not isinstance(rules, dict) or rules.get("version") != 1 or not rules.get("checks"):
-        raise ConfigError(f"{path}: expected 'version: 1' and a list of checks")
-    for check in rules["checks"]:
-        if check.get("kind") not in KINDS:
-            raise ConfigError(f"compliance rule {check.get('id')}: unknown kind {check.get('kind')!r}")
+    name = Path(path).name
+    if not isinstance(rules, dict) or rules.get("version") != 1 or not isinstance(rules.get("checks"), list) \
+            or not rules["checks"]:
+        raise ConfigError(f"{name}: expected 'version: 1' and a list of checks")
+    _check_top(rules, name)
+    ids = set()
+    for i, check in enumerate(rules["checks"], start=1):
+        cid = check.get("id") if isinstance(check, dict) else None
+        if not isinstance(cid, str) or not cid or cid in ids:
+            raise ConfigError(f"{name}: check {i} needs an id of its own")
+        ids.add(cid)
+        _check_rule(check, f"{name}: compliance rule {cid}")
     return rules
 
 
+def _texts(value: Any, where: str, **fields: str) -> None:
+    """A {zh, en} message; one the review fills in (``fields`` given) has only those placeholders."""
+    if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in ("zh", "en")):
+        raise ConfigError(f"{where}: expected a text in zh and en")
+    for lang in ("zh", "en") if fields else ():
+        try:
+            value[lang].format(**fields)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ConfigError(f"{where}: the {lang} text has a placeholder it cannot fill ({err})") from None
+
+
+def _codes(value: Any, where: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ConfigError(f"{where}: expected a list of land-use codes (strings)")
+
+
+def _check_top(rules: dict[str, Any], name: str) -> None:
+    types = rules.get("project_types")
+    if not isinstance(types, dict) or set(PROJECT_TYPES) - set(types):
+        raise ConfigError(f"{name}: project_types must name {', '.join(PROJECT_TYPES)}")
+    for key, label in types.items():
+        _texts(label, f"{name}: project_types.{key}")
+    _codes(rules.get("urban_construction_uses"), f"{name}: urban_construction_uses")
+    _codes(rules.get("urban_construction_except", []), f"{name}: urban_construction_except")
+    undetermined = rules.get("undetermined")
+    if not isinstance(undetermined, dict):
+        raise ConfigError(f"{name}: undetermined needs the messages 'none' and 'partly'")
+    _texts(undetermined.get("none"), f"{name}: undetermined.none", title_zh="", title_en="")
+    _texts(undetermined.get("partly"), f"{name}: undetermined.partly", ha="", mu="")
+
+
+def _outcome_of(outcomes: dict[str, Any], key: str, where: str, **fields: str) -> None:
+    outcome = outcomes.get(key)
+    if not isinstance(outcome, dict) or outcome.get("verdict") not in VERDICT_ORDER:
+        raise ConfigError(f"{where}: outcome {key} needs a verdict ({', '.join(VERDICT_ORDER)}) and a message")
+    _texts(outcome.get("message"), f"{where}: outcome {key}", **fields)
+
+
+def _share(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{where}: expected a share between 0 and 1")
+
+
+def _check_rule(check: dict[str, Any], where: str) -> None:
+    kind = check.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    if not isinstance(check.get("layer"), str):
+        raise ConfigError(f"{where}: needs a layer")
+    _texts(check.get("title"), f"{where}: title")
+    _texts(check.get("rule"), f"{where}: rule")
+    outcomes = check.get("outcomes")
+    if not isinstance(outcomes, dict):
+        raise ConfigError(f"{where}: needs its outcomes")
+    for entry in _OUTCOMES[kind]:
+        if isinstance(entry, str):
+            _outcome_of(outcomes, entry, where)
+            continue
+        key, choices = entry
+        if not isinstance(outcomes.get(key), dict):
+            raise ConfigError(f"{where}: outcome {key} needs one outcome for each of {', '.join(choices)}")
+        for choice in choices:
+            _outcome_of(outcomes[key], choice, f"{where}: outcome {key}")
+    if kind == "containment" and check.get("partly_fail_share") is not None:
+        _share(check["partly_fail_share"], f"{where}: partly_fail_share")
+        _outcome_of(outcomes, "partly_beyond", where, share="", limit="")
+    if kind == "land_use_match":
+        _share(check.get("fail_share"), f"{where}: fail_share")
+    if kind == "survey_breakdown" and not isinstance(check.get("cropland_prefix"), str):
+        raise ConfigError(f"{where}: cropland_prefix must be a land-survey code (a string)")
+    if kind == "zone_use":
+        zones = check.get("zones")
+        if not isinstance(zones, dict):
+            raise ConfigError(f"{where}: zones must map each planning zone to the uses it admits")
+        for zone, spec in zones.items():
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{where}: zone {zone} needs 'allowed' (and 'else')")
+            _codes(spec.get("allowed", []), f"{where}: zone {zone}: allowed")
+            verdict = spec.get("else", "conditional")
+            if verdict not in VERDICT_ORDER:
+                raise ConfigError(f"{where}: zone {zone}: else must be a verdict ({', '.join(VERDICT_ORDER)})")
+            if verdict != "pass":
+                _outcome_of(outcomes, verdict, where)
+
+
 def check_rules_against(rules: dict, catalogue: Catalogue) -> None:
+    """The layers (and the fields and code tables their kinds read) of the rules are in the catalogue."""
     for check in rules["checks"]:
-        if check["layer"] not in catalogue.layers:
+        layer = catalogue.layers.get(check["layer"])
+        if layer is None:
             raise ConfigError(f"compliance rule {check['id']}: no layer {check['layer']!r} in the catalogue")
+        missing = [f for f in _FIELDS.get(check["kind"], ()) if f not in layer.field_map]
+        if missing:
+            raise ConfigError(f"compliance rule {check['id']}: a {check['kind']} check needs the fields "
+                              f"{', '.join(missing)}, which {layer.id} has not")
+    if "sandiao_dlbm" not in catalogue.code_tables and any(c["kind"] == "survey_breakdown" for c in rules["checks"]):
+        raise ConfigError("compliance rules: a survey_breakdown check needs the code table sandiao_dlbm")
 
 
 def code_matches(code: str, patterns: list[str]) -> bool:
@@ -124,7 +238,7 @@ class ComplianceReviewProcessor(OneMapProcessor):
             },
             "project_type": {
                 "title": "项目类型 / Project type",
-                "schema": {"type": "string", "enum": ["ordinary", "major_infrastructure"], "default": "ordinary"},
+                "schema": {"type": "string", "enum": list(PROJECT_TYPES), "default": "ordinary"},
                 "minOccurs": 0, "maxOccurs": 1,
             },
             "date": DATE_INPUT,

@@ -177,7 +177,7 @@ class PlanQcProcessor(OneMapProcessor):
         ctx.progress(92, "writing the report")
         doc, report_html = certify(ctx, result, inputs, recorded)
         # the registry moves after the check is on record (a clean submission becomes checked)
-        moved, what = mark_if_clean(ctx.store, result, ctx.settings.timezone)
+        moved, what = mark_if_clean(ctx.store, result, ctx.settings.timezone, by=ctx.owner)
         doc["registry"] = {"status": moved.status if moved is not None else result.subject.get("status"),
                            "moved": moved is not None, "note": what}
         out: dict[str, Output] = {}

@@ -3,12 +3,15 @@
 Jobs live in the store (``Store.jobs``, providers/store/jobs.py). Each server process runs a few job threads
 (``ONEMAP_JOB_WORKERS``); ``onemap worker`` runs the same loop alone, on this host or another
 one sharing the PostGIS database. A job whose worker dies is taken back when its lease runs
-out and tried again, or failed after the last attempt: never left ``accepted`` forever.
+out and tried again, or failed after the last attempt: never left ``accepted`` forever. A
+synchronous execution holds a lease too, renewed by a heartbeat while it runs: when its server
+process dies, the next claim (or purge) of any worker fails it, never leaving it ``running``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -17,18 +20,23 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from onemap.config.errors import InvalidInput, NotFound, OneMapError
+from onemap.config.errors import InvalidInput, NotFound, OneMapError, ServiceUnavailable
 from onemap.config.settings import Settings
 from onemap.providers.store import Store
-from onemap.providers.store.jobs import Job
+from onemap.providers.store.jobs import Job, JobStore
 
 from .base import JobCancelled, OneMapProcessor, Output, RunContext
+from .slots import HeavySlots
 
 LOG = logging.getLogger("onemap.jobs")
 POLL_SECONDS = 0.5
+STORE_AWAY_SECONDS = 5.0  # a job thread finding the store away looks again after this long
+# a synchronous execution waits this long for a slot for heavy work (its web worker waits with it) before a 503
+SYNC_SLOT_WAIT = 0.5
 
 
 def encode_outputs(outputs: dict[str, Output], response: str) -> tuple[str, bytes]:
@@ -69,18 +77,62 @@ def error_result(err: Exception) -> tuple[str, bytes, str]:
     return "application/json", json.dumps(body, ensure_ascii=False).encode(), body["description"]
 
 
+class _Leases:
+    """Renews the leases of the synchronous executions one runner is running, from one thread of its
+    own (a process computing longer than a lease keeps it; a dead server process renews nothing)."""
+
+    def __init__(self, jobs: JobStore, worker: str, lease_seconds: float) -> None:
+        self.jobs, self.worker, self.lease = jobs, worker, lease_seconds
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def holding(self, job_id: str) -> Iterator[None]:
+        """Keep ``job_id``'s lease while the block runs."""
+        with self._lock:
+            self._held.add(job_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._beat, name="onemap-leases", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(job_id)
+
+    def _beat(self) -> None:
+        while True:
+            # a third of the lease: two renewals may fail (a slow database) before it runs out
+            time.sleep(self.lease / 3)
+            with self._lock:
+                held = sorted(self._held)
+                if not held:  # nothing running: the next execution starts a thread again
+                    self._thread = None
+                    return
+            for job_id in held:
+                try:
+                    self.jobs.renew(job_id, self.worker, self.lease)
+                except Exception as err:  # noqa: BLE001  (the next beat tries again; the run goes on)
+                    LOG.warning("job %s: its lease could not be renewed (%s)", job_id, err)
+
+
 @dataclass
 class Submission:
     process: OneMapProcessor
     inputs: dict[str, Any]
     outputs: dict[str, str]
     response: str  # raw | document
+    owner: str | None = None  # the signed-in user who asked (the job is theirs)
 
 
 class JobRunner:
     """Executes processes for one server process (or one ``onemap worker``)."""
 
-    def __init__(self, store: Store, settings: Settings, processes: dict[str, OneMapProcessor]) -> None:
+    def __init__(self, store: Store, settings: Settings, processes: dict[str, OneMapProcessor],
+                 use_slots: bool = True) -> None:
+        """``use_slots``: executions take this host's slots for heavy work (a server process; a dedicated
+        ``onemap worker`` runs its own threads' count instead)."""
         self.store = store
         self.settings = settings
         self.processes = processes
@@ -90,10 +142,13 @@ class JobRunner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._last_purge = 0.0
+        self._leases = _Leases(self.jobs, self.worker_id, settings.jobs.lease_seconds)
+        self.use_slots = use_slots
+        self.slots = HeavySlots(settings.data_dir / "run", settings.access.heavy_slots)
 
     # ---- submitting -------------------------------------------------------------------------
-    def prepare(self, process_id: str, body: Any) -> Submission:
-        """Check an execute request completely before anything runs (400 on any mistake)."""
+    def prepare(self, process_id: str, body: Any, owner: str | None = None) -> Submission:
+        """Check an execute request of ``owner`` completely before anything runs (400 on any mistake)."""
         process = self.processes.get(process_id)
         if process is None:
             raise NotFound(f"no process {process_id!r}")
@@ -108,16 +163,23 @@ class JobRunner:
         inputs = process.validate(body.get("inputs", {}))
         outputs = process.outputs_requested(body.get("outputs"))
         process.check(inputs, self.settings, self.store)
-        return Submission(process, inputs, outputs, response)
+        return Submission(process, inputs, outputs, response, owner)
 
     def run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
         """Run now, in this request; the execution is kept as a job for the retention period."""
         self._maybe_purge()
-        job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running")
-        self.jobs.update(job.id, started=time.time(), worker=self.worker_id)
-        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit)
+        with self.slots.hold(SYNC_SLOT_WAIT):
+            return self._run_sync(sub)
+
+    def _run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
+        lease = self.settings.jobs.lease_seconds
+        job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running",
+                               worker=self.worker_id, lease_seconds=lease, owner=sub.owner)
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit,
+                         owner=sub.owner)
         try:
-            outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
+            with self._leases.holding(job.id):
+                outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
         except Exception as err:  # noqa: BLE001  (reported as the job's OGC exception, logged in full)
             if not isinstance(err, OneMapError):
                 LOG.error("sync job %s failed:\n%s", job.id, traceback.format_exc())
@@ -138,7 +200,7 @@ class JobRunner:
     def submit(self, sub: Submission) -> Job:
         """Queue an asynchronous job; a job thread here or any worker elsewhere takes it."""
         self._maybe_purge()
-        job = self.jobs.create(sub.process.id, "async", self._request(sub))
+        job = self.jobs.create(sub.process.id, "async", self._request(sub), owner=sub.owner)
         self.start_threads()
         return job
 
@@ -165,6 +227,10 @@ class JobRunner:
         while not self._stop.is_set():
             try:
                 ran = self.work_one()
+            except ServiceUnavailable as err:  # the store is away: wait for it quietly, then go on
+                LOG.warning("job loop: %s", err.description)
+                self._stop.wait(STORE_AWAY_SECONDS)
+                ran = False
             except Exception:
                 LOG.exception("job loop error")
                 ran = False
@@ -174,11 +240,19 @@ class JobRunner:
                 self._stop.wait(POLL_SECONDS)
 
     def work_one(self) -> bool:
-        job = self.jobs.claim(self.worker_id, self.settings.jobs.lease_seconds, self.settings.jobs.max_attempts)
-        if job is None:
+        """Claim and run one job; none is claimed while this host's slots for heavy work are all taken."""
+        slot = self.slots.take() if self.use_slots else None
+        if self.use_slots and slot is None:
             return False
-        self.execute_claimed(job)
-        return True
+        try:
+            job = self.jobs.claim(self.worker_id, self.settings.jobs.lease_seconds, self.settings.jobs.max_attempts)
+            if job is None:
+                return False
+            self.execute_claimed(job)
+            return True
+        finally:
+            if slot is not None:
+                slot.release()
 
     def execute_claimed(self, job: Job) -> None:
         process = self.processes.get(job.process_id)
@@ -190,7 +264,8 @@ class JobRunner:
         def report(percent: int, message: str) -> str:
             return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.jobs.lease_seconds)
 
-        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit, report)
+        ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit, report,
+                         owner=job.owner)
         try:
             report(1, "started")
             outputs = process.run(ctx, req["inputs"], req["outputs"])

@@ -59,7 +59,7 @@ class SlopeGrid:
 def slope_grid(dem_path: Path, bbox: tuple[float, float, float, float]) -> SlopeGrid:
     """Slope over ``bbox`` (lon/lat) from a lon/lat DEM in metres."""
     if not dem_path.exists():
-        raise ConfigError(f"no DEM at {dem_path}: site selection needs one (ONEMAP_DEM)")
+        raise ConfigError(f"no DEM {dem_path.name}: site selection needs one (ONEMAP_DEM)")
     with rasterio.open(dem_path) as src:
         res_x, res_y = src.res
         pad_x, pad_y = 2 * res_x, 2 * res_y

@@ -66,10 +66,10 @@ def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
     """The rule file, checked for shape (layers are checked against the catalogue when run)."""
     rules = read_yaml(path, "transmission rules")
     if not isinstance(rules, dict) or rules.get("version") != 1:
-        raise ConfigError(f"{path}: expected 'version: 1'")
+        raise ConfigError(f"{Path(path).name}: expected 'version: 1'")
     for key in ("tolerance_m2", "control_lines", "indicators", "planning_zones"):
         if key not in rules:
-            raise ConfigError(f"{path}: '{key}' is missing")
+            raise ConfigError(f"{Path(path).name}: '{key}' is missing")
     for rule in rules["control_lines"]:
         if rule.get("rule") not in RULES:
             raise ConfigError(f"transmission rule {rule.get('id')}: rule must be one of {', '.join(RULES)}")

@@ -11,6 +11,7 @@ import shapely
 from onemap.config.catalogue import Layer
 from onemap.config.errors import InvalidParameterValue
 from onemap.domain.dates import When, parse_recorded, parse_when, today
+from onemap.domain.plans import PUBLIC_STATES
 from onemap.domain.regions import check_region, region_prefix
 
 from .store.base import Store
@@ -31,17 +32,19 @@ class Selection:
 
 
 def registry_entries(store: Store, when: When | None, region: str | None,
-                     recorded: dt.datetime | None = None) -> tuple[str, ...] | None:
-    """Registry entries in ``region`` (and under it) in force during ``when``; None: all entries."""
-    if when is None and region is None and recorded is None:
+                     recorded: dt.datetime | None = None, unfiled: bool = True) -> tuple[str, ...] | None:
+    """Registry entries in ``region`` (and under it) in force during ``when``; None: all entries.
+    ``unfiled=False``: only entries anyone may read (``PUBLIC_STATES``), not submissions under review."""
+    if when is None and region is None and recorded is None and unfiled:
         return None
     prefix = region_prefix(region) if region else None
     return tuple(sorted(p.id for p in store.plans(recorded).values()
-                        if (prefix is None or p.region.startswith(prefix)) and (when is None or p.in_force(when))))
+                        if (prefix is None or p.region.startswith(prefix)) and (when is None or p.in_force(when))
+                        and (unfiled or p.status in PUBLIC_STATES)))
 
 
 def resolve_plans(store: Store, layer: Layer, when: When, region: str | None, plan_id: str | None,
-                  recorded: dt.datetime | None = None, view: str = "all") -> Selection:
+                  recorded: dt.datetime | None = None, view: str = "all", unfiled: bool = True) -> Selection:
     """The drawer entries whose features a request sees.
 
     An explicit ``plan_id`` shows that entry whatever its status (an approver previews a
@@ -57,6 +60,8 @@ def resolve_plans(store: Store, layer: Layer, when: When, region: str | None, pl
             raise InvalidParameterValue("view=governing selects the governing plans; it cannot be combined "
                                         "with plan_id")
         plan = store.plan(plan_id, recorded)
+        if plan is not None and not unfiled and plan.status not in PUBLIC_STATES:
+            plan = None  # a submission under review is not there for this caller
         if plan is None or plan.type not in layer.drawer_types:
             return Selection(())
         if prefix is not None and not plan.region.startswith(prefix):

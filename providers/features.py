@@ -20,6 +20,7 @@ import shapely
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.domain.dates import When, today
+from onemap.domain.plans import PUBLIC_STATES
 
 from . import crs as crsmod
 from .drawers import empty_drawers, registry_entries, resolve_plans
@@ -53,6 +54,7 @@ class ItemsQuery:
     count: bool = True
     view: str = "all"  # all: every plan in force; governing: only where each governs
     recorded: dt.datetime | None = None  # the registry as it stood then (None: now)
+    unfiled: bool = False  # may the caller read submissions under review (internal users)?
 
 
 @dataclass
@@ -66,7 +68,7 @@ class ItemsResult:
 
 
 def items_query(layer: Layer, args: Args, ctx: ParamContext, *, lang: str = "zh", body: bytes | None = None,
-                filter_ast: Any = None) -> ItemsQuery:
+                filter_ast: Any = None, unfiled: bool = False) -> ItemsQuery:
     """The items question of one request, from its parsed parameters (``providers.params.ITEMS``).
 
     ``filter_ast``: a filter already parsed and brought to storage coordinates (pygeoapi does
@@ -113,6 +115,7 @@ def items_query(layer: Layer, args: Args, ctx: ParamContext, *, lang: str = "zh"
         lang=args.get("lang") or lang,
         view=args.get("view") or "all",
         recorded=args.get("recorded"),
+        unfiled=unfiled,
     )
 
 
@@ -137,7 +140,7 @@ class FeatureService:
         clip, empty = None, []
         if q.layer.drawer:
             when = q.when or When.at(today(self.tz))
-            sel = resolve_plans(self.store, q.layer, when, q.region, q.plan_id, q.recorded, q.view)
+            sel = resolve_plans(self.store, q.layer, when, q.region, q.plan_id, q.recorded, q.view, q.unfiled)
             plan_ids: tuple[str, ...] | None = sel.plan_ids
             clip = sel.clip
             if q.plan_id is None:
@@ -145,7 +148,7 @@ class FeatureService:
         else:
             if q.view != "all":
                 raise InvalidParameterValue("view=governing applies to the one-map layers, not to the registry")
-            plan_ids = registry_entries(self.store, q.when, q.region, q.recorded)
+            plan_ids = registry_entries(self.store, q.when, q.region, q.recorded, q.unfiled)
         fq = FeatureQuery(
             layer=q.layer, plan_ids=plan_ids, bbox=q.bbox, filter=q.filter, props=q.props,
             sortby=q.sortby, offset=q.offset, limit=q.limit, select=q.select,
@@ -167,8 +170,12 @@ class FeatureService:
         return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids, empty)
 
     def item(self, layer: Layer, fid: str | int, crs: str = crsmod.CRS84, geometry_as: str = "fragment",
-             lang: str = "zh") -> dict:
+             lang: str = "zh", unfiled: bool = False) -> dict:
+        """One feature; ``unfiled=False``: not one of a submission under review (it is not there)."""
         if not layer.drawer:  # registry entries are addressed by their plan id
+            entry = self.store.plan(str(fid))
+            if entry is None or (not unfiled and entry.status not in PUBLIC_STATES):
+                raise NotFound(f"no drawer entry {fid!r}")
             page = self.store.query(FeatureQuery(layer=layer, plan_ids=(str(fid),), limit=1, count=False))
             if not page.fids:
                 raise NotFound(f"no drawer entry {fid!r}")
@@ -182,6 +189,10 @@ class FeatureService:
         page = self.store.get(layer, key)
         if not page.fids:
             raise NotFound(f"{layer.id} has no feature {fid!r}")
+        if not unfiled:
+            owner = self.store.plan(str(page.properties[0].get("plan_id")))
+            if owner is None or owner.status not in PUBLIC_STATES:
+                raise NotFound(f"{layer.id} has no feature {fid!r}")
         return self._features(layer, page, crs, geometry_as, lang, None)[0]
 
     # ---- GeoJSON assembly ---------------------------------------------------------

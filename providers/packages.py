@@ -123,7 +123,7 @@ def _shp_sources_in_zip(path: Path) -> list[Source]:
 def find_sources(path: Path) -> tuple[str, list[Source]]:
     """The package's format and its layers."""
     if not path.exists():
-        raise LoadError(f"package {path} does not exist")
+        raise LoadError(f"package {path.name} does not exist")
     suffix = path.suffix.lower()
     try:
         if path.is_dir() and suffix == ".gdb":
@@ -401,8 +401,14 @@ def load_package(store: Store, path: str | Path, *, region: str, level: str, typ
                for pl in pkg.layers]
     event = Event(pid, submitted_at, by, None, "submitted",
                   f"loaded from {Path(path).name} (sha256 {pkg.checksum[:12]})")
-    store.write([plan], batches, events=[event],
-                indicators=indicator_table.plan_indicators(pkg.indicators, pid, get_indicators()))
+    try:
+        # create: checked again under the store's lock, so that of concurrent loads of one version
+        # exactly one writes it (the check above only spares reading the package)
+        store.write([plan], batches, events=[event], create=True,
+                    indicators=indicator_table.plan_indicators(pkg.indicators, pid, get_indicators()))
+    except Conflict:
+        raise Conflict(f"drawer entry {pid} already exists (another load of it finished first); "
+                       "give the package a new --version") from None
     loaded = store.plan(pid)
     if loaded is None:  # written just above, in one transaction
         raise StoreError(f"the drawer entry {pid} was not stored")

@@ -22,16 +22,17 @@ from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from onemap.config.catalogue import FieldDef
-from onemap.config.errors import InvalidParameterValue, UnknownParameter
+from onemap.config.errors import InvalidParameterValue, PayloadTooLarge, UnknownParameter
 from onemap.domain.dates import When, parse_recorded, parse_when
 from onemap.domain.regions import check_region
 
 from . import crs as crsmod
 from .drawers import VIEWS
-from .store.sql import coerce_value
+from .store.sql import INT64_MAX, coerce_value
 
 MAX_OFFSET = 50_000_000
 MAX_FILTER_LENGTH = 20_000
+# a POSTed CQL2 JSON filter (bytes): a larger body is refused (413) before it is read
 MAX_BODY_FILTER = MAX_FILTER_LENGTH * 5
 
 
@@ -278,13 +279,17 @@ def parse_filter(text: str | None, lang: str, body: bytes | None) -> Any:
     if text is not None:
         try:
             return parse_cql2_text(text) if lang == "cql2-text" else parse_cql2_json(text)
+        except RecursionError:  # json's and pygeofilter's readers recurse once per level
+            raise InvalidParameterValue("filter is nested too deeply") from None
         except Exception:  # noqa: BLE001  (pygeofilter's parsers raise lark's and their own errors)
             raise InvalidParameterValue(f"filter is not valid {lang.upper()}") from None
     if body:
         if len(body) > MAX_BODY_FILTER:
-            raise InvalidParameterValue("filter is too long")
+            raise PayloadTooLarge(f"the CQL2 JSON filter in the body is larger than {MAX_BODY_FILTER:,} bytes")
         try:
             return parse_cql2_json(body.decode("utf-8"))
+        except RecursionError:
+            raise InvalidParameterValue("the CQL2 JSON filter in the body is nested too deeply") from None
         except Exception:  # noqa: BLE001  (as above, plus UnicodeDecodeError)
             raise InvalidParameterValue("the request body is not a valid CQL2 JSON filter") from None
     return None
@@ -343,7 +348,7 @@ LIMIT = Param("limit", "Page size (larger values are capped).",
 OFFSET = Param("offset", "Number of features to skip.", {"type": "integer", "minimum": 0, "default": 0},
                parse_int("offset", 0, MAX_OFFSET), default=0)
 AFTER = Param("after", "Keyset cursor from a 'next' link: continue after this feature id.",
-              {"type": "integer", "minimum": 0}, parse_int("after", 0))
+              {"type": "integer", "minimum": 0, "maximum": INT64_MAX}, parse_int("after", 0, INT64_MAX))
 SORTBY = Param("sortby", "Comma-separated queryable properties, '-' prefix for descending.", parse=_sortby,
                default=())
 PROPERTIES = Param("properties", "Comma-separated properties to return.", parse=_names)

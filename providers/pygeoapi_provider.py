@@ -48,6 +48,8 @@ class OneMapFeatureProvider(BaseProvider):
         self.ctx = ParamContext(tuple(provider_def.get("crs") or (crsmod.CRS84,)), tz,
                                 int(provider_def.get("default_items", 10)),
                                 int(provider_def.get("max_items", 10_000)))
+        # the configuration of an internal tier (``onemap config --tier internal``) reads submissions too
+        self.unfiled = bool(provider_def.get("unfiled", False))
         self.id_field = "fid"
         self.title_field = None
         self.get_fields()
@@ -91,7 +93,7 @@ class OneMapFeatureProvider(BaseProvider):
         try:
             extra = {name: property_param(f) for name, f in self.layer.queryables.items()}
             args = parse_args(ITEMS, raw, self.ctx, extra)
-            iq = items_query(self.layer, args, self.ctx, lang=lang, filter_ast=filterq)
+            iq = items_query(self.layer, args, self.ctx, lang=lang, filter_ast=filterq, unfiled=self.unfiled)
             if resulttype == "hits":
                 iq.limit = 0
             res = self.service.items(iq, geometry_as="dict")
@@ -111,7 +113,7 @@ class OneMapFeatureProvider(BaseProvider):
             target = crsmod.normalize_crs(crs_transform_spec.target_crs_uri)
         try:
             return self.service.item(self.layer, identifier, target, geometry_as="dict",
-                                     lang=getattr(language, "language", None) or "zh")
+                                     lang=getattr(language, "language", None) or "zh", unfiled=self.unfiled)
         except NotFound as err:
             raise ProviderItemNotFoundError(user_msg=err.description) from err
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from onemap.config import pygeoapi_config
 from onemap.config.catalogue import Catalogue, get_catalogue
@@ -26,18 +27,22 @@ from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
 
 from . import openapi as openapi_mod
+from .access import ROLE_RANK, Access, Identity, Limits, Policy, Principal
+from .audit_ep import AuditAPI
 from .basemaps import MOUNT as BASEMAPS_MOUNT
 from .basemaps import BasemapsAPI
 from .cached_tiles import CachedTiles
 from .core_ep import CoreAPI
+from .cors import Cors
 from .drawers_ep import DrawersAPI
 from .features_ep import FeaturesAPI
 from .http import install
+from .lifecycle_ep import PlansAPI
 from .links import Links
 from .map_ep import MapPage
 from .processes_ep import ProcessesAPI
 from .pygeoapi_bridge import TEMPLATES, OverlayAPI, Pygeoapi, load_overlay
-from .routing import APIFactory, Route, RouteDependency, register
+from .routing import APIFactory, Instance, Route, RouteDependency, register
 from .tiles_ep import TilesAPI
 
 
@@ -45,11 +50,12 @@ class OneMap:
     """What one running application holds: settings, catalogue, store, services, pygeoapi and the APIs."""
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, store: Store | None = None) -> None:
-        from onemap.processes import PROCESSES, load_processors
+        from onemap.processes import PROCESSES, check_rule_files, load_processors
         from onemap.processes.runner import JobRunner
 
         self.settings = settings
         self.catalogue = catalogue or get_catalogue(settings.catalogue, settings.codes_dir)
+        check_rule_files(settings, self.catalogue)  # a broken rule file stops the start, not a request later
         self.store = store or get_store(settings.store_url, self.catalogue, **settings.store_options())
         if not self.store.is_initialised():
             raise ConfigError(
@@ -71,19 +77,29 @@ class OneMap:
         overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)) \
             if settings.pygeoapi_overlay else {}
         self.basemaps = BasemapsAPI(settings, self.store, self.links)
+        self.policy = Policy(self.catalogue, overlay)
+        limits = settings.access
+        self.access = Access(Identity(self.store, settings), self.policy,
+                             Limits(limits.rate_limit, limits.rate_limit_execute, limits.rate_limit_storage))
         self.pg_config = pygeoapi_config.build(
             settings, self.catalogue, self.links.configured_base, self.crs_list,
             {k: list(v) if v else None for k, v in extents.items()}, PROCESSES, overlay, str(TEMPLATES),
             map_url=self.links.configured_base + self.basemaps.xyz_path)
-        self.openapi: dict[str, Any] = {}
-        self.pg = Pygeoapi(self.pg_config, self.openapi, self.links, overlay, settings.pretty_print)
+        # one OpenAPI document per role (a caller is shown what it may use), filled by document()
+        self.openapi_docs: dict[str, dict[str, Any]] = {role: {} for role in ROLE_RANK}
+        self.pg = Pygeoapi(self.pg_config, lambda role: self.openapi_docs[role], self.links, overlay,
+                           settings.pretty_print, self.pygeoapi_visible)
+        self._processes_api = ProcessesAPI(self.processes, self.runner, self.links, self.pg,
+                                           lambda p, pid: self.policy.sees_process(p or Principal(None, "public"), pid))
         self.factories: list[APIFactory] = [
-            CoreAPI(self.store, self.links, self.pg, lambda: self.conformance, lambda: self.openapi),
+            CoreAPI(self.store, self.links, self.pg, lambda: self.conformance, lambda role: self.openapi_docs[role]),
             FeaturesAPI(self.catalogue, self.store, self.features, settings, self.params, self.links, self.pg),
             TilesAPI(self.catalogue, self.store, self.tiles, self.links),
-            ProcessesAPI(self.processes, self.runner, self.links, self.pg),
+            self._processes_api,
             DrawersAPI(self.catalogue, self.store, settings, self.links),
             MapPage(self.catalogue, self.store, settings, self.links, self.basemaps.xyz_path),
+            PlansAPI(self.store, settings, self.links, self._processes_api.check_plan),
+            AuditAPI(self.store, self.links),
             self.basemaps,
             OverlayAPI(self.pg),
         ]
@@ -92,8 +108,37 @@ class OneMap:
 
     @property
     def api(self) -> Any:
-        """pygeoapi's API object."""
+        """pygeoapi's API object (over everything)."""
         return self.pg.api
+
+    @property
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document of everything (an administrator's)."""
+        return self.openapi_docs["admin"]
+
+    def pygeoapi_visible(self, role: str, rid: str, res: dict[str, Any]) -> bool:
+        """Does ``role`` see this pygeoapi resource (a collection or a process)?"""
+        who = Principal(None, role)
+        if res.get("type") == "process":
+            return self.policy.sees_process(who, rid)
+        return self.policy.sees_collection(who, rid)
+
+    def _route_visible(self, role: str) -> Any:
+        who = Principal(None, role)
+
+        def visible(route: Route, inst: Instance | None) -> bool:
+            values = inst.values if inst is not None else {}
+            if route.guard == "collection" and "collectionId" in values:
+                return self.policy.sees_collection(who, values["collectionId"])
+            if route.guard == "process" and "processId" in values:
+                return self.policy.sees_process(who, values["processId"])
+            if route.guard in ("internal", "admin"):
+                return ROLE_RANK[role] >= ROLE_RANK[route.guard]
+            if route.guard == "user":
+                return role != "public"
+            return True
+
+        return visible
 
     def document(self) -> None:
         """Write the OpenAPI document from the registered routes (pygeoapi's API holds the same dict)."""
@@ -105,10 +150,12 @@ class OneMap:
             "license": {"name": md["license"]["name"], "url": md["license"]["url"]},
             "contact": {"name": md["contact"]["name"], "email": md["contact"]["email"]},
         }
-        doc = openapi_mod.build(self.factories, self.routes, self.params, info, self.links.configured_base,
-                                self.pg_config, self.pg.overlay)
-        self.openapi.clear()
-        self.openapi.update(doc)
+        for role, target in self.openapi_docs.items():
+            overlay = {rid: res for rid, res in self.pg.overlay.items() if self.pygeoapi_visible(role, rid, res)}
+            doc = openapi_mod.build(self.factories, self.routes, self.params, info, self.links.configured_base,
+                                    self.pg_config, overlay, self._route_visible(role))
+            target.clear()
+            target.update(doc)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None,
@@ -120,8 +167,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     app = Flask(__name__, static_folder=None)
     app.url_map.strict_slashes = False
     app.extensions["onemap"] = om
-    install(app, settings.gzip_min_bytes)
-    om.routes = register(app, om.factories, om.params, route_dependencies)
+    install(app, settings.gzip_min_bytes, Cors(settings.access.cors_origins, lambda: om.links.base))
+    # who calls, and whether the route's resource is theirs to reach: on every route, before the others
+    access = RouteDependency(om.access.dependency)
+    om.routes = register(app, om.factories, om.params, [access, *route_dependencies])
+    app.after_request(om.access.after)
     om.document()
     # cached tiles and basemaps are answered in front of Flask, where no dependency runs: only while none
     # guards them (Flask's documented way to add WSGI middleware; its types declare wsgi_app a method)
@@ -132,6 +182,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {BASEMAPS_MOUNT: om.basemaps})  # type: ignore[method-assign]
     if not guarded("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/"):
         app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # the client's address (rate limits, the audit trail) from the proxies the operator trusts
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     return app
 
 

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -45,7 +46,7 @@ from urllib.parse import urlsplit
 import yaml
 from flask import Response
 
-from onemap.config.errors import ConfigError, NotFound
+from onemap.config.errors import ConfigError, NotFound, OneMapError
 from onemap.providers import basemap_render
 
 from .http import CORS_HEADERS, dumps, request_id
@@ -65,6 +66,8 @@ CGCS2000_LEVELS = 18  # 0..17, Tianditu's c matrix 1..18
 CGCS2000_LEVEL0_RES = 0.703125  # degrees per pixel: 2x1 tiles of 256 px cover the world
 WMS_SRS = ["EPSG:3857", "EPSG:4490", "EPSG:4326", "CRS:84"]
 METRES_PER_DEGREE = 2 * math.pi * 6378137.0 / 360  # MapProxy's own conversion for resolution ranges
+# a pixel of the caches' finest level (Web Mercator level 18; CGCS2000 level 17 is the same size)
+FINEST_PIXEL_M = 2 * math.pi * 6378137.0 / 256 / 2 ** (WEBMERCATOR_LEVELS - 1)
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 Progress = Callable[[str, float], None]
@@ -124,8 +127,10 @@ def load_definitions(path: Path | None = None) -> tuple[BasemapDef, list[Upstrea
     path = Path(path or DEFAULT_DEFINITIONS)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the basemap definitions {path}: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the basemap definitions {path.name}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"the basemap definitions {path.name} are not valid YAML: {err}") from None
     b = doc.get("basemap") or {}
     basemap = BasemapDef(
         id=str(b.get("id", "basemap")), title=_i18n(b.get("title", "底图"), "basemap.title"),
@@ -340,6 +345,11 @@ def make_mapproxy_app(settings: Any, keys: Mapping[str, str] | None = None) -> A
     return make_wsgi_app(str(write_config(settings, keys)), ignore_config_warnings=False)
 
 
+# what MapProxy is asked with (HEAD as GET); any other method is a 405, on both ways in
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+OWS_PATHS = ("service", "ows", "wms")  # MapProxy's names of its KVP endpoint (WMS and WMTS)
+_NUMBERS = "BBOX, WIDTH, HEIGHT, I, J, X, Y, TILEMATRIX, TILEROW and TILECOL take numbers"
+
 _NAME = r"[A-Za-z0-9_.-]{1,64}"
 _TILE = rf"{_NAME}/{_NAME}/\d{{1,9}}/\d{{1,12}}/\d{{1,12}}\.(?:png|jpeg|jpg)"
 _TILE_PATH = re.compile(rf"(?:wmts/1\.0\.0/WMTSCapabilities\.xml|wmts/{_TILE}|tiles/(?:1\.0\.0/)?{_TILE}"
@@ -427,15 +437,67 @@ class BasemapsAPI(APIFactory):
         environ["PATH_INFO"] = "/" + path
         return environ
 
+    def _refusal(self, environ: dict[str, Any]) -> OneMapError | Callable[..., Iterable[bytes]] | None:
+        """The answer to a request MapProxy would answer with a 500 (or with a map for a malformed one): an
+        error, or MapProxy's own exception document with a 4xx status; None for a request MapProxy takes.
+        ``environ`` is MapProxy's (``_environ``)."""
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        head = path.split("/", 1)[0]
+        if head in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
+            # MapProxy answers some malformed tile paths with a 500
+            return NotFound(f"no such basemap resource: {MOUNT}/{path}")
+        if head in OWS_PATHS and "/" not in path.rstrip("/") and environ.get("REQUEST_METHOD") != "OPTIONS":
+            return self._kvp_refusal(environ)
+        return None
+
+    def _kvp_refusal(self, environ: dict[str, Any]) -> Callable[..., Iterable[bytes]] | None:
+        """A WMS or WMTS KVP request checked as MapProxy checks it before it renders, and for what MapProxy
+        lets through and then fails on (a malformed number, a BBOX that is not finite, an empty image): a
+        client's mistake is MapProxy's exception document with a 400 (MapProxy's WMS says 500 for every one);
+        whatever goes wrong after these checks is the server's."""
+        from mapproxy.exception import RequestError
+        from mapproxy.request.base import Request as MapProxyRequest
+        from mapproxy.request.wms.exception import WMS111ExceptionHandler, WMS130ExceptionHandler
+        from mapproxy.request.wmts import WMTS100ExceptionHandler
+
+        req = MapProxyRequest(environ)
+        args = req.args
+        name = (args.get("service") or "").lower()
+        if not name and (args.get("wmtver") == "1.0.0" or args.get("request") == "GetMap"):
+            name = "wms"  # as MapProxy reads a request without SERVICE
+        ows = self.mapproxy.handlers.get("service")
+        server = ows.services.get(name) if ows is not None else None
+        if server is None:
+            return None  # MapProxy answers a missing or unknown SERVICE with a 400 itself
+        try:
+            parsed = server.parse_request(req)
+            if name == "wms":
+                _check_wms(server, parsed)
+            else:
+                _check_wmts(server, parsed)
+        except RequestError as err:
+            status = err.status or 400
+            resp = err.render()
+            resp.status = status  # also for an exception drawn as an image (EXCEPTIONS=INIMAGE), which says 200
+            return cast(Callable[..., Iterable[bytes]], resp)
+        except (ValueError, TypeError, ArithmeticError):
+            # MapProxy reads the numbers as it needs them, with float() and int()
+            handler = WMTS100ExceptionHandler() if name == "wmts" else (
+                WMS111ExceptionHandler() if str(args.get("version", "")).startswith("1.1") else WMS130ExceptionHandler())
+            return handler.render(RequestError(f"a parameter value is malformed ({_NUMBERS})",
+                                               code="InvalidParameterValue", status=400))
+        return None
+
     def serve(self, call: Call, path: str = "") -> Response:
         """The basemaps through Flask (where route dependencies run)."""
-        if path.split("/", 1)[0] in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
-            # MapProxy answers some malformed tile paths with a 500
-            raise NotFound(f"no such basemap resource: {MOUNT}/{path}")
-        self.refresh()
         environ = self._environ(call.request.environ, self.links.base, path)
+        refusal = self._refusal(environ)
+        if isinstance(refusal, OneMapError):
+            raise refusal
+        if refusal is None:
+            self.refresh()
         # werkzeug annotates from_app as returning its own Response; it returns an instance of cls
-        resp = cast(Response, Response.from_app(self.mapproxy, environ))
+        resp = cast(Response, Response.from_app(refusal or self.mapproxy, environ))
         resp.headers["Access-Control-Allow-Origin"] = "*"
         return resp
 
@@ -445,21 +507,95 @@ class BasemapsAPI(APIFactory):
         ``create_app`` mounts it only while no route dependency guards the basemaps."""
         path = environ.get("PATH_INFO", "").lstrip("/")
         rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        if path.split("/", 1)[0] in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
-            body = dumps(NotFound(f"no such basemap resource: {MOUNT}/{path}").to_dict())
-            start_response("404 NOT FOUND", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                             ("X-Request-ID", rid), *CORS_HEADERS])
-            return [body]
-        self.refresh()
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in READ_METHODS:
+            # as Flask answers a method a route does not take (server/http.py)
+            err = OneMapError(f"{method} is not allowed on {MOUNT}/{path}".rstrip("/"), code="InvalidRequest")
+            err.status = 405
+            return _json_error(err, rid, start_response, [("Allow", ", ".join(READ_METHODS))])
         outer = environ.get("SCRIPT_NAME", "")[: -len(MOUNT)] if environ.get("SCRIPT_NAME", "").endswith(MOUNT) else ""
         base = self.links.public_url or f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}{outer}"
+        inner = self._environ(environ, base, path)
+        refusal = self._refusal(inner)
+        if isinstance(refusal, OneMapError):
+            return _json_error(refusal, rid, start_response)
 
         def cors_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [(k, v) for k, v in headers if k.lower() != "access-control-allow-origin"]
-            headers += [("Access-Control-Allow-Origin", "*"), ("X-Request-ID", rid)]
+            ours = {k.lower() for k, _ in CORS_HEADERS}
+            headers = [(k, v) for k, v in headers if k.lower() not in ours]
+            headers += [*CORS_HEADERS, ("X-Request-ID", rid)]
             return start_response(status, headers, exc_info)
 
-        return cast(Iterable[bytes], self.mapproxy(self._environ(environ, base, path), cors_start_response))
+        if refusal is not None:
+            return refusal(inner, cors_start_response)
+        self.refresh()
+        return cast(Iterable[bytes], self.mapproxy(inner, cors_start_response))
+
+
+def _json_error(err: OneMapError, rid: str, start_response: Callable, extra: Sequence[tuple[str, str]] = ()
+                ) -> Iterable[bytes]:
+    """An error as the API writes it (JSON), from the WSGI app in front of Flask."""
+    body = dumps(err.to_dict())
+    status = int(err.status)
+    start_response(f"{status} {HTTPStatus(status).phrase.upper()}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", rid),
+                    *CORS_HEADERS, *extra])
+    return [body]
+
+
+def _check_wms(server: Any, req: Any) -> None:
+    """What MapProxy's WMS checks before it renders, and what it leaves to fail later (raises MapProxy's
+    RequestError, or ValueError for a malformed number): a BBOX of finite numbers, within longitude and
+    latitude in a geographic CRS and no smaller than a pixel of the finest cache level, an image of at
+    least a pixel, and layers that exist (and, to be queried, are queryable)."""
+    from mapproxy.exception import RequestError
+    from mapproxy.srs import SRS
+
+    kind = req.request_handler_name
+    if kind == "legendgraphic":
+        server.check_legend_request(req)
+    if kind not in ("map", "featureinfo"):
+        return
+    width, height = req.params.size
+    if width < 1 or height < 1:
+        raise RequestError("WIDTH and HEIGHT must be at least 1", code="InvalidParameterValue", request=req)
+    (kind == "map" and server.check_map_request or server.check_featureinfo_request)(req)
+    x0, y0, x1, y1 = req.params.bbox  # x, y order (MapProxy turns a WMS 1.3.0 lat, lon BBOX round)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise RequestError("BBOX must be four finite numbers", code="InvalidParameterValue", request=req)
+    geographic = SRS(req.params.srs).is_latlong
+    if geographic and not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
+        raise RequestError("BBOX is outside the valid range of longitude and latitude", code="InvalidParameterValue",
+                           request=req)
+    if min(x1 - x0, y1 - y0) * (METRES_PER_DEGREE if geographic else 1.0) < FINEST_PIXEL_M:
+        # MapProxy cannot find the tiles of a box within a fraction of its finest pixel (a 500)
+        raise RequestError(f"BBOX is smaller than a pixel of the finest level ({FINEST_PIXEL_M:.2f} m)",
+                           code="InvalidParameterValue", request=req)
+    if kind == "featureinfo":
+        i, j = req.params.pos
+        if not (0 <= i < width and 0 <= j < height):
+            raise RequestError("I and J (X and Y) must lie in the image", code="InvalidPoint", request=req)
+        for name in req.params.query_layers:
+            layer = server.layers.get(name)
+            if layer is None:
+                raise RequestError(f"unknown layer: {name}", code="LayerNotDefined", request=req)
+            if not layer.queryable:
+                raise RequestError(f"layer {name} is not queryable", code="LayerNotQueryable", request=req)
+
+
+def _check_wmts(server: Any, req: Any) -> None:
+    """What MapProxy's WMTS checks before a GetTile or GetFeatureInfo (the tile's numbers, its layer and
+    matrix set), and that a GetFeatureInfo asks a layer that answers one."""
+    from mapproxy.exception import RequestError
+
+    kind = req.request_handler_name
+    if kind == "tile":
+        server.check_request(req)
+    elif kind == "featureinfo":
+        server.check_request(req, server.info_formats)  # reads I and J as integers too
+        if not server.layers[req.layer][req.tilematrixset].info_sources:
+            raise RequestError(f"layer {req.layer} is not queryable", code="OperationNotSupported", request=req,
+                               status=400)
 
 
 # ---- seeding ----------------------------------------------------------------------------------

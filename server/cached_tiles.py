@@ -3,7 +3,8 @@
 A portal's maps ask for the same cached tiles over and over. Reading one from the cache
 costs less than Flask's routing, request context and hooks around it, so a plain request
 for one collection's tile of the plans in force (GET, gzip accepted, no query but
-``f=mvt`` and ``view=governing``) is answered here when the cache holds the tile and no change covers it, with
+``f=mvt`` and ``view=governing``, no credentials, a layer of the public tier) is answered here when the
+cache holds the tile and no change covers it, with
 the same headers the application would send (a 304 to a browser's If-None-Match that
 matches). Anything else, a cache miss or a bad address included, goes to the
 application unchanged, which answers or explains it.
@@ -47,7 +48,8 @@ class CachedTiles:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if (environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "") in _PLAIN_QUERIES
-                and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "").lower()):
+                and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "").lower()
+                and "HTTP_AUTHORIZATION" not in environ):  # credentials are checked by the app
             m = _PATH.match(environ.get("PATH_INFO", ""))
             hit = None
             if m:
@@ -69,8 +71,8 @@ class CachedTiles:
     def _hit(self, collection_id: str, tms_id: str, z: str, row: str, col: str, view: str = "all"
              ) -> RenderedTile | None:
         layer = self.om.catalogue.layers.get(collection_id)
-        if layer is None:
-            return None
+        if layer is None or not self.om.policy.public_collection(collection_id):
+            return None  # a layer not everyone may see is answered by the app, after its access check
         token = begin_request()
         try:
             hit = self.om.tiles.cached(layer, tmsmod.tile(tms_id, z, row, col), view=view)

@@ -45,6 +45,16 @@ def _store(args: argparse.Namespace):
     return settings, open_store(settings.store_url)
 
 
+def _access_store(args: argparse.Namespace):
+    """The store for users, tokens and the audit trail (its schema brought up to date)."""
+    settings, store = _store(args)
+    if not store.is_initialised():
+        store.close()
+        raise CliError("the store has no OneMap schema: run `onemap db init` or `onemap demo` first")
+    store.ensure_schema()
+    return settings, store
+
+
 def _date(value: str | None, what: str):
     import datetime as dt
 
@@ -90,6 +100,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _progress(quiet: bool = False):
     from .progress import Progress
 
@@ -131,13 +147,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["ONEMAP_PUBLIC_URL"] = public
     env.setdefault("ONEMAP_DATA_DIR", str(settings.data_dir.resolve()))
+    from . import front
+
+    nginx = None if args.no_front else front.nginx_binary()
+    if nginx is None and not args.no_front:
+        front.warn_without_front()
+    upstream = _free_port() if nginx else port
     # no access log unless asked: gunicorn formats every line even for /dev/null (~10% of a cached tile)
-    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind", f"{host}:{port}",
-           "--workers", str(args.workers), "--worker-class", "sync", "--timeout", "300",
+    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket",
+           "--bind", f"127.0.0.1:{upstream}" if nginx else f"{host}:{port}",
+           "--workers", str(args.workers), "--worker-class", "sync", "--timeout", "900",
            "--graceful-timeout", "30", *(["--access-logfile", "-"] if args.access_log else []),
            "--error-logfile", "-", "--log-level", "warning", "onemap.server.app:wsgi_app()"]
     store_desc = "PostGIS" if settings.backend == "postgis" else f"GeoPackage {settings.gpkg_path}"
-    print(f"OneMap serves {public}/  ({store_desc}; {args.workers} workers)", flush=True)
+    print(f"OneMap serves {public}/  ({store_desc}; {args.workers} workers{', nginx in front' if nginx else ''})",
+          flush=True)
+    if nginx:
+        env["ONEMAP_TRUSTED_PROXIES"] = "1"  # the client's address comes from nginx's X-Forwarded-For
+        run = settings.data_dir.resolve() / "run"
+        conf = front.write_config(run, host, port, upstream)
+        return front.supervise(cmd, [nginx, "-e", "stderr", "-p", str(run), "-c", str(conf)], env, upstream)
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
 
@@ -183,11 +212,14 @@ def _app_for_config() -> Any:
 def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "validate":
         from onemap.config.catalogue import load_catalogue
+        from onemap.processes import check_rule_files
 
         settings = _settings()
         cat = load_catalogue(settings.catalogue, settings.codes_dir)
         n_codes = sum(len(t.codes) for t in cat.code_tables.values())
         print(f"catalogue OK: {len(cat.layers)} layers, {len(cat.code_tables)} code tables ({n_codes} codes)")
+        check_rule_files(settings, cat)
+        print("process rules OK: compliance review, quality check, transmission check")
         return 0
     import yaml
 
@@ -196,12 +228,21 @@ def cmd_config(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "pygeoapi-config.yml"
     oas_path = out / "openapi.json"
+    # stock pygeoapi checks no caller: its configuration holds only what everyone it serves may see
+    role = args.tier
     # pygeoapi adds runtime values (template paths) to its config: write plain data only
     plain = json.loads(json.dumps(om.pg_config, default=str))
+    plain["resources"] = {rid: res for rid, res in plain["resources"].items()
+                          if om.pygeoapi_visible(role, rid, res)}
+    if role == "internal":  # the bureau's own pygeoapi also lists the plans under review
+        for res in plain["resources"].values():
+            for prov in res.get("providers", []):
+                if str(prov.get("name", "")).endswith("OneMapFeatureProvider"):
+                    prov["unfiled"] = True
     cfg_path.write_text(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    oas_path.write_text(json.dumps(om.openapi, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"wrote {cfg_path} and {oas_path}; stock pygeoapi serves them with\n"
-          f"  PYGEOAPI_CONFIG={cfg_path} PYGEOAPI_OPENAPI={oas_path} pygeoapi serve")
+    oas_path.write_text(json.dumps(om.openapi_docs[role], ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"wrote {cfg_path} and {oas_path} (the {role} tier: stock pygeoapi checks no caller); stock pygeoapi "
+          f"serves them with\n  PYGEOAPI_CONFIG={cfg_path} PYGEOAPI_OPENAPI={oas_path} pygeoapi serve")
     return 0
 
 
@@ -438,7 +479,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not store.is_initialised():
         raise CliError("the store has no OneMap schema: run `onemap db init` (or `onemap demo`) first")
     store.ensure_schema()
-    runner = JobRunner(store, settings, load_processors(settings.store_url))
+    runner = JobRunner(store, settings, load_processors(settings.store_url), use_slots=False)
     if args.once:
         runner.loop(once=True)
         return 0
@@ -490,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=default_workers(),
                    help=f"gunicorn worker processes (default {default_workers()} here)")
     s.add_argument("--access-log", action="store_true", help="print an access log line per request")
+    s.add_argument("--no-front", action="store_true",
+                   help="serve with gunicorn alone, without nginx in front (slow clients can then hold workers)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("demo", help="generate the fictional demo region (示范省) into the store")
@@ -504,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", nargs="?", choices=["write", "validate"], default="write",
                    help="write (default) or validate the catalogue and code tables")
     c.add_argument("--out", help="folder to write into (default $ONEMAP_DATA_DIR)")
+    c.add_argument("--tier", choices=["public", "partner", "internal"], default="public",
+                   help="write: the collections and processes of this tier and below (stock pygeoapi checks no "
+                        "caller, so everyone it serves sees them; default public)")
     c.set_defaults(func=cmd_config)
 
     pl = sub.add_parser("plan", help="the drawer registry: list, show and move plans through their lifecycle")
@@ -581,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--once", action="store_true", help="run the jobs waiting now, then exit")
     wk.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     wk.set_defaults(func=cmd_worker)
+
+    from . import cli_access
+
+    cli_access.add_parsers(sub, _access_store)
 
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["init"], help="init: create OneMap's schema")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 import orjson
@@ -36,12 +35,13 @@ class CoreAPI(APIFactory):
     tags = ({"name": "server", "description": "Server metadata"},)
 
     def __init__(self, store: Store, links: Links, pg: Pygeoapi, conformance: Callable[[], list[str]],
-                 openapi: Callable[[], dict[str, Any]]) -> None:
+                 openapi: Callable[[str], dict[str, Any]]) -> None:
         self.store = store
         self.links = links
         self.pg = pg
         self._conformance = conformance
         self._openapi = openapi
+        self._json: dict[str, bytes] = {}
 
     def routes(self) -> list[Route]:
         meta = (F, LANG)
@@ -61,9 +61,12 @@ class CoreAPI(APIFactory):
                   path_params={"filename": {"type": "string"}}, documented=False, checked=False, flask_path="/static/<path:filename>"),
         ]
 
-    @cached_property
-    def openapi_json(self) -> bytes:
-        return orjson.dumps(self._openapi())
+    def openapi_json(self, role: str) -> bytes:
+        """The document of a role, serialised once."""
+        cached = self._json.get(role)
+        if cached is None:
+            cached = self._json[role] = orjson.dumps(self._openapi(role))
+        return cached
 
     def landing(self, call: Call) -> Response:
         def post(doc: dict) -> dict:
@@ -74,7 +77,7 @@ class CoreAPI(APIFactory):
             ]
             return doc
 
-        return self.pg.landing(post)
+        return self.pg.landing(post, call.principal)
 
     def conformance(self, call: Call) -> Response:
         doc = {"conformsTo": self._conformance()}
@@ -84,8 +87,9 @@ class CoreAPI(APIFactory):
 
     def openapi(self, call: Call) -> Response:
         if call.args["f"] == "html":
-            return self.pg.call(core_api.openapi_)
-        return Response(self.links.rebase(self.openapi_json.decode("utf-8")), mimetype=OPENAPI_MEDIA_TYPE)
+            return self.pg.call(core_api.openapi_, principal=call.principal)
+        role = getattr(call.principal, "role", "public")
+        return Response(self.links.rebase(self.openapi_json(role).decode("utf-8")), mimetype=OPENAPI_MEDIA_TYPE)
 
     def healthz(self, call: Call) -> Response:
         plans = self.store.plans()

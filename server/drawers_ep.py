@@ -16,11 +16,13 @@ from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound, PayloadTooLarge
 from onemap.config.settings import Settings
 from onemap.domain.dates import When, today
+from onemap.domain.plans import PUBLIC_STATES
 from onemap.providers.governing import MAX_POINTS, at_points, over_area
 from onemap.providers.params import DATETIME, LANG, RECORDED, F, Param, ParamContext, parse_int
 from onemap.providers.registry import Registry
 from onemap.providers.store import Store
 
+from .access import reaches
 from .http import GEOJSON, JSON, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
@@ -89,7 +91,8 @@ class DrawersAPI(APIFactory):
                   formats=("json", "html")),
             Route("/certificates", self.certificates, "getCertificates",
                   "Review certificates (compliance, quality check, transmission), newest first", ("drawers",),
-                  query=(F, LANG, CERT_PLAN, CERT_PROCESS, CERT_LIMIT), responses=OK, formats=("json", "html")),
+                  query=(F, LANG, CERT_PLAN, CERT_PROCESS, CERT_LIMIT), responses=OK, formats=("json", "html"),
+                  guard="internal"),
             Route("/certificates/{certificateId}", self.certificate, "getCertificate",
                   "A review certificate as it was archived (JSON), or its report (f=html)", ("drawers",),
                   query=(F, LANG), path_params={"certificateId": {"type": "string", "maxLength": 80}},
@@ -103,13 +106,14 @@ class DrawersAPI(APIFactory):
         return when.start
 
     def _layers(self, call: Call) -> list[Layer]:
+        """The layers asked about, of those the caller may see (an unseen one is not a layer to them)."""
         names = call.args.get("layers")
         if not names:
-            return list(self.catalogue.layers.values())
+            return [layer for layer in self.catalogue.layers.values() if reaches(call.principal, layer.tier)]
         out = []
         for lid in names:
             layer = self.catalogue.layers.get(lid)
-            if layer is None:
+            if layer is None or not reaches(call.principal, layer.tier):
                 raise InvalidParameterValue(f"layers: {lid!r} is not a layer")
             out.append(layer)
         return out
@@ -146,7 +150,12 @@ class DrawersAPI(APIFactory):
     def trace(self, call: Call, planId: str) -> Response:
         """GET ``/plans/{planId}/trace``: the entry, its periods in force, its events (corrections marked) and
         its certificates."""
+        entry = self.store.plan(planId)
+        if entry is not None and entry.status not in PUBLIC_STATES and not reaches(call.principal, "internal"):
+            raise NotFound(f"no drawer entry {planId!r}")  # a submission under review is internal
         doc = Registry(self.store, self.settings.timezone).trace(planId)
+        if not reaches(call.principal, "internal"):
+            doc["certificates"] = []  # the reviews of a plan are the bureau's record
         for c in doc["certificates"]:
             c["href"] = self.links.url("certificates", c["id"])
         doc["links"] = [self.links.link("self", JSON, "plans", planId, "trace"),
@@ -154,6 +163,11 @@ class DrawersAPI(APIFactory):
         if call.args["f"] == "html":
             return Response(_html(f"{doc['plan']['title']} · {planId}", doc), mimetype="text/html")
         return json_response(doc, pretty=self.settings.pretty_print)
+
+    def _owns(self, call: Call, certificate_id: str) -> bool:
+        """Did the caller make this certificate (a partner's own review)?"""
+        who = getattr(call.principal, "name", None)
+        return who is not None and self.store.certificate_owner(certificate_id) == who
 
     def certificates(self, call: Call) -> Response:
         """GET ``/certificates[?plan_id=...&process=...]``: archived review certificates, newest first."""
@@ -168,7 +182,7 @@ class DrawersAPI(APIFactory):
     def certificate(self, call: Call, certificateId: str) -> Response:
         """GET ``/certificates/{certificateId}``: the certificate as it was written (JSON), or its report."""
         found = self.store.certificate(certificateId) if len(certificateId) <= 80 else None
-        if found is None:
+        if found is None or not (reaches(call.principal, "internal") or self._owns(call, certificateId)):
             raise NotFound(f"no certificate {certificateId!r}")
         document, _ = found
         if call.args["f"] == "html":
@@ -185,8 +199,10 @@ class DrawersAPI(APIFactory):
 def _body_geometry(data: bytes) -> shapely.Geometry:
     try:
         doc = json.loads(data or b"null")
-    except (ValueError, RecursionError):
+    except ValueError:
         raise InvalidParameterValue("the request body is not JSON") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise InvalidParameterValue("the request body is nested too deeply to be read") from None
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = doc.get("geometry")
     if not isinstance(doc, dict) or doc.get("type") not in (

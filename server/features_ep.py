@@ -13,17 +13,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response
+from flask import Request, Response
 
 from onemap.config.catalogue import Catalogue, FieldDef, Layer
-from onemap.config.errors import NotFound
+from onemap.config.errors import NotFound, PayloadTooLarge
 from onemap.config.settings import Settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService, ItemsResult, items_query
-from onemap.providers.params import ITEM, ITEMS, ITEMS_POST, LANG, F, Param, ParamContext, property_param
+from onemap.providers.params import (
+    ITEM,
+    ITEMS,
+    ITEMS_POST,
+    LANG,
+    MAX_BODY_FILTER,
+    F,
+    Param,
+    ParamContext,
+    property_param,
+)
 from onemap.providers.store import Store
 from onemap.providers.store.base import FILED_STATES
 
+from .access import reaches
 from .http import GEOJSON, HTML, JSON, SCHEMA_JSON, json_response
 from .links import Links
 from .pygeoapi_bridge import Pygeoapi
@@ -55,6 +66,23 @@ REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 GEOMETRY_FORMAT = {"MultiPolygon": "geometry-multipolygon", "MultiLineString": "geometry-multilinestring",
                    "MultiPoint": "geometry-multipoint"}
 META = (F, LANG)
+
+
+def filter_body(req: Request) -> bytes:
+    """A POSTed CQL2 JSON filter; one above ``MAX_BODY_FILTER`` bytes is a 413 before it is in memory
+    (by its Content-Length, and a body of unknown length is read no further than the limit)."""
+    too_large = PayloadTooLarge(f"the CQL2 JSON filter in the body is larger than {MAX_BODY_FILTER:,} bytes")
+    if (req.content_length or 0) > MAX_BODY_FILTER:
+        raise too_large
+    data = bytearray()
+    while len(data) <= MAX_BODY_FILTER:
+        chunk = req.stream.read(MAX_BODY_FILTER + 1 - len(data))  # a stream may answer in parts
+        if not chunk:
+            break
+        data += chunk
+    if len(data) > MAX_BODY_FILTER:
+        raise too_large
+    return bytes(data)
 
 
 def operation(layer_id: str) -> str:
@@ -114,31 +142,34 @@ class FeaturesAPI(APIFactory):
                   (), query=META, path_params=one, responses={"200": "Collection"}, formats=("json", "html"),
                   applies=lambda p: p["collectionId"] in self.catalogue.collections or self.pg.is_overlay(
                       p["collectionId"]),
-                  instances=self._instances),
+                  instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/queryables", self.queryables, "get{op}Queryables",
                   "{title}: queryable properties", (), query=META, path_params=one,
                   responses={"200": "JsonSchema"}, formats=("json", "html"), applies=self._ours,
-                  instances=self._instances),
+                  instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/schema", self.schema, "get{op}Schema",
                   "{title}: schema of returned features", (), query=META, path_params=one,
                   responses={"200": "JsonSchema"}, formats=("json", "html"), applies=self._ours,
-                  instances=self._instances),
+                  instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/items", self.items, "get{op}Features", "{title}: features", (),
                   query=ITEMS, path_params=one, responses={"200": "Features"}, formats=("json", "html"),
                   applies=self._ours, extra_query=self._queryables,
-                  instances=lambda: self._instances(with_queryables=True)),
+                  instances=lambda: self._instances(with_queryables=True), guard="collection"),
             Route("/collections/{collectionId}/items", self.items, "search{op}Features",
                   "{title}: features matching a CQL2 JSON filter in the body", (), method="POST",
-                  query=ITEMS_POST, path_params=one, responses={"200": "Features"}, formats=("json", "html"),
+                  query=ITEMS_POST, path_params=one, formats=("json", "html"),
+                  responses={"200": "Features", "413": {"description": f"The body is larger than "
+                                                                         f"{MAX_BODY_FILTER:,} bytes."}},
                   applies=self._ours, extra_query=self._queryables,
-                  request_body={"required": True, "content": {
+                  request_body={"required": True, "description": f"A CQL2 JSON filter of at most "
+                                                                 f"{MAX_BODY_FILTER:,} bytes.", "content": {
                       "application/query-cql-json": {"schema": {"$ref": "#/components/schemas/cql2json"}},
                       "application/json": {"schema": {"$ref": "#/components/schemas/cql2json"}}}},
-                  instances=lambda: self._instances(with_queryables=True)),
+                  instances=lambda: self._instances(with_queryables=True), guard="collection"),
             Route("/collections/{collectionId}/items/{featureId}", self.item, "get{op}Feature",
                   "{title}: one feature", (), query=ITEM, path_params={**one, **fid},
                   responses={"200": "Feature"}, formats=("json", "html"), applies=self._ours,
-                  instances=self._instances),
+                  instances=self._instances, guard="collection"),
         ]
 
     # ---- collection documents ----------------------------------------------------------------------------
@@ -201,10 +232,10 @@ class FeaturesAPI(APIFactory):
             doc["collections"] = [self.amend_collection(c, lang) for c in doc.get("collections", [])]
             return doc
 
-        return self.pg.describe(None, post)
+        return self.pg.describe(None, post, call.principal)
 
     def collection(self, call: Call, collectionId: str) -> Response:
-        return self.pg.describe(collectionId, lambda doc: self.amend_collection(doc, call.args["lang"]))
+        return self.pg.describe(collectionId, lambda doc: self.amend_collection(doc, call.args["lang"]), call.principal)
 
     # ---- queryables and schema ------------------------------------------------------------------------
     def _property_schema(self, layer: Layer, f: FieldDef, lang: str) -> dict[str, Any]:
@@ -320,8 +351,8 @@ class FeaturesAPI(APIFactory):
         """GET (and POST with a CQL2 JSON body) ``/collections/{collectionId}/items``."""
         layer = self.layer(collectionId)
         fmt = call.args["f"]
-        body = call.request.get_data() if call.request.method == "POST" else None
-        q = items_query(layer, call.args, self.ctx, body=body)
+        body = filter_body(call.request) if call.request.method == "POST" else None
+        q = items_query(layer, call.args, self.ctx, body=body, unfiled=reaches(call.principal, "internal"))
         res = self.features.items(q, geometry_as="dict" if fmt == "html" else "fragment")
         doc: dict[str, Any] = {
             "type": "FeatureCollection",
@@ -356,7 +387,7 @@ class FeaturesAPI(APIFactory):
         fmt = call.args["f"]
         out_crs = call.args["crs"]
         feat = self.features.item(layer, featureId, out_crs, geometry_as="dict" if fmt == "html" else "fragment",
-                                  lang=call.args["lang"])
+                                  lang=call.args["lang"], unfiled=reaches(call.principal, "internal"))
         feat["links"] = [
             self.links.link("self", GEOJSON, "collections", layer.id, "items", feat["id"], query={"f": "json"}),
             self.links.link("alternate", HTML, "collections", layer.id, "items", feat["id"], query={"f": "html"}),

@@ -12,8 +12,10 @@ from typing import Any
 import orjson
 from flask import Flask, Request, Response, g, request
 
-from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError
+from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError, ServiceUnavailable
 from onemap.providers.store.base import begin_request, end_request
+
+from .cors import PUBLIC_READ_HEADERS, Cors
 
 LOG = logging.getLogger("onemap.http")
 
@@ -28,9 +30,8 @@ _COMPRESSIBLE = ("application/json", "application/geo+json", "application/schema
                  "application/x-protobuf")
 
 
-# Public read-only API: any origin may embed it (portals, map clients).
-CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
-                ("Access-Control-Expose-Headers", "Content-Crs, ETag, Link, X-Request-ID, X-Cache, OGC-NumberMatched"))
+# the public tier: any origin may embed it (portals, map clients)
+CORS_HEADERS = PUBLIC_READ_HEADERS
 
 
 def request_id(given: str | None) -> str:
@@ -91,23 +92,41 @@ def output_format(req: Request, allowed: tuple[str, ...] = ("json", "html")) -> 
 
 
 def error_response(err: OneMapError, html: bool = False) -> Response:
+    resp = _error_body(err, html)
+    if int(err.status) == 401:  # RFC 6750: say how to authenticate
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
+    retry = getattr(err, "retry_after", None)
+    if retry is not None:
+        resp.headers["Retry-After"] = str(int(retry))
+    return resp
+
+
+def _error_body(err: OneMapError, html: bool) -> Response:
     body = err.to_dict()
     if html:
         from markupsafe import escape
 
         page = (f"<!doctype html><meta charset='utf-8'><title>{escape(err.code)}</title>"
                 f"<h1>{int(err.status)} {escape(err.code)}</h1><p>{escape(err.description)}</p>")
-        return Response(page, status=err.status, mimetype=HTML)
-    return json_response(body, status=err.status, media_type=PROBLEM_JSON)
+        resp = Response(page, status=err.status, mimetype=HTML)
+    else:
+        resp = json_response(body, status=err.status, media_type=PROBLEM_JSON)
+    if isinstance(err, ServiceUnavailable):
+        # the store is away for now: clients and proxies retry rather than give up
+        resp.headers["Retry-After"] = str(int(err.retry_after))
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
-def install(app: Flask, gzip_min_bytes: int) -> None:
-    """Request ids, gzip above a size, CORS, and the error handlers."""
+def install(app: Flask, gzip_min_bytes: int, cors: Cors | None = None) -> None:
+    """Request ids, gzip above a size, CORS and security headers, and the error handlers."""
 
     @app.before_request
     def _request_id() -> None:
         g.request_id = request_id(request.headers.get("X-Request-ID"))
         g.store_scope = begin_request()
+        if cors is not None:
+            cors.check(request)
 
     @app.teardown_request
     def _end_scope(exc: BaseException | None) -> None:
@@ -118,19 +137,20 @@ def install(app: Flask, gzip_min_bytes: int) -> None:
     @app.after_request
     def _finish(resp: Response) -> Response:
         resp.headers["X-Request-ID"] = getattr(g, "request_id", "-")
-        for name, value in CORS_HEADERS:
-            resp.headers.setdefault(name, value)
-        if request.method == "OPTIONS":
-            resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS, DELETE"
-            resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
-                "Access-Control-Request-Headers", "Content-Type, Accept, Prefer")
-            resp.headers["Access-Control-Max-Age"] = "86400"
+        if cors is not None:
+            cors.apply(request, resp)
+        else:
+            for name, value in CORS_HEADERS:
+                resp.headers.setdefault(name, value)
         _maybe_gzip(resp, gzip_min_bytes)
         return resp
 
     @app.errorhandler(OneMapError)
     def _onemap_error(err: OneMapError) -> Response:
-        if err.status >= 500:
+        if isinstance(err, ServiceUnavailable):
+            # an outage, not a bug: one line per request, the cause was logged where it was caught
+            LOG.warning("request %s: %s", getattr(g, "request_id", "-"), err.description)
+        elif err.status >= 500:
             LOG.error("request %s failed: %s", getattr(g, "request_id", "-"), err.description,
                       exc_info=err.__cause__ or err)
         return error_response(err, html=_html_request())
@@ -140,10 +160,14 @@ def install(app: Flask, gzip_min_bytes: int) -> None:
         return error_response(NotFound(f"no such resource: {request.path}"), html=_html_request())
 
     @app.errorhandler(405)
-    def _not_allowed(_err: Exception) -> Response:
+    def _not_allowed(exc: Exception) -> Response:
         err = OneMapError(f"{request.method} is not allowed on {request.path}", code="InvalidRequest")
         err.status = 405
-        return error_response(err)
+        resp = error_response(err)
+        allowed = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed knows them (RFC 9110: Allow)
+        if allowed:
+            resp.headers["Allow"] = ", ".join(sorted(set(allowed) | {"OPTIONS"}))
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

@@ -24,6 +24,7 @@ from onemap.providers.store import Store
 from onemap.providers.vector_tiles import tile_properties
 
 from . import map_style as stylemod
+from .access import tiers_of
 from .http import dumps, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
@@ -105,20 +106,22 @@ class MapPage(APIFactory):
                   flask_path=STATIC_PREFIX + "/<path:filename>"),
         ]
 
-    def data_bounds(self) -> tuple[float, float, float, float] | None:
-        """The lon/lat extent of the public layers (all drawers)."""
+    def data_bounds(self, tiers: tuple[str, ...] = ("public",)) -> tuple[float, float, float, float] | None:
+        """The lon/lat extent of the layers of ``tiers`` (all drawers)."""
         boxes = [b for b in (self.store.layer_extent(layer) for layer in self.catalogue.layers.values()
-                             if layer.tier == "public") if b]
+                             if layer.tier in tiers) if b]
         if not boxes:
             return None
         return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                 max(b[3] for b in boxes))
 
-    def style_document(self, datetime: str | None = None, lang: str = "zh", view: str = MAP_VIEW) -> dict[str, Any]:
-        """The style for this server; the basemap when the basemaps offer one as XYZ."""
+    def style_document(self, datetime: str | None = None, lang: str = "zh", view: str = MAP_VIEW,
+                       tiers: tuple[str, ...] = ("public",)) -> dict[str, Any]:
+        """The style for this server (the layers of ``tiers``); the basemap when the basemaps offer one as XYZ."""
         basemap = self.links.base + self.basemap_xyz if self.basemap_xyz else None
-        return stylemod.build_style(self.catalogue, self.links.base, datetime=datetime, bounds=self.data_bounds(),
-                                    basemap_xyz=basemap, lang=lang, view=view)
+        return stylemod.build_style(self.catalogue, self.links.base, datetime=datetime,
+                                    bounds=self.data_bounds(tiers), basemap_xyz=basemap, lang=lang, view=view,
+                                    tiers=tiers)
 
     def _field_info(self, layer: Layer) -> list[dict[str, Any]]:
         """What the popup needs to label a feature's properties (the tiles carry the codes)."""
@@ -137,7 +140,8 @@ class MapPage(APIFactory):
             out.append(info)
         return out
 
-    def page_config(self, datetime: str | None, view: str = MAP_VIEW) -> dict[str, Any]:
+    def page_config(self, datetime: str | None, view: str = MAP_VIEW, tiers: tuple[str, ...] = ("public",)
+                    ) -> dict[str, Any]:
         """The page's settings, embedded as JSON (``<`` escaped by ``dumps``)."""
         return {
             "styleUrl": self.links.url(STYLE_PATH),
@@ -145,16 +149,16 @@ class MapPage(APIFactory):
             "tilesUrl": stylemod.tiles_url(self.links.base),
             "datetime": datetime,
             "view": view,
-            "bounds": self.data_bounds(),
+            "bounds": self.data_bounds(tiers),
             "fields": {lid: self._field_info(layer) for lid, layer in self.catalogue.layers.items()
-                       if layer.tier == "public"},
+                       if layer.tier in tiers},
         }
 
     def style(self, call: Call) -> Response:
         # legend labels follow an explicit lang only: the page around them is Chinese
         lang = "en" if (call.request.args.get("lang") or "").lower().startswith("en") else "zh"
         dated = call.args["datetime"]
-        doc = self.style_document(dated, lang, view_for(call.args["view"], dated))
+        doc = self.style_document(dated, lang, view_for(call.args["view"], dated), tiers_of(call.principal))
         return json_response(doc, media_type=STYLE_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"})
 
     def page(self, call: Call) -> Response:
@@ -162,12 +166,14 @@ class MapPage(APIFactory):
         view = view_for(call.args["view"], dated)
         html = render_template(
             "map.html", static=self.links.url(STATIC_PREFIX), base_url=self.links.base,
-            config_json=dumps(self.page_config(dated, view)).decode("utf-8"),
+            config_json=dumps(self.page_config(dated, view, tiers_of(call.principal))).decode("utf-8"),
             js_version=_version("map.js"), css_version=_version("map.css"), datetime=dated or "",
             all_levels=view == "all")
         return Response(html, mimetype="text/html")
 
     def static(self, call: Call, filename: str) -> Response:
+        if "\x00" in filename:  # no file name holds a NUL (the file system refuses to look one up)
+            raise NotFound(f"no such resource: {call.request.path}")
         path = (STATIC / filename).resolve()
         if STATIC.resolve() not in path.parents or not path.is_file():
             raise NotFound(f"no such resource: {call.request.path}")

@@ -340,9 +340,9 @@ def _zoom_for(bounds: tuple[float, float, float, float], px: int = 1024) -> floa
 
 def build_style(catalogue: Catalogue, base_url: str, *, datetime: str | None = None,
                 bounds: tuple[float, float, float, float] | None = None, basemap_xyz: str | None = None,
-                lang: str = "zh", view: str = "all") -> dict[str, Any]:
-    """The MapLibre (v8) style document of the public one-map layers."""
-    layers = _order(layer for layer in catalogue.layers.values() if layer.tier == "public")
+                lang: str = "zh", view: str = "all", tiers: tuple[str, ...] = ("public",)) -> dict[str, Any]:
+    """The MapLibre (v8) style document of the one-map layers of ``tiers`` (the caller's)."""
+    layers = _order(layer for layer in catalogue.layers.values() if layer.tier in tiers)
     wm = tmsmod.get("WebMercatorQuad")
     source: dict[str, Any] = {
         "type": "vector", "tiles": [tiles_url(base_url, datetime, view)], "minzoom": 0,

@@ -11,7 +11,7 @@ checks that it validates and that no reference leaves it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from onemap.providers.params import ParamContext
@@ -170,8 +170,10 @@ def _concrete(path: str, inst: Instance | None) -> str:
     return path
 
 
-def paths_from(routes: Sequence[Route], ctx: ParamContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(paths, parameter components) of the documented routes."""
+def paths_from(routes: Sequence[Route], ctx: ParamContext,
+               visible: Callable[[Route, Instance | None], bool] | None = None
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, parameter components) of the documented routes (those ``visible`` keeps)."""
     paths: dict[str, Any] = {}
     params: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -179,6 +181,8 @@ def paths_from(routes: Sequence[Route], ctx: ParamContext) -> tuple[dict[str, An
             continue
         instances: list[Instance | None] = list(route.instances()) if route.instances else [None]
         for inst in instances:
+            if visible is not None and not visible(route, inst):
+                continue
             paths.setdefault(_concrete(route.path, inst), {})[route.method.lower()] = _operation(route, inst, params,
                                                                                                   ctx)
     return paths, params
@@ -256,11 +260,11 @@ def overlay_fragment(pg_config: Mapping[str, Any], overlay: Mapping[str, Any], c
 
 
 def build(factories: Sequence[APIFactory], routes: Sequence[Route], ctx: ParamContext, info: dict[str, Any],
-          server_url: str, pg_config: Mapping[str, Any] | None = None, overlay_resources: Mapping[str, Any] | None = None
-          ) -> dict[str, Any]:
-    """The whole document."""
+          server_url: str, pg_config: Mapping[str, Any] | None = None, overlay_resources: Mapping[str, Any] | None = None,
+          visible: Callable[[Route, Instance | None], bool] | None = None) -> dict[str, Any]:
+    """The whole document (of what ``visible`` keeps: a caller's role sees its own document)."""
     schemas, responses = schemas_and_responses()
-    paths, params = paths_from(routes, ctx)
+    paths, params = paths_from(routes, ctx, visible)
     components: dict[str, Any] = {"parameters": params, "schemas": schemas, "responses": responses}
     tags = [dict(t) for f in factories for t in f.tags]
     if pg_config is not None and overlay_resources:

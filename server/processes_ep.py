@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 
-from onemap.config.errors import InvalidInput, NotFound, PayloadTooLarge
+from onemap.config.errors import InvalidInput, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
 from onemap.processes.base import OneMapProcessor
 from onemap.processes.runner import JobRunner
 from onemap.providers.params import LANG, F, Param, parse_int
@@ -88,7 +90,9 @@ class ProcessesAPI(APIFactory):
     conforms_to = CONFORMS_TO
     tags = ({"name": "processes", "description": "OGC API - Processes"},)
 
-    def __init__(self, processes: dict[str, OneMapProcessor], runner: JobRunner, links: Links, pg: Pygeoapi) -> None:
+    def __init__(self, processes: dict[str, OneMapProcessor], runner: JobRunner, links: Links, pg: Pygeoapi,
+                 visible: Callable[[Any, str], bool] = lambda principal, pid: True) -> None:
+        self.visible = visible  # may this caller see (and run) this process?
         self.processes = processes
         self.runner = runner
         self.links = links
@@ -117,22 +121,23 @@ class ProcessesAPI(APIFactory):
                   query=(*meta, PROCESSES_LIMIT), responses=OK_JSON, formats=("json", "html")),
             Route("/processes/{processId}", self.describe_process, "describe{op}", "Describe {title}",
                   ("processes",), query=meta, path_params=pid, responses=OK_JSON, formats=("json", "html"),
-                  instances=self._instances),
+                  instances=self._instances, guard="process"),
             Route("/processes/{processId}/execution", self.execute, "execute{op}",
                   "Execute {title} (Prefer: respond-async for a job)", ("processes",), method="POST",
                   query=meta, path_params=pid, headers=(PREFER,), scope="execute", instances=self._instances,
+                  guard="process",
                   request_body_for=lambda v: self._execute_body(v["processId"]),
                   responses={"200": {"description": "Results (synchronous execution)."},
                              "201": {"description": "Job created (asynchronous execution).",
                                      "content": {JSON: {"schema": {"type": "object"}}}}}),
-            Route("/jobs", self.list_jobs, "getJobs", "Jobs", ("processes",), query=(*meta, JOBS_LIMIT, JOBS_OFFSET),
-                  responses=OK_JSON, formats=("json", "html")),
+            Route("/jobs", self.list_jobs, "getJobs", "Jobs (the caller's own; an admin's: all)", ("processes",),
+                  query=(*meta, JOBS_LIMIT, JOBS_OFFSET), responses=OK_JSON, formats=("json", "html"), guard="user"),
             Route("/jobs/{jobId}", self.get_job, "getJob", "Job status", ("processes",), query=meta,
-                  path_params=JOB_ID, responses=OK_JSON, formats=("json", "html")),
+                  path_params=JOB_ID, responses=OK_JSON, formats=("json", "html"), guard="user"),
             Route("/jobs/{jobId}", self.dismiss, "dismissJob", "Dismiss a job", ("processes",), method="DELETE",
-                  query=meta, path_params=JOB_ID, responses=OK_JSON, scope="execute"),
+                  query=meta, path_params=JOB_ID, responses=OK_JSON, scope="execute", guard="user"),
             Route("/jobs/{jobId}/results", self.job_results, "getJobResults", "Job results", ("processes",),
-                  query=meta, path_params=JOB_ID,
+                  query=meta, path_params=JOB_ID, guard="user",
                   responses={"200": {"description": "The results (JSON, or the output's own media type)."}}),
         ]
 
@@ -147,7 +152,7 @@ class ProcessesAPI(APIFactory):
         return {"type": "process", "processID": job.process_id, "jobID": job.id, "status": job.status,
                 "message": job.message, "progress": job.progress, "created": _iso(job.created),
                 "started": _iso(job.started), "finished": _iso(job.finished), "updated": _iso(job.updated),
-                "x-onemap": {"mode": job.mode, "attempts": job.attempts}, "links": links}
+                "x-onemap": {"mode": job.mode, "attempts": job.attempts, "owner": job.owner}, "links": links}
 
     def _summary(self, pid: str, lang: str) -> dict[str, Any]:
         md = self.processes[pid].metadata
@@ -167,7 +172,7 @@ class ProcessesAPI(APIFactory):
 
     def list_processes(self, call: Call) -> Response:
         lang = call.args["lang"]
-        pids = list(self.processes)[: call.args.get("limit") or None]
+        pids = [pid for pid in self.processes if self.visible(call.principal, pid)][: call.args.get("limit") or None]
         doc = {"processes": [self._summary(pid, lang) for pid in pids],
                "links": [self.links.link("self", JSON, "processes")]}
         if call.args["f"] == "html":
@@ -192,6 +197,9 @@ class ProcessesAPI(APIFactory):
     def execute(self, call: Call, processId: str) -> Response:
         self._process(processId)
         req = call.request
+        if not (req.mimetype == JSON or req.mimetype.endswith("+json")):
+            # a JSON body needs a CORS preflight: no page of another origin can make one with a form
+            raise UnsupportedMediaType("send the execute request as JSON (Content-Type: application/json)")
         if (req.content_length or 0) > MAX_BODY:
             raise PayloadTooLarge(f"the execute request is larger than {MAX_BODY // (1024 * 1024)} MB")
         raw = req.get_data(cache=False)
@@ -201,9 +209,12 @@ class ProcessesAPI(APIFactory):
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise InvalidInput("the execute request is not valid JSON") from None
+        except RecursionError:  # json recurses once per level of nesting
+            raise InvalidInput("the execute request is nested too deeply to be read") from None
         if body is None:
             raise InvalidInput("the execute request needs a JSON body with 'inputs'")
-        sub = self.runner.prepare(processId, body)
+        sub = self.runner.prepare(processId, body, owner=_owner(call))
+        self._within_quota(call)
         prefer = req.headers.get("Prefer", "").lower()
         supports_async = "async-execute" in sub.process.metadata["jobControlOptions"]
         if "respond-async" in prefer and supports_async:
@@ -219,15 +230,37 @@ class ProcessesAPI(APIFactory):
             return Response(content, status=err.get("status", 500), mimetype=media, headers=headers)
         return Response(content, status=200, mimetype=media, headers=headers)
 
-    def _job(self, job_id: str) -> Job:
+    def _within_quota(self, call: Call) -> None:
+        """A caller starts at most ``jobs_per_day`` executions in 24 hours (an admin: any number)."""
+        p = call.principal
+        if p is None or p.name is None or p.role == "admin":
+            return
+        per_day = self.runner.settings.access.jobs_per_day
+        if self.runner.jobs.started_since(p.name, time.time() - 86400) >= per_day:
+            raise TooManyRequests(f"{p.name} has started {per_day} executions in the last 24 hours, "
+                                  "the most one caller may", retry_after=3600)
+
+    def check_plan(self, call: Call, plan_id: str) -> Response:
+        """A quality check of a drawer entry, queued as a ``plan-qc`` job of the caller (lifecycle step)."""
+        sub = self.runner.prepare("plan-qc", {"inputs": {"plan_id": plan_id}, "response": "document"},
+                                  owner=_owner(call))
+        self._within_quota(call)
+        job = self.runner.submit(sub)
+        return json_response(self.status_info(job), status=201, headers={"Location": self.links.url("jobs", job.id)})
+
+    def _job(self, call: Call, job_id: str) -> Job:
+        """The job, if it is the caller's (an admin's: any); another's is answered as missing."""
         job = self.runner.jobs.get(job_id) if len(job_id) <= 64 else None
-        if job is None:
+        p = call.principal
+        if job is None or not (p is None or p.role == "admin" or (p.name is not None and job.owner == p.name)):
             raise NotFound(f"no job {job_id!r}", code="no-such-job")
         return job
 
     def list_jobs(self, call: Call) -> Response:
         limit, offset = call.args["limit"], call.args["offset"]
-        jobs, total = self.runner.jobs.list(limit, offset)
+        p = call.principal
+        jobs, total = self.runner.jobs.list(limit, offset, owner=_owner(call),
+                                            everyone=p is None or p.role == "admin")
         doc: dict[str, Any] = {"jobs": [self.status_info(j) for j in jobs], "numberMatched": total,
                "links": [self.links.link("self", JSON, "jobs")]}
         if offset + limit < total:
@@ -237,13 +270,13 @@ class ProcessesAPI(APIFactory):
         return json_response(doc)
 
     def get_job(self, call: Call, jobId: str) -> Response:
-        info = self.status_info(self._job(jobId))
+        info = self.status_info(self._job(call, jobId))
         if call.args["f"] == "html":
             return self.pg.render("jobs/job.html", {"jobs": info, "now": _now()}, call.args["lang"])
         return json_response(info)
 
     def job_results(self, call: Call, jobId: str) -> Response:
-        job = self._job(jobId)
+        job = self._job(call, jobId)
         if job.status in ("accepted", "running"):
             raise NotFound(f"job {jobId} is {job.status}; results are not ready", code="result-not-ready")
         if job.status == "dismissed":
@@ -257,6 +290,12 @@ class ProcessesAPI(APIFactory):
         return Response(content, status=200, mimetype=media or JSON)
 
     def dismiss(self, call: Call, jobId: str) -> Response:
-        self._job(jobId)
+        self._job(call, jobId)
         self.runner.jobs.dismiss(jobId)
-        return json_response(self.status_info(self._job(jobId)))
+        return json_response(self.status_info(self._job(call, jobId)))
+
+
+def _owner(call: Call) -> str | None:
+    """Whose the jobs of this request are (None: no access check ran, as in a test of one factory)."""
+    p = call.principal
+    return p.name if p is not None else None

@@ -50,6 +50,7 @@ class Call:
     path: dict[str, str]
     args: Args
     request: Request
+    principal: Any = None  # who calls (server/access.py sets it before the handler runs)
 
 
 Dependency = Callable[[Call], None]
@@ -72,7 +73,8 @@ class Route:
     request_body_for: Callable[[Mapping[str, str]], Mapping[str, Any]] | None = None  # per instance
     headers: tuple[dict[str, Any], ...] = ()  # OpenAPI header parameters
     formats: tuple[str, ...] = ("json",)  # what ``f`` negotiates between when it is absent
-    scope: str = "read"  # what an access check asks of the caller: read, execute, write
+    scope: str = "read"  # what the route does: read, execute, write (limits and CORS go by it)
+    guard: str = "open"  # what the caller must reach: open, collection, process, user, internal, admin
     checked: bool = True  # False: the handler (pygeoapi) reads the query parameters itself
     extra_query: Callable[[Mapping[str, str]], Mapping[str, Param]] | None = None
     applies: Callable[[Mapping[str, str]], bool] | None = None  # which of several routes on one path

@@ -22,6 +22,7 @@ from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import etag
 from onemap.tiles.mvt import MVT_MEDIA_TYPE
 
+from .access import reaches, tiers_of
 from .features_ep import operation
 from .http import JSON, json_response
 from .links import Links
@@ -113,14 +114,14 @@ class TilesAPI(APIFactory):
                   formats=("mvt",)),
             Route("/collections/{collectionId}/tiles", self.collection_tilesets, "get{op}Tilesets",
                   "{title}: vector tilesets", (), query=(F_JSON, LANG), path_params=one, responses=META_OK,
-                  applies=ours, instances=self._instances),
+                  applies=ours, instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}", self.collection_tileset, "get{op}Tileset",
                   "{title}: a vector tileset", (), query=(F_TILESET, LANG), path_params={**one, **tms_enum},
-                  responses=META_OK, applies=ours, instances=self._instances),
+                  responses=META_OK, applies=ours, instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
                   self.collection_tile, "get{op}Tile", "{title}: a vector tile", (), query=(F_MVT, *DRAWER),
                   path_params={**one, **tms_enum, **ZYX}, responses=TILE_OK, formats=("mvt",), applies=ours,
-                  instances=self._instances),
+                  instances=self._instances, guard="collection"),
         ]
 
     def _tms_link(self, tms_id: str) -> dict:
@@ -218,11 +219,16 @@ class TilesAPI(APIFactory):
                                       layer.t("title", call.args["lang"]))
 
     def dataset_layers(self, call: Call) -> list[Layer]:
-        """Layers of the dataset tiles: the public ones, or those named by ``collections``."""
+        """Layers of the dataset tiles: those of the caller's tiers, or those named by ``collections``."""
         wanted = call.args.get("collections")
         if wanted is None:
-            return [layer for layer in self.catalogue.layers.values() if layer.tier == "public"]
-        return [self.tiled_layer(cid) for cid in wanted]
+            tiers = tiers_of(call.principal)
+            return [layer for layer in self.catalogue.layers.values() if layer.tier in tiers]
+        out = [self.tiled_layer(cid) for cid in wanted]
+        for layer in out:
+            if not reaches(call.principal, layer.tier):
+                raise NotFound(f"collection {layer.id!r} does not exist")
+        return out
 
     def dataset_tilesets(self, call: Call) -> Response:
         return self._tilesets_list(("tiles",), self.dataset_layers(call), ONE_MAP_TITLE, call.args["lang"])

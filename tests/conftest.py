@@ -18,6 +18,12 @@ from onemap.providers.store import open_store
 
 DEMO_PARCELS = int(os.environ.get("ONEMAP_TEST_PARCELS", "3000"))
 DEMO_SEED = 7
+# the suite makes many executions from one address within a minute: rate limits are tested by
+# test_access with their own settings; here they are set out of the way (live servers inherit it)
+os.environ.setdefault("ONEMAP_RATE_LIMIT", "1000000/minute")
+os.environ.setdefault("ONEMAP_RATE_LIMIT_EXECUTE", "1000000/minute")
+os.environ.setdefault("ONEMAP_JOBS_PER_DAY", "1000000")
+os.environ.setdefault("ONEMAP_HEAVY_SLOTS", "8")  # (and slots for heavy work: test_access has its own)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -160,7 +166,11 @@ def hand_app(hand_settings: Settings):
 
 @pytest.fixture()
 def hand_client(hand_app):
-    return hand_app.test_client()
+    """Signed in as an administrator: the tests of data and drawers read every tier (test_access.py and
+    the security suite test what others may see)."""
+    from .auth import admin_client
+
+    return admin_client(hand_app)
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +182,15 @@ def app(settings: Settings):
 
 @pytest.fixture()
 def client(app):
+    """Signed in as an administrator (see ``hand_client``)."""
+    from .auth import admin_client
+
+    return admin_client(app)
+
+
+@pytest.fixture()
+def anonymous(app):
+    """A client with no credentials: the public tier."""
     return app.test_client()
 
 
@@ -189,10 +208,22 @@ def _none_if_null(v):
 
 
 class Reference:
-    """The demo GeoPackage read by GDAL (pyogrio), independently of OneMap's store code."""
+    """The demo GeoPackage read by GDAL (pyogrio), independently of OneMap's store code.
+
+    GDAL reads a snapshot (sqlite's online backup, the write-ahead log included), never the live file:
+    its own SQLite in this process would share the file's POSIX locks with the store's connections, and
+    closing its handle drops their locks too (SQLite's documented hazard of two libraries on one file),
+    which left the session's store unreadable (SQLITE_IOERR_SHORT_READ) once tests write to it (the
+    audit trail, tokens)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        import sqlite3
+        import tempfile
+
+        snapshot = Path(tempfile.mkdtemp(prefix="onemap-ref-")) / path.name
+        with sqlite3.connect(path) as src, sqlite3.connect(snapshot) as dst:
+            src.backup(dst)
+        self.path = snapshot
         self._cache: dict[str, tuple] = {}
 
     def layer(self, name: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:

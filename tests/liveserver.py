@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,31 +11,34 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.common import stop_group
+
 from .conftest import ROOT, free_port
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 
 
+# the suite's limits (tests/conftest.py) for servers too; a test sets its own through ``extra``
+SUITE_LIMITS = ("ONEMAP_RATE_LIMIT", "ONEMAP_RATE_LIMIT_EXECUTE", "ONEMAP_JOBS_PER_DAY", "ONEMAP_HEAVY_SLOTS")
+
+
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_") or k in SUITE_LIMITS}
     env.update(extra)
     return env
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
 def serve(env: dict[str, str], workers: int = 2, wait_s: float = 120) -> Iterator[str]:
     """`onemap serve` on a free port of 127.0.0.1; yields its URL once /healthz answers."""
+    with serve_process(env, workers, wait_s) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(env: dict[str, str], workers: int = 2, wait_s: float = 120
+                  ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``serve``, yielding the process too (gunicorn's master, leading a process group of its own)."""
     port = free_port()
     proc = subprocess.Popen([ONEMAP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
                             env=_env(env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -56,9 +58,9 @@ def serve(env: dict[str, str], workers: int = 2, wait_s: float = 120) -> Iterato
             if time.monotonic() > deadline:
                 raise AssertionError("server did not come up")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @contextlib.contextmanager
@@ -69,7 +71,7 @@ def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen]:
     try:
         yield proc
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 PYGEOAPI = str(Path(sys.executable).parent / "pygeoapi")
@@ -102,4 +104,4 @@ def pygeoapi_serve(env: dict[str, str], config: Path, openapi: Path, wait_s: flo
             time.sleep(0.3)
         yield url
     finally:
-        _stop(proc)
+        stop_group(proc)

@@ -40,6 +40,7 @@ class Cluster:
     port: int
     bindir: Path
     runas: str | None
+    opts: str = ""  # the server options it was started with (start_server starts it again with them)
 
     @property
     def host(self) -> str:
@@ -61,6 +62,21 @@ class Cluster:
     def stop(self) -> None:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "stop")
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data (an outage; ``start_server`` ends it). ``mode``: pg_ctl's
+        fast (connections told and closed) or immediate (the server crashes, no goodbye)."""
+        r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), "-m", mode, "-w", "stop")
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {r.stderr.strip()}")
+
+    def start_server(self) -> None:
+        """Start the server again on the same port with the same data."""
+        data = self.base / "data"
+        r = self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.base / "log"), "-o", self.opts,
+                      "-w", "-t", "60", "start")
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip()}")
 
 
 def start_cluster(port: int | None = None) -> Cluster:
@@ -88,6 +104,7 @@ def start_cluster(port: int | None = None) -> Cluster:
     opts = (f"-p {cluster.port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB "
             "-c max_connections=100 -c jit=off")
+    cluster.opts = opts
     r = cluster._run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", opts, "-w",
                      "-t", "60", "start")
     if r.returncode != 0:

@@ -252,16 +252,16 @@ def test_cgcs2000_matrix_set_is_laid_out_like_tianditu_c(client):
         assert client.get(f"/basemaps/wmts/basemap/{CG}/0/{x}/{y}.jpeg").status_code == 400
 
 
-def test_wmts_restful_and_kvp_tiles_show_the_region(client, centre):
+def test_wmts_restful_and_kvp_tiles_show_the_region(anonymous, centre):
     x, y = wm_tile(*centre, 10)
-    rest = client.get(f"/basemaps/wmts/basemap/{WM}/10/{x}/{y}.jpeg")
-    kvp = client.get(f"/basemaps/service?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
+    rest = anonymous.get(f"/basemaps/wmts/basemap/{WM}/10/{x}/{y}.jpeg")
+    kvp = anonymous.get(f"/basemaps/service?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
                      f"&TILEMATRIXSET={WM}&TILEMATRIX=10&TILEROW={y}&TILECOL={x}&FORMAT=image/jpeg")
     img = image(rest)
     assert img.shape == (256, 256, 3) and is_region(img)
     assert kvp.data == rest.data
     assert rest.headers["Access-Control-Allow-Origin"] == "*"
-    far = image(client.get(f"/basemaps/wmts/basemap/{WM}/10/0/0.jpeg"))  # the Arctic: background only
+    far = image(anonymous.get(f"/basemaps/wmts/basemap/{WM}/10/0/0.jpeg"))  # the Arctic: background only
     assert np.abs(far - BACKGROUND).mean() < 4
 
 
@@ -345,6 +345,103 @@ def test_cgcs2000_tile_lines_up_with_web_mercator(client, centre):
     elsewhere = np.abs(warped(shifted) - cg).mean()
     assert same_place < 6, same_place
     assert elsewhere > 2 * same_place, (same_place, elsewhere)
+
+
+# ---- mistakes of the client: a 4xx on both ways in (in front of Flask, and through its route) ----------------
+@pytest.fixture(scope="module")
+def both_ways(settings, om, region):
+    """The basemaps as ``create_app`` mounts them in front of Flask (``BasemapsAPI.__call__``) and through the
+    Flask route (``serve``, where route dependencies run)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response as PlainResponse
+
+    app, _ = basemaps_app(settings, om.store, om.links.base)
+    front = Client(DispatcherMiddleware(PlainResponse("not here", status=404), {"/basemaps": om.basemaps}))
+    return {"front": front, "flask": app.test_client()}
+
+
+_GETMAP = "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=basemap&STYLES=&FORMAT=image/png&"
+_GETFEATUREINFO = ("/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=basemap&STYLES="
+                   "&CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10&")
+_GETTILE = (f"/basemaps/service?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
+            f"&TILEMATRIXSET={WM}&FORMAT=image/jpeg&")
+MALFORMED = [
+    "/basemaps/service?SERVICE=WMS",                                           # no REQUEST
+    "/basemaps/service?SERVICE=WMS&REQUEST=GetMap",                            # parameters missing
+    "/basemaps/service?REQUEST=GetMap&VERSION=1.3.0&LAYERS=basemap",
+    "/basemaps/service?SERVICE=WMS&REQUEST=Nope",
+    "/basemaps/service?SERVICE=WMS&VERSION=x.y&REQUEST=GetCapabilities",
+    _GETMAP + "CRS=EPSG:3857&BBOX=a,b,c,d&WIDTH=10&HEIGHT=10",                # BBOX not numbers
+    _GETMAP + "CRS=EPSG:3857&BBOX=1,2,3&WIDTH=10&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:3857&BBOX=3,2,1,0&WIDTH=10&HEIGHT=10",                # lower corner above upper
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1e400,1&WIDTH=10&HEIGHT=10",            # not finite (a map before)
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,nan,1&WIDTH=10&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:4490&BBOX=-1000,-1000,1000,1000&WIDTH=10&HEIGHT=10",  # beyond latitude and longitude
+    _GETMAP + "CRS=CRS:84&BBOX=-1000,-1000,1000,1000&WIDTH=10&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1e-9,1e-9&WIDTH=10&HEIGHT=10",          # within a pixel of the finest level
+    _GETMAP.replace("image/png", "image/gif") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP.replace("image/png", "nonsense") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=100000&HEIGHT=100000",        # huge
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=99999999999999999999&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=0&HEIGHT=0",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=-5&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=x&HEIGHT=10",
+    _GETMAP + "CRS=EPSG:9999&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP + "CRS=nonsense&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP.replace("LAYERS=basemap", "LAYERS=nope") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP.replace("STYLES=", "STYLES=bold") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10",
+    _GETMAP.replace("LAYERS=basemap", "LAYERS=nope") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=10&EXCEPTIONS=INIMAGE",
+    _GETMAP.replace("1.3.0", "1.1.1") + "SRS=EPSG:4326&BBOX=-1000,-1000,1000,1000&WIDTH=10&HEIGHT=10",
+    _GETFEATUREINFO + "QUERY_LAYERS=basemap&I=1&J=1&INFO_FORMAT=text/plain",  # not queryable
+    _GETFEATUREINFO + "QUERY_LAYERS=nope&I=1&J=1",
+    _GETFEATUREINFO + "QUERY_LAYERS=basemap&I=a&J=1",
+    "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=nope&FORMAT=image/png",
+    "/basemaps/service?SERVICE=WMTS&REQUEST=GetTile",
+    _GETTILE + "TILEMATRIX=x&TILEROW=0&TILECOL=0",
+    _GETTILE + "TILEMATRIX=1&TILEROW=1.5&TILECOL=0",
+    _GETTILE + "TILEMATRIX=99&TILEROW=0&TILECOL=0",
+    _GETTILE + "TILEMATRIX=1&TILEROW=99999999999999999999&TILECOL=0",
+    _GETTILE.replace("LAYER=basemap", "LAYER=nope") + "TILEMATRIX=1&TILEROW=0&TILECOL=0",
+    _GETTILE.replace(WM, "nope") + "TILEMATRIX=1&TILEROW=0&TILECOL=0",
+    _GETTILE.replace("image/jpeg", "image/gif") + "TILEMATRIX=1&TILEROW=0&TILECOL=0",
+    _GETTILE.replace("GetTile", "GetFeatureInfo") + "TILEMATRIX=1&TILEROW=0&TILECOL=0&INFOFORMAT=text/plain&I=1&J=1",
+    "/basemaps/service?SERVICE=WMTS&REQUEST=GetFeatureInfo",
+    f"/basemaps/wmts/basemap/{WM}/99/0/0.jpeg", f"/basemaps/wmts/nope/{WM}/1/0/0.jpeg",
+    f"/basemaps/wmts/basemap/{WM}/1/0/0.gif", f"/basemaps/wmts/basemap/{WM}/1/0.jpeg", "/basemaps/wmts/",
+    f"/basemaps/tiles/1.0.0/basemap/{WM}/99/0/0.jpeg", "/basemaps/tms/1.0.0/nope/nope", "/basemaps/tms/",
+    "/basemaps/nope",
+]
+
+
+@pytest.mark.parametrize("way", ["front", "flask"])
+def test_malformed_requests_are_client_errors(both_ways, way):
+    """Each a 4xx: MapProxy's OGC exception (or a picture of it, when asked for), or OneMap's 404; never a 500
+    and never a map."""
+    client = both_ways[way]
+    for url in MALFORMED:
+        r = client.get(url)
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.data[:300])
+        if r.mimetype.endswith("xml"):
+            assert b"Exception" in r.data or b"Error" in r.data, (url, r.data[:300])
+        else:
+            assert r.mimetype in ("application/json", "text/plain") or "EXCEPTIONS=INIMAGE" in url, (url, r.mimetype)
+    # and the same service still answers a well-formed request
+    assert client.get(_GETMAP + "CRS=EPSG:3857&BBOX=0,0,1000,1000&WIDTH=10&HEIGHT=10").mimetype == "image/png"
+    assert client.get(_GETTILE + "TILEMATRIX=1&TILEROW=0&TILECOL=0").mimetype == "image/jpeg"
+
+
+@pytest.mark.parametrize("way", ["front", "flask"])
+def test_methods_other_than_get_head_and_options_are_405(both_ways, way):
+    client = both_ways[way]
+    for url in ("/basemaps", "/basemaps/service?SERVICE=WMS&REQUEST=GetCapabilities",
+                f"/basemaps/wmts/basemap/{WM}/1/0/0.jpeg", "/basemaps/wmts/1.0.0/WMTSCapabilities.xml"):
+        for method in ("PUT", "DELETE", "TRACE", "POST", "PATCH"):
+            r = client.open(url, method=method)
+            assert r.status_code == 405, (url, method, r.status_code, r.data[:200])
+            assert r.get_json()["code"] == "InvalidRequest"
+        for method in ("GET", "HEAD", "OPTIONS"):
+            assert client.open(url, method=method).status_code == 200, (url, method)
 
 
 # ---- the demo service, upstreams, public URLs ---------------------------------------------------

@@ -413,6 +413,20 @@ def test_xml_doctype_and_entity_bombs_are_refused():
     assert "DOCTYPE" in refused(utf16)
 
 
+@pytest.mark.parametrize("gml, kind", [
+    ('<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml/3.2"/>', "MultiSurface"),
+    ('<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml/3.2"><gml:surfaceMember/></gml:MultiSurface>',
+     "MultiSurface"),
+    ('<gml:Surface xmlns:gml="http://www.opengis.net/gml/3.2"><gml:patches/></gml:Surface>', "Surface"),
+    ('<gml:MultiPolygon xmlns:gml="http://www.opengis.net/gml"></gml:MultiPolygon>', "MultiPolygon"),
+    ('<f xmlns:gml="http://www.opengis.net/gml/3.2" gml:id="p1"><where><gml:MultiSurface/></where></f>',
+     "MultiSurface"),
+])
+def test_an_empty_gml_area_is_refused(gml, kind):
+    msg = refused(gml)
+    assert f"gml:{kind} holds no gml:Polygon" in msg
+
+
 def test_xml_parser_never_expands_reads_or_fetches(tmp_path):
     """Defence in depth below the DOCTYPE refusal: the parser itself resolves nothing."""
     secret = tmp_path / "secret.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 
 import pytest
 
@@ -28,7 +29,16 @@ def rendered(om, monkeypatch) -> list[str]:
     return calls
 
 
-def _url(layer: str = "dltb", z: int = 14) -> str:
+# the fast path answers the public tier to callers without credentials (test_access: the other tiers)
+PUBLIC = "czkfbj"
+
+
+@pytest.fixture()
+def client(anonymous):
+    return anonymous
+
+
+def _url(layer: str = PUBLIC, z: int = 12) -> str:
     row, col = tile_at("WebMercatorQuad", z)
     return f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{row}/{col}"
 
@@ -40,7 +50,7 @@ def test_a_cached_tile_is_answered_with_the_applications_headers(client, rendere
     fast = client.get(url, headers=GZ)
     assert rendered == []  # not through the application
     assert fast.status_code == 200 and fast.headers["X-Cache"] == "HIT"
-    assert decode(gzip.decompress(fast.data))["dltb"]["features"]
+    assert decode(gzip.decompress(fast.data))[PUBLIC]["features"]
     # the application's own answer (``f=MVT`` is not a plain query to the middleware): the same headers
     slow = client.get(url, headers=GZ, query_string={"f": "MVT"})
     assert len(rendered) == 1 and slow.status_code == 200 and slow.data == fast.data
@@ -80,11 +90,11 @@ def test_everything_else_goes_to_the_application(client, rendered):
     assert plain.data == gzip.decompress(client.get(url, headers=GZ).data)
     assert client.head(url, headers=GZ).data == b""
     get_json(client, f"{url}?colour=red", status=400, headers=GZ)
-    get_json(client, "/collections/dltb/tiles/WebMercatorQuad/21/0/0", status=404, headers=GZ)
-    get_json(client, "/collections/dltb/tiles/Nope/1/0/0", status=404, headers=GZ)
+    get_json(client, f"/collections/{PUBLIC}/tiles/WebMercatorQuad/21/0/0", status=404, headers=GZ)
+    get_json(client, f"/collections/{PUBLIC}/tiles/Nope/1/0/0", status=404, headers=GZ)
     get_json(client, "/collections/nope/tiles/WebMercatorQuad/1/0/0", status=404, headers=GZ)
     get_json(client, "/collections/plans/tiles/WebMercatorQuad/1/0/0", status=404, headers=GZ)
-    arctic = "/collections/dltb/tiles/WebMercatorQuad/5/0/0"
+    arctic = f"/collections/{PUBLIC}/tiles/WebMercatorQuad/5/0/0"
     for _ in range(2):  # an empty tile is the application's 204, cached or not
         r = client.get(arctic, headers=GZ)
         assert r.status_code == 204 and r.data == b""
@@ -108,3 +118,41 @@ def test_a_changed_area_is_rendered_again_not_served_from_the_cache(fresh_settin
     assert after.status_code == 204 or "990100-city-master-2023" not in {
         f["properties"]["plan_id"] for f in decode(gzip.decompress(after.data))["czkfbj"]["features"]}
     assert client.get(url, headers=GZ).headers["X-Cache"] == "HIT"
+
+
+@pytest.mark.parametrize("damage", ["cut short", "bytes flipped", "emptied"])
+def test_a_damaged_cached_tile_is_rendered_again_and_rewritten(fresh_settings, damage):
+    """A cache file damaged on disk is never served: in front of Flask it is let through to the application,
+    which renders the tile again, answers it and rewrites the file."""
+    from onemap.server.app import create_app
+
+    app = create_app(fresh_settings)
+    client = app.test_client()  # anonymous: the public layer's plain requests are the fast path's
+    url = _url("czkfbj", 12)
+    first = client.get(url, headers=GZ)
+    assert first.status_code == 200 and first.headers["X-Cache"] == "MISS"
+    (path,) = (fresh_settings.data_dir / "tiles").rglob("*.mvt.gz")
+    good = path.read_bytes()
+
+    def spoil() -> None:
+        raw = bytearray(good)
+        if damage == "cut short":
+            raw = raw[: len(raw) // 2]
+        elif damage == "bytes flipped":
+            for i in range(20, len(raw) - 20, 97):
+                raw[i] ^= 0xFF
+        else:
+            raw = bytearray()
+        stat = path.stat()
+        path.write_bytes(bytes(raw))
+        os.utime(path, (stat.st_atime, stat.st_mtime))  # as new as the good one: no invalidation explains it
+
+    for query in ("", "?f=MVT"):  # the fast path, then the application's own path
+        spoil()
+        r = client.get(url + query, headers=GZ)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "MISS", (query, r.status_code)
+        assert r.data == first.data and r.headers["ETag"] == first.headers["ETag"]
+        assert decode(gzip.decompress(r.data))["czkfbj"]["features"]
+        assert path.read_bytes() == good  # rewritten whole
+        hit = client.get(url + query, headers=GZ)
+        assert hit.headers["X-Cache"] == "HIT" and hit.data == first.data

@@ -82,15 +82,43 @@ def test_config_validate_and_broken_catalogue(tmp_path):
     assert "no_such_table" in msg
 
 
+def test_config_validate_reports_a_layer_listed_twice(tmp_path):
+    doc = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text(encoding="utf-8"))
+    twin = dict(next(lyr for lyr in doc["layers"] if lyr["id"] == "ghfq"))
+    twin.update(table_code="GHFQ_TWIN", bsm_segment=None)  # only the id is the same
+    doc["layers"].append(twin)
+    bad = tmp_path / "catalogue.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    msg = one_sentence_error(run("config", "validate", env={"ONEMAP_CATALOGUE": str(bad)}))
+    assert "ghfq" in msg and "more than once" in msg
+
+
+def test_config_validate_reports_a_broken_compliance_rule_file(tmp_path):
+    doc = yaml.safe_load((ROOT / "config" / "compliance_rules.yaml").read_text(encoding="utf-8"))
+    doc["checks"][0]["layer"] = "no_such_layer"
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    msg = one_sentence_error(run("config", "validate", env={"ONEMAP_COMPLIANCE_RULES": str(bad)}))
+    assert "no_such_layer" in msg and str(tmp_path) not in msg
+    p = run("config", "validate")
+    assert p.returncode == 0 and "process rules OK" in p.stdout
+
+
 def test_config_writes_pygeoapi_config_and_openapi(tmp_path, demo_dir):
     out = tmp_path / "cfg"
     p = run("config", "--out", str(out), env={"ONEMAP_DATA_DIR": str(demo_dir)})
     assert p.returncode == 0, p.stderr
     cfg = yaml.safe_load((out / "pygeoapi-config.yml").read_text(encoding="utf-8"))
-    assert "dltb" in cfg["resources"]
-    assert cfg["resources"]["dltb"]["providers"][0]["name"].endswith("OneMapFeatureProvider")
+    # stock pygeoapi checks no credentials: by default the configuration holds the public tier only
+    assert "czkfbj" in cfg["resources"] and "dltb" not in cfg["resources"] and "stbhhx" not in cfg["resources"]
+    assert cfg["resources"]["czkfbj"]["providers"][0]["name"].endswith("OneMapFeatureProvider")
     oas = json.loads((out / "openapi.json").read_text(encoding="utf-8"))
-    assert oas["openapi"].startswith("3.0")
+    assert oas["openapi"].startswith("3.0") and "/collections/dltb/items" not in oas["paths"]
+    inside = tmp_path / "internal"
+    p = run("config", "--out", str(inside), "--tier", "internal", env={"ONEMAP_DATA_DIR": str(demo_dir)})
+    assert p.returncode == 0, p.stderr
+    cfg = yaml.safe_load((inside / "pygeoapi-config.yml").read_text(encoding="utf-8"))
+    assert {"dltb", "stbhhx", "compliance-review", "plan-qc"} <= set(cfg["resources"])
 
 
 def test_config_without_a_store_is_one_sentence(tmp_path):
@@ -154,3 +182,41 @@ def test_worker_once_runs_the_waiting_jobs(tmp_path, demo_dir, demo_meta):
     finally:
         store.close()
     assert "--threads" in one_sentence_error(run("worker", "--threads", "0", env=env))
+
+
+def test_concurrent_loads_of_one_version_write_it_once(fresh_settings, tmp_path):
+    """N `onemap load` processes started at once on the same drawer version: one loads it, the others
+    are refused with one sentence and write nothing; its features are stored once."""
+    from onemap.providers.store import open_store
+
+    from .test_packages import COUNTY, NEW, exported, state
+
+    url = fresh_settings.store_url
+    store = open_store(url)
+    try:
+        package = exported(store, tmp_path)
+        held = {layer: n for layer, (n, _) in store.plan_layers(COUNTY).items()}
+    finally:
+        store.close()
+    before = state(url)
+    env = {"ONEMAP_DATA_DIR": str(fresh_settings.data_dir)}
+    if fresh_settings.backend == "postgis":
+        env["ONEMAP_DATABASE_URL"] = url
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")} | env
+    args = [ONEMAP, "load", str(package), "--region", "990121", "--level", "county", "--type", "master",
+            "--version", "2024"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
+             for _ in range(4)]
+    done = [subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate()) for p in procs]
+    loaded = [p for p in done if p.returncode == 0]
+    assert len(loaded) == 1, [(p.returncode, p.stderr) for p in done]
+    for p in done:
+        if p.returncode != 0:
+            assert "already exists" in one_sentence_error(p) and NEW in p.stderr
+    after = state(url)
+    assert after["plans"][NEW][0] == "submitted"
+    assert after["counts"]["plans"] == before["counts"]["plans"] + 1
+    assert after["counts"]["plan_events"] == before["counts"]["plan_events"] + 1
+    for layer, n in before["counts"].items():
+        if layer not in ("plans", "plan_events"):
+            assert after["counts"][layer] == n + held.get(layer, 0), layer

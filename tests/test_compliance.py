@@ -247,6 +247,10 @@ def _jobs(client) -> int:
     ({"boundary": hm.geojson(S1), "land_use": "1001", "crs": "EPSG:4527"}, 400, "EPSG:4527"),
     ({"boundary": hm.geojson((100.0, 20.0, 110.0, 30.0)), "land_use": "1001"}, 413, "km²"),
     ({"boundary": "<!DOCTYPE x [<!ENTITY e 'e'>]><kml>&e;</kml>", "land_use": "1001"}, 400, "DOCTYPE"),
+    ({"boundary": '<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml/3.2"/>', "land_use": "1001"}, 400,
+     "MultiSurface"),
+    ({"boundary": '<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml/3.2" srsName="EPSG:4490">'
+                  '<gml:surfaceMember/></gml:MultiSurface>', "land_use": "1001"}, 400, "MultiSurface"),
 ])
 def test_bad_input_is_a_400_naming_it_and_runs_nothing(inputs, status, says, hand_client):
     before = _jobs(hand_client)
@@ -255,6 +259,16 @@ def test_bad_input_is_a_400_naming_it_and_runs_nothing(inputs, status, says, han
     err = json.loads(r.data)
     assert says in err["description"], err
     assert "Traceback" not in r.data.decode()
+    assert _jobs(hand_client) == before
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"{" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+                                  b'{"inputs":' * 5_000 + b"{}" + b"}" * 5_000])
+def test_a_deeply_nested_request_is_a_400(body, hand_client):
+    before = _jobs(hand_client)
+    r = hand_client.post(URL, data=body, content_type="application/json")
+    assert r.status_code == 400, r.data[:300]
+    assert r.get_json()["code"] == "InvalidInput"
     assert _jobs(hand_client) == before
 
 
@@ -276,3 +290,35 @@ def test_a_sloppy_boundary_is_repaired_and_said(hand_client):
     result = review(hand_client, {"type": "Polygon", "coordinates": [list(reversed(bowtie_free))]})
     assert result["overall"]["result"] == "pass"
     assert result["project"]["notes"], "the repair is said in the result"
+
+
+# ---- the rule file ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, says", [
+    (lambda r: r["checks"][0].update(layer="nope"), "no layer 'nope'"),
+    (lambda r: r["checks"][0].update(kind="nearby"), "unknown kind"),
+    (lambda r: r["checks"][0]["outcomes"].pop("clear"), "outcome clear"),
+    (lambda r: r["checks"][0]["outcomes"]["overlap"].pop("major_infrastructure"), "major_infrastructure"),
+    (lambda r: r["checks"][0]["outcomes"]["clear"].update(verdict="maybe"), "verdict"),
+    (lambda r: r["undetermined"]["partly"].update(en="{hectares} ha"), "placeholder"),
+    (lambda r: r["checks"][1].update(id=r["checks"][0]["id"]), "id of its own"),
+    (lambda r: next(c for c in r["checks"] if c["kind"] == "land_use_match").update(fail_share="a fifth"),
+     "fail_share"),
+    (lambda r: next(c for c in r["checks"] if c["kind"] == "zone_use")["zones"].update(x={"else": "no"}),
+     "zone x"),
+])
+def test_an_invalid_rule_file_stops_the_start(change, says, hand_settings, tmp_path):
+    """ONEMAP_COMPLIANCE_RULES is checked when the app is made (create_app), not at the first review."""
+    import yaml
+
+    from onemap.config.errors import ConfigError
+    from onemap.config.settings import PACKAGE_DIR
+    from onemap.server.app import create_app
+
+    rules = yaml.safe_load((PACKAGE_DIR / "compliance_rules.yaml").read_text(encoding="utf-8"))
+    change(rules)
+    bad = tmp_path / "province_rules.yaml"
+    bad.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        create_app(hand_settings.model_copy(update={"compliance_rules": bad}))
+    assert says in err.value.description, err.value.description
+    assert str(tmp_path) not in err.value.description  # the file by its name only

@@ -31,10 +31,10 @@ def test_healthz(client):
     assert doc["status"] == "ok" and doc["plans"] >= 5
 
 
-def test_cors_headers(client):
-    r = client.get("/collections", headers={"Origin": "http://portal.example"})
+def test_cors_headers(anonymous):
+    r = anonymous.get("/collections", headers={"Origin": "http://portal.example"})
     assert r.headers["Access-Control-Allow-Origin"] == "*"
-    r = client.options("/collections/dltb/items", headers={
+    r = anonymous.options("/collections/dltb/items", headers={
         "Origin": "http://portal.example", "Access-Control-Request-Method": "GET"})
     assert r.status_code in (200, 204) and "GET" in r.headers["Access-Control-Allow-Methods"]
 

@@ -142,3 +142,96 @@ def test_sql_injection_attempts_are_values(client):
     doc = get_json(client, "/collections/dltb/items?DLBM=" + urllib.parse.quote("' OR '1'='1"))
     assert doc["numberMatched"] == 0
     assert get_json(client, "/collections/dltb/items?limit=1")["numberMatched"] > 0
+
+
+# ---- filters that cannot be evaluated: the client's 400, never the store's 500 ------------------------
+def _refused(client, cql: str, extra: str = "") -> str:
+    """The message of a filter refused with a 400, checked to be a plain client message."""
+    doc = get_json(client, "/collections/dltb/items?limit=5" + extra + "&filter=" + urllib.parse.quote(cql),
+                   status=400)
+    assert doc["code"] == "InvalidParameterValue"
+    assert "SELECT" not in doc["description"] and "psycopg" not in doc["description"].lower()
+    return doc["description"]
+
+
+@pytest.mark.parametrize("cql, says", [
+    ("TBMJ / 0 > 1", "divides by zero"),                              # PostgreSQL 22012
+    ("TBMJ / (TBMJ - TBMJ) > 1", "divides by zero"),
+    ("TBMJ * 1e308 * 1e308 > 1", "out of range"),                     # 22003: an overflow it computes
+    ("TBMJ + 1e308 * 10 > 1", "out of range"),
+])
+def test_an_expression_postgis_cannot_evaluate_is_a_400(client, backend, cql, says):
+    for extra in ("", "&offset=5", "&after=1"):
+        url = "/collections/dltb/items?limit=5" + extra + "&filter=" + urllib.parse.quote(cql)
+        r = client.get(url)
+        if backend == "postgis":
+            assert says in _refused(client, cql, extra)
+        else:  # SQLite evaluates a division by zero to NULL and an overflow to infinity: no match, no error
+            assert r.status_code == 200, (url, r.data[:300])
+
+
+@pytest.mark.parametrize("cql, says", [
+    ("DLMC LIKE '\\'", "escape character"),                         # PostgreSQL 22025
+    ("DLMC LIKE '%林\\'", "escape character"),
+    ("TBMJ > 1e400", "not a finite number"),                        # a literal no backend holds
+    ("TBMJ > 99999999999999999999", "out of range"),               # >= 2**63: SQLite cannot bind it
+    ("TBMJ IN (1, 9223372036854775808)", "out of range"),
+    ("TBMJ BETWEEN -99999999999999999999 AND 1", "out of range"),
+])
+def test_a_literal_no_backend_can_hold_is_a_400(client, cql, says):
+    assert says in _refused(client, cql)
+    assert says in _refused(client, cql, "&offset=5")
+
+
+def test_an_escaped_backslash_at_the_end_of_a_like_pattern_is_a_value(client):
+    doc = get_json(client, "/collections/dltb/items?filter=" + urllib.parse.quote("DLMC LIKE '%\\\\'"))
+    assert doc["numberReturned"] == 0
+    assert get_json(client, "/collections/dltb/items?limit=1&filter="
+                    + urllib.parse.quote("TBMJ > 9223372036854775807 OR TBMJ >= 0"))["numberReturned"] == 1
+
+
+def test_a_filter_geometry_that_is_not_finite_or_outside_filter_crs_is_a_400(client, om, parcels):
+    from pyproj import Transformer
+
+    assert "finite" in _refused(client, "S_INTERSECTS(geometry, POINT(1e400 0))")
+    assert "finite" in _refused(client, "BBOX(geometry, 0, 0, 1e400, 1)")
+    assert "longitude and latitude" in _refused(client, "S_INTERSECTS(geometry, POINT(1000 0))")
+    gk = f"&filter-crs=http://www.opengis.net/def/crs/EPSG/0/{om.gk_epsg}"
+    assert "area of use" in _refused(client, "S_INTERSECTS(geometry, POINT(1e10 1e10))", gk)
+    assert "area of use" in _refused(client, "S_WITHIN(geometry, POLYGON((0 0, 1e30 0, 1e30 1e30, 0 0)))", gk)
+    # a point of the region in the zone's own coordinates (its authority axis order) still finds its parcel
+    fids, _, geoms = parcels
+    inside = geoms[0].representative_point()
+    a, b = Transformer.from_crs(4490, om.gk_epsg).transform(inside.y, inside.x)
+    got = matched(client, f"S_INTERSECTS(geometry, POINT({a!r} {b!r}))", extra=gk)
+    assert int(fids[0]) in got
+
+
+def _nested(depth: int) -> dict:
+    """A CQL2 JSON filter ``depth`` conditions deep (NOT and OR in turn) around a comparison."""
+    f: dict = {"op": ">", "args": [{"property": "TBMJ"}, 1]}
+    for i in range(depth):
+        f = {"op": "not", "args": [f]} if i % 2 else {"op": "or", "args": [f, {"op": "<", "args": [
+            {"property": "TBMJ"}, 0]}]}
+    return f
+
+
+def test_a_deeply_nested_filter_is_a_400(client):
+    import json
+
+    # as deep as SQLite's parser takes, with a page further on (offset and keyset wrap the condition)
+    for extra in ("", "&offset=5", "&after=1", "&bbox=73,3,135,54"):
+        r = client.post("/collections/dltb/items?limit=5" + extra, data=json.dumps(_nested(18)),
+                        content_type="application/json")
+        assert r.status_code == 200, (extra, r.data[:300])
+        r = client.post("/collections/dltb/items?limit=5" + extra, data=json.dumps(_nested(40)),
+                        content_type="application/json")
+        assert r.status_code == 400 and "nested too deeply" in r.get_json()["description"], r.data[:300]
+    # a chain of ORs is one level, however long
+    chain = " OR ".join(f"TBMJ > {i}" for i in range(200))
+    assert get_json(client, "/collections/dltb/items?limit=1&filter=" + urllib.parse.quote(chain))["features"]
+    # 100,000 levels: json (and pygeofilter) would recurse past Python's limit
+    for body in (b"[" * 100_000, b'{"op":"not","args":[' * 4_000 + b"true" + b"]}" * 4_000):
+        r = client.post("/collections/dltb/items", data=body, content_type="application/json")
+        assert r.status_code == 400, r.data[:300]
+        assert r.get_json()["code"] == "InvalidParameterValue"

@@ -14,6 +14,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
+from .auth import admin_client
 from .conftest import all_items, get_json
 from .test_tiles import decode, tile_at
 
@@ -53,7 +54,7 @@ def regions(client) -> dict[str, shapely.Geometry]:
 
 @pytest.fixture(scope="module")
 def counties(app) -> dict[str, shapely.Geometry]:
-    return regions(app.test_client())
+    return regions(admin_client(app))
 
 
 # ---- view=governing ----------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def _governing_ids(entry: dict) -> set[str]:
 @pytest.fixture(scope="module")
 def grid_answers(app, demo_meta) -> tuple[list[list[float]], list[dict]]:
     pts = _grid(demo_meta)
-    r = app.test_client().post("/governing", json={"type": "MultiPoint", "coordinates": pts})
+    r = admin_client(app).post("/governing", json={"type": "MultiPoint", "coordinates": pts})
     assert r.status_code == 200, r.data[:300]
     doc = json.loads(r.data)
     assert len(doc["points"]) == len(pts) == 10_000
@@ -284,6 +285,17 @@ def test_governing_over_an_area(client, counties):
 def test_bad_governing_requests(client, query, status):
     r = client.get(f"/governing?{query}")
     assert r.status_code == status and "Traceback" not in r.data.decode()
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"[" * 100_000, "nested too deeply"), (b"{" * 100_000, "not JSON"),
+    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+    (b'{"type":"Polygon","coordinates":' + b"[" * 900 + b"]" * 900 + b"}", "malformed"),
+])
+def test_a_deeply_nested_body_is_a_400(client, body, says):
+    r = client.post("/governing", data=body, content_type="application/json")
+    assert r.status_code == 400, r.data[:300]
+    assert says in r.get_json()["description"]
 
 
 def test_governing_before_any_plan_and_outside_the_region(client, demo_meta):

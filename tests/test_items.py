@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 
 import pytest
 import shapely
 
+from .auth import admin_client
 from .conftest import all_items, get_json
 
 
@@ -51,6 +53,69 @@ def test_limit_above_maximum_is_capped(client, settings):
 def test_bad_limit_is_400(client, limit):
     doc = get_json(client, f"/collections/dltb/items?limit={limit}", status=400)
     assert doc["code"] == "InvalidParameterValue" and "limit" in doc["description"]
+
+
+@pytest.mark.parametrize("query, says", [
+    ("after=99999999999999999999", "after"),         # >= 2**63: SQLite cannot bind it (a 500 before)
+    ("after=9223372036854775808", "after"),
+    ("after=-1", "after"),
+    ("offset=99999999999999999999", "offset"),
+    ("TBMJ=1e400", "finite"),                          # a number property compared with infinity
+    ("TBMJ=nan", "finite"),
+])
+def test_numbers_beyond_what_the_store_holds_are_400(client, query, says):
+    doc = get_json(client, f"/collections/dltb/items?{query}", status=400)
+    assert doc["code"] == "InvalidParameterValue" and says in doc["description"]
+
+
+def test_the_largest_numbers_are_answered(client, settings):
+    doc = get_json(client, "/collections/dltb/items?after=9223372036854775807", status=400)
+    assert "no longer exists" in doc["description"]  # the cursor is read, and names no feature
+    for limit in (2**63, 99999999999999999999):  # capped, as documented
+        doc = get_json(client, f"/collections/dltb/items?limit={limit}&skipGeometry=true")
+        assert 0 < doc["numberReturned"] <= settings.max_items
+
+
+def test_an_integer_property_filter_beyond_64_bits_is_400():
+    from onemap.config.catalogue import FieldDef
+    from onemap.config.errors import InvalidParameterValue
+    from onemap.providers.params import property_param
+
+    param = property_param(FieldDef(name="N", type="integer", title={"zh": "数", "en": "N"}))
+    assert param.parse(str(2**63 - 1), None) == 2**63 - 1
+    for raw in (str(2**63), str(-(2**63) - 1), "99999999999999999999"):
+        with pytest.raises(InvalidParameterValue, match="64-bit"):
+            param.parse(raw, None)
+
+
+# ---- the POSTed filter's size ------------------------------------------------------------------------
+class _Unreadable(io.BytesIO):
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    readinto = read1 = readline = read  # type: ignore[assignment]
+
+
+def test_a_post_body_over_the_limit_is_413_before_it_is_read(client):
+    from onemap.providers.params import MAX_BODY_FILTER
+
+    r = client.post("/collections/dltb/items", input_stream=_Unreadable(), content_type="application/json",
+                    environ_overrides={"CONTENT_LENGTH": str(MAX_BODY_FILTER + 1)})
+    assert r.status_code == 413, r.data[:300]
+    doc = r.get_json()
+    assert doc["code"] == "LimitExceeded" and f"{MAX_BODY_FILTER:,} bytes" in doc["description"]
+    # a body of unknown length (chunked) is read no further than the limit
+    big = b" " * (MAX_BODY_FILTER + 10)
+    r = client.post("/collections/dltb/items", input_stream=io.BytesIO(big), content_type="application/json",
+                    environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert r.status_code == 413, r.data[:300]
+    # at the limit it is read and parsed
+    body = json.dumps({"op": "=", "args": [{"property": "DLBM"}, "0301"]}).encode()
+    body += b" " * (MAX_BODY_FILTER - len(body))
+    r = client.post("/collections/dltb/items?limit=1", data=body, content_type="application/json")
+    assert r.status_code == 200, r.data[:300]
 
 
 # ---- bbox ---------------------------------------------------------------------------------------
@@ -332,7 +397,7 @@ def test_store_from_before_recorded_counts_still_pages(fresh_settings, ref, toda
         assert store.plan_layers("990121-county-survey-2023")["dltb"][0] > 0
     finally:
         store.close()
-    doc = get_json(create_app(fresh_settings).test_client(), "/collections/dltb/items?limit=5")
+    doc = get_json(admin_client(create_app(fresh_settings)), "/collections/dltb/items?limit=5")
     fids, _, _ = ref.features("dltb", ref.in_force(today))
     assert doc["numberMatched"] == len(fids)
     assert "next" in {link["rel"] for link in doc["links"]}

@@ -11,6 +11,7 @@ import pytest
 from onemap.providers.store.jobs import JobStore
 
 from . import handmap as hm
+from .auth import admin_client
 
 URL = "/processes/compliance-review/execution"
 BODY = {"inputs": {"boundary": hm.geojson((117.015, 31.405, 117.025, 31.415)), "land_use": "1001"}}
@@ -26,7 +27,7 @@ def quiet_app(hand_settings):
 
 @pytest.fixture()
 def c(quiet_app):
-    return quiet_app.test_client()
+    return admin_client(quiet_app)
 
 
 @pytest.fixture()
@@ -135,7 +136,7 @@ def test_a_job_over_its_time_limit_fails_with_a_clear_message(hand_settings):
     from onemap.server.app import create_app
 
     app = create_app(hand_settings.model_copy(update={"job_workers": 0, "job_time_limit": 1e-6}))
-    c = app.test_client()
+    c = admin_client(app)
     r = c.post(URL, json=BODY)
     err = json.loads(r.data)
     assert r.status_code == 500 and err["code"] == "TimeLimitExceeded" and "time limit" in err["description"]
@@ -185,3 +186,162 @@ def test_job_pages_render_as_html(c, runner):
                  "/processes/compliance-review?f=html"):
         r = c.get(path)
         assert r.status_code == 200 and r.mimetype == "text/html", path
+
+
+# ---- processes that die: sync executions hold a lease too, and no job is left running ------------------
+def test_a_sync_execution_whose_process_died_is_failed_by_the_next_claim(c, runner):
+    """Driven step by step: the row a server process writes for a sync execution, then the process gone."""
+    r = c.post(URL, json=BODY)
+    done = runner.jobs.get(r.headers["Link"].split(";")[0].strip("<>").rsplit("/", 1)[1])
+    assert done.status == "successful" and done.worker == runner.worker_id and done.lease_until is None
+    # what a server process writes when it starts one (then dies: nothing renews the lease)
+    dead = runner.jobs.create("compliance-review", "sync", {"inputs": {}}, status="running", message="running",
+                              worker="dead-host:1", lease_seconds=0.05)
+    held = runner.jobs.get(dead.id)
+    assert held.status == "running" and held.lease_until is not None and held.started is not None
+    time.sleep(0.1)
+    assert runner.jobs.claim(runner.worker_id, 30, 2) is None  # any worker's next claim settles it
+    info = status(c, dead.id)
+    assert info["status"] == "failed" and info["message"] == "the server process running it stopped"
+    r = c.get(f"/jobs/{dead.id}/results")
+    assert r.status_code == 500 and json.loads(r.data)["description"] == "the server process running it stopped"
+    # a sync execution is never queued again: nobody waits for its answer any more
+    assert runner.jobs.get(dead.id).attempts == 0
+    # the purge settles them too (and those an older version left without a lease, past the retention)
+    other = runner.jobs.create("compliance-review", "sync", {"inputs": {}}, status="running", message="running",
+                               worker="dead-host:2", lease_seconds=0.05)
+    old = runner.jobs.create("compliance-review", "sync", {"inputs": {}}, status="running", message="running")
+    time.sleep(0.1)
+    runner.jobs.purge(sync_older_than=0.05, async_older_than=3600)
+    assert runner.jobs.get(other.id).status == runner.jobs.get(old.id).status == "failed"
+
+
+def _lock_layers(url: str):
+    """A connection holding every layer table of the demo locked: a process reading features waits on it,
+    mid-job, for as long as the test likes."""
+    import psycopg2
+
+    from onemap.config.catalogue import get_catalogue
+
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        names = ", ".join(f"onemap.{lid}" for lid in get_catalogue().layers)
+        cur.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+def _wait(what, seconds: float = 60.0, every: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError("waited in vain")
+
+
+@pytest.fixture()
+def live_env(pg, pg_template, demo_dir, tmp_path):
+    """Settings of real OneMap processes on a private copy of the demo in PostGIS: short leases."""
+    import shutil
+
+    from .conftest import pg_clone
+    from .test_faults import public_processes
+
+    url = pg_clone(pg, pg_template)
+    shutil.copyfile(demo_dir / "dem.tif", tmp_path / "dem.tif")
+    return {"ONEMAP_DATABASE_URL": url, "ONEMAP_DATA_DIR": str(tmp_path), "ONEMAP_JOB_WORKERS": "0",
+            "ONEMAP_TILE_CACHE": "false", "ONEMAP_JOB_LEASE_SECONDS": "2",
+            "ONEMAP_CATALOGUE": str(public_processes(tmp_path))}
+
+
+def _running(store, mode: str):
+    rows = store._rows(f"SELECT id FROM onemap.jobs WHERE status = 'running' AND mode = '{mode}'", [])
+    return store.jobs.get(rows[0][0]) if rows else None
+
+
+def test_a_sync_execution_in_a_killed_server_is_failed_not_left_running(live_env, demo_meta):
+    """`onemap serve` killed (SIGKILL) in the middle of a synchronous execution; a worker's next claim fails it."""
+    import os
+    import signal
+    import threading
+    import urllib.request
+
+    from onemap.providers.store import open_store
+
+    from .liveserver import serve_process
+    from .test_cli import run
+    from .test_processes_live import boundary_in
+
+    store = open_store(live_env["ONEMAP_DATABASE_URL"])
+    lock = _lock_layers(live_env["ONEMAP_DATABASE_URL"])
+    try:
+        with serve_process(live_env, workers=1) as (base, proc):
+            body = json.dumps({"inputs": {"boundary": boundary_in(demo_meta), "land_use": "0701"}}).encode()
+            req = urllib.request.Request(f"{base}{URL}", data=body, headers={"Content-Type": "application/json"})
+
+            def execute() -> None:
+                try:
+                    urllib.request.urlopen(req, timeout=120).read()
+                except OSError:
+                    pass  # the server is killed under it
+
+            threading.Thread(target=execute, daemon=True).start()
+            job = _wait(lambda: _running(store, "sync"))
+            assert job.worker and job.lease_until is not None
+            # the lease is renewed while it runs (here: waiting on the locked tables)
+            _wait(lambda: store.jobs.get(job.id).lease_until > job.lease_until + 0.5)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        lock.rollback()
+        left = store.jobs.get(job.id)
+        assert left.status == "running"  # nobody has looked yet
+        time.sleep(max(0.0, left.lease_until - time.time()) + 0.2)
+        p = run("worker", "--once", env=live_env)  # another process's claim cycle
+        assert p.returncode == 0, p.stderr
+        gone = store.jobs.get(job.id)
+        assert gone.status == "failed" and gone.message == "the server process running it stopped", gone
+        assert gone.finished is not None and gone.lease_until is None
+    finally:
+        lock.close()
+        store.close()
+
+
+def test_an_async_job_in_a_killed_worker_is_taken_back(live_env, demo_meta):
+    """`onemap worker` killed (SIGKILL) in the middle of a job; another worker takes it back and runs it."""
+    import os
+    import signal
+
+    from onemap.config.settings import Settings
+    from onemap.processes import load_processors
+    from onemap.processes.runner import JobRunner
+    from onemap.providers.store import open_store
+
+    from .liveserver import worker
+    from .test_cli import run
+    from .test_processes_live import boundary_in
+
+    settings = Settings(data_dir=live_env["ONEMAP_DATA_DIR"], database_url=live_env["ONEMAP_DATABASE_URL"],
+                        job_workers=0)
+    store = open_store(settings.store_url)
+    lock = _lock_layers(settings.store_url)
+    try:
+        runner = JobRunner(store, settings, load_processors(settings.store_url))
+        job = runner.submit(runner.prepare("compliance-review", {"inputs": {"boundary": boundary_in(demo_meta),
+                                                                            "land_use": "0701"}}))
+        with worker(live_env) as w:
+            claimed = _wait(lambda: _running(store, "async"))
+            assert claimed.id == job.id and claimed.attempts == 1
+            os.killpg(w.pid, signal.SIGKILL)
+            w.wait(timeout=30)
+        lock.rollback()
+        left = store.jobs.get(job.id)
+        assert left.status == "running"
+        time.sleep(max(0.0, left.lease_until - time.time()) + 0.2)
+        p = run("worker", "--once", env=live_env)  # requeued by its claim, and run there
+        assert p.returncode == 0, p.stderr
+        done = store.jobs.get(job.id)
+        assert done.status == "successful" and done.attempts == 2, done
+    finally:
+        lock.close()
+        store.close()

@@ -55,10 +55,12 @@ def _config(html: str) -> dict:
 
 
 # ---- the page and its files ----------------------------------------------------------------------
-def test_map_page(client):
+def test_map_page(anonymous, client):
     r = client.get("/map")
     assert r.status_code == 200 and r.mimetype == "text/html"
-    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # the public page and style any portal may embed; a signed-in answer is private to its caller
+    assert anonymous.get(r.request.path).headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in r.headers
     html = r.data.decode("utf-8")
     assert '<html lang="zh-CN">' in html and "图层" in html and 'type="date"' in html
     # everything the page loads comes from this server
@@ -87,36 +89,46 @@ def test_map_page_date_and_escaping(client):
     assert client.get("/map?nope=1").status_code == 400
 
 
-def test_page_script_and_maplibre_are_served(client):
-    js = client.get("/static/onemap/map.js")
+def test_page_script_and_maplibre_are_served(anonymous):
+    js = anonymous.get("/static/onemap/map.js")
     assert js.status_code == 200 and js.mimetype == "text/javascript"
     assert b'from "./vendor/maplibre-gl/maplibre-gl.mjs"' in js.data
     assert b"window.onemapMap" in js.data
-    css = client.get("/static/onemap/map.css")
+    css = anonymous.get("/static/onemap/map.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
-    lib = client.get(f"{VENDOR}/maplibre-gl.mjs")
+    lib = anonymous.get(f"{VENDOR}/maplibre-gl.mjs")
     assert lib.status_code == 200 and lib.mimetype == "text/javascript"
     assert b"MapLibre GL JS" in lib.data[:200] and lib.headers["Access-Control-Allow-Origin"] == "*"
     assert "max-age" in lib.headers.get("Cache-Control", "")
     # MapLibre 6 starts its worker from the file next to it
-    worker = client.get(f"{VENDOR}/maplibre-gl-worker.mjs")
+    worker = anonymous.get(f"{VENDOR}/maplibre-gl-worker.mjs")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript" and len(worker.data) > 100_000
-    ml_css = client.get(f"{VENDOR}/maplibre-gl.css")
+    ml_css = anonymous.get(f"{VENDOR}/maplibre-gl.css")
     assert ml_css.status_code == 200 and ml_css.mimetype == "text/css"
     assert not re.search(rb"url\(\s*['\"]?https?:", ml_css.data)
-    lic = client.get(f"{VENDOR}/LICENSE.txt")
+    lic = anonymous.get(f"{VENDOR}/LICENSE.txt")
     assert lic.status_code == 200 and b"MapLibre contributors" in lic.data
-    assert client.get("/static/onemap/../app.py").status_code == 404
-    assert client.get("/static/onemap/nope.js").status_code == 404
+    assert anonymous.get("/static/onemap/../app.py").status_code == 404
+    assert anonymous.get("/static/onemap/nope.js").status_code == 404
     # pygeoapi's own static files are still where they were
-    assert client.get("/static/css/default.css").status_code == 200
+    assert anonymous.get("/static/css/default.css").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/static/onemap/%00x.js", "/static/onemap/map.js%00", "/static/onemap/vendor/%00",
+                                  "/static/%00", "/static/css/%00default.css", "/static/css/default.css%00.js"])
+def test_a_nul_in_a_static_path_is_a_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404, r.data[:300]
+    assert r.get_json()["code"] == "NotFound"
 
 
 # ---- the style ----------------------------------------------------------------------------------------
-def test_style_document(client, om):
+def test_style_document(anonymous, client, om):
     r = client.get("/styles/onemap")
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # the public page and style any portal may embed; a signed-in answer is private to its caller
+    assert anonymous.get(r.request.path).headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in r.headers
     style = json.loads(r.data)
     assert style["version"] == 8
     src = style["sources"]["onemap"]
@@ -126,10 +138,14 @@ def test_style_document(client, om):
     # nothing that would make MapLibre fetch glyphs or sprites from anywhere
     assert "glyphs" not in style and "sprite" not in style
     assert not [sl for sl in style["layers"] if sl["type"] == "symbol"]
-    # every public layer is styled, with its Chinese title in the metadata
-    public = [layer for layer in om.catalogue.layers.values() if layer.tier == "public"]
+    # every layer the caller reaches is styled (an admin: all), with its Chinese title in the metadata;
+    # an anonymous caller's style holds the public tier only
+    public = list(om.catalogue.layers.values())
     entries = {e["id"]: e for e in style["metadata"]["onemap:layers"]}
     assert set(entries) == {layer.id for layer in public}
+    anon = json.loads(anonymous.get("/styles/onemap").data)
+    assert {e["id"] for e in anon["metadata"]["onemap:layers"]} == {
+        layer.id for layer in public if layer.tier == "public"}
     for layer in public:
         sls = _style_layers(style, layer.id)
         assert sls, layer.id
@@ -314,10 +330,17 @@ def map_server(browser_env, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_report(map_server, browser_env, tmp_path_factory) -> dict:
-    url, _ = map_server
+    url, data = map_server
     out_dir = Path(os.environ.get("ONEMAP_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run(["node", "map_check.mjs", "--url", url, "--out", str(out_dir), "--date", "2022-06-01"],
+    from .test_cli import run as onemap
+
+    # a member of staff (the survey and the red line are not public): the page and its requests carry the token
+    env = {"ONEMAP_DATA_DIR": str(data)}
+    assert onemap("user", "add", "map-staff", "--role", "internal", env=env).returncode == 0
+    token = onemap("token", "create", "map-staff", env=env).stdout.strip()
+    run = subprocess.run(["node", "map_check.mjs", "--url", url, "--out", str(out_dir), "--date", "2022-06-01",
+                          "--token", token],
                          cwd=BROWSER_DIR, env=browser_env, capture_output=True, text=True, timeout=300, check=False)
     assert run.stdout, run.stderr
     report = json.loads(run.stdout)

@@ -20,6 +20,7 @@ from onemap.domain.dates import When
 from onemap.providers.store import open_store
 
 from . import handmap as hm
+from .auth import admin_client
 from .conftest import _janitor, get_json
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
@@ -58,7 +59,7 @@ def _checks(settings: Settings) -> None:
 
     app = create_app(settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         doc = get_json(client, "/collections/czkfbj/items?view=governing")
         assert {f["properties"]["plan_id"] for f in doc["features"]} == {hm.MASTER_2023}
         assert all("plan_subject" in f["properties"] for f in doc["features"])

@@ -45,3 +45,34 @@ def test_openapi_covers_every_collection(client, om):
 def test_openapi_html(client):
     r = client.get("/openapi?f=html")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+
+
+# a value for each path parameter of the document that is not an enum (a real one where one is needed)
+PATH_SAMPLES = {"featureId": "1", "tileMatrix": "0", "tileRow": "0", "tileCol": "0", "z": "0", "x": "0", "y": "0",
+                "layer": "basemap", "tileMatrixSetId": "WebMercatorQuad"}
+
+
+def test_refused_choices_in_accept_are_never_a_server_error(client):
+    """q=0 says "not this": pygeoapi 0.24 divides by it. Every documented GET answers (JSON, or a 4xx)."""
+    import re
+
+    for headers in ({"Accept": "text/html;q=0"}, {"Accept": "text/html;q=0, application/json;q=0"},
+                    {"Accept": "text/html;q=., */*;q=0.0"}, {"Accept-Language": "en;q=0, zh;q=0"}):
+        for url in ("/", "/collections", "/collections/xzq"):
+            r = client.get(url, headers=headers)
+            assert r.status_code == 200 and r.mimetype == "application/json", (url, headers, r.data[:300])
+        assert client.get("/?lang=en;q=0").status_code == 200
+    doc = get_json(client, "/openapi")
+    params = doc["components"]["parameters"]
+    for path, item in doc["paths"].items():
+        if "get" not in item:
+            continue
+        values = {}
+        for p in item["get"].get("parameters", []) + item.get("parameters", []):
+            p = params[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+            if p.get("in") == "path":
+                enum = p.get("schema", {}).get("enum")
+                values[p["name"]] = enum[0] if enum else PATH_SAMPLES.get(p["name"], "nope")
+        url = re.sub(r"\{(\w+)\}", lambda m, v=values: str(v.get(m.group(1), "nope")), path)
+        r = client.get(url, headers={"Accept": "text/html;q=0"})
+        assert r.status_code < 500 and r.status_code != 406, (url, r.status_code, r.data[:300])

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 from onemap.config.errors import ConfigError
 from onemap.config.settings import Settings
 
+from .auth import admin_client
 from .test_openapi import _refs
 
 STATIONS = """id,name,kind,lon,lat
@@ -66,7 +67,7 @@ def overlay_client(settings: Settings, tmp_path_factory, monkeypatch_module):
     from onemap.server.app import create_app
 
     app = create_app(settings.model_copy(update={"pygeoapi_overlay": folder / "overlay.yml"}))
-    return app.test_client(), dem
+    return admin_client(app), dem
 
 
 @pytest.fixture(scope="module")

@@ -75,8 +75,20 @@ def test_the_installed_server_starts_on_an_empty_data_dir(installed, tmp_path):
                 time.sleep(0.5)
         with urllib.request.urlopen(url + "/collections?f=json", timeout=30) as r:
             ids = [c["id"] for c in json.loads(r.read())["collections"]]
+        assert {"czkfbj", "ghfq", "plans"} <= set(ids) and "stbhhx" not in ids  # anonymous: the public tier
+        # the installed command line makes a user and a token the installed server accepts
+        cli = {**env, "ONEMAP_DATA_DIR": str(data)}
+        subprocess.run([str(installed / "onemap"), "user", "add", "staff", "--role", "internal"], env=cli,
+                       cwd=tmp_path, check=True, capture_output=True, timeout=60)
+        token = subprocess.run([str(installed / "onemap"), "token", "create", "staff"], env=cli, cwd=tmp_path,
+                               check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        req = urllib.request.Request(url + "/collections?f=json", headers=auth)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            ids = [c["id"] for c in json.loads(r.read())["collections"]]
         assert {"dltb", "czkfbj", "stbhhx", "yjjbnt", "plans"} <= set(ids)
-        with urllib.request.urlopen(url + "/collections/dltb/items?limit=3&f=json", timeout=30) as r:
+        req = urllib.request.Request(url + "/collections/dltb/items?limit=3&f=json", headers=auth)
+        with urllib.request.urlopen(req, timeout=30) as r:
             assert len(json.loads(r.read())["features"]) == 3
         for path in ("/map", "/static/onemap/map.js", "/tileMatrixSets/CGCS2000Quad", "/processes"):
             with urllib.request.urlopen(url + path, timeout=30) as r:

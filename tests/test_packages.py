@@ -21,6 +21,7 @@ from onemap.providers.packages import export_plan, load_package
 from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 
+from .auth import admin_client
 from .conftest import all_items
 
 COUNTY = "990121-county-master-2022"
@@ -192,7 +193,7 @@ def test_round_trip_serves_the_same_features(fmt, store, originals, fresh_settin
 
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         for lid in LAYERS:
             feats = all_items(client, f"/collections/{lid}/items?region=990121&limit=500")
             assert {f["properties"]["plan_id"] for f in feats} == {NEW}, lid

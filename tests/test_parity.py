@@ -29,8 +29,17 @@ C3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 VOLATILE = {"recorded", "certificate", "href", "jobID", "created", "started", "finished", "updated"}
 
 
+# bearer tokens of the servers that check callers (stock pygeoapi checks none: it is configured with
+# the tiers its callers may see, `onemap config --tier`)
+TOKENS: dict[str, str] = {}
+
+
 def get(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    headers = dict(headers or {})
+    for base, token in TOKENS.items():
+        if url.startswith(base + "/"):
+            headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
             return r.status, json.loads(r.read() or b"null")
@@ -64,14 +73,18 @@ def servers(request, demo_dir, demo_meta, tmp_path_factory):
         env["ONEMAP_DATABASE_URL"] = pg_clone(pg, request.getfixturevalue("pg_template"))
     cfg_dir = data / "pygeoapi"
     port = free_port()
-    out = subprocess.run([ONEMAP, "config", "--out", str(cfg_dir)], env=_env(env | {
+    out = subprocess.run([ONEMAP, "config", "--tier", "internal", "--out", str(cfg_dir)], env=_env(env | {
         "ONEMAP_PUBLIC_URL": f"http://127.0.0.1:{port}"}), capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     cfg_path = cfg_dir / "pygeoapi-config.yml"
     cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
     cfg["server"]["bind"] = {"host": "127.0.0.1", "port": port}  # the operator's choice of address
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for cmd in (["user", "add", "parity", "--role", "internal"], ["token", "create", "parity"]):
+        made = subprocess.run([ONEMAP, *cmd], env=_env(env), capture_output=True, text=True, timeout=120, check=False)
+        assert made.returncode == 0, made.stderr
     with serve(env) as ours, pygeoapi_serve(env, cfg_path, cfg_dir / "openapi.json") as stock:
+        TOKENS[ours] = made.stdout.strip()
         yield ours, stock, demo_meta
 
 

@@ -38,6 +38,8 @@ from onemap.providers.packages import export_plan, load_package
 from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 
+from .auth import admin_client
+
 CITY = "990100-city-master-2023"
 COUNTY = "990121-county-master-2022"
 SURVEY = "990121-county-survey-2023"
@@ -589,6 +591,19 @@ def test_process_gives_the_geopackage_raw_and_in_a_document(client, packages, tm
     assert doc["report_html"]["mediaType"] == "text/html" and "成果质检报告" in doc["report_html"]["value"]
 
 
+def test_the_report_names_its_rule_file_not_where_the_server_keeps_it(client, packages, tmp_path, settings):
+    from .conftest import ROOT
+
+    path, _ = broken(packages, tmp_path, "overlap")
+    inputs = {"package": _b64(path), "region": "990100", "level": "city", "type": "master"}
+    r = client.post(URL, json={"inputs": inputs, "response": "document", "outputs": {"report": {}, "report_html": {}}})
+    assert r.status_code == 200, r.data[:500]
+    doc = json.loads(r.data)
+    assert doc["report"]["config"]["path"] == "qc.yaml"
+    for where in (str(ROOT), str(settings.data_dir.resolve()), str(tmp_path)):
+        assert where.encode() not in r.data, where
+
+
 @pytest.mark.parametrize("inputs,status,words", [
     ({}, 400, ["plan_id", "package"]),
     ({"plan_id": "nope-county-master-1"}, 404, ["nope-county-master-1"]),
@@ -617,7 +632,7 @@ def test_process_moves_a_clean_submitted_entry_to_checked_in_an_async_job(fresh_
     finally:
         store.close()
     app = create_app(fresh_settings.model_copy(update={"job_workers": 0}))  # the job runs below, in this thread
-    c = app.test_client()
+    c = admin_client(app)
     r = c.post(URL, json={"inputs": {"plan_id": pid}}, headers={"Prefer": "respond-async"})
     assert r.status_code == 201, r.data[:300]
     job = r.headers["Location"].rsplit("/", 1)[1]
@@ -631,7 +646,9 @@ def test_process_moves_a_clean_submitted_entry_to_checked_in_an_async_job(fresh_
     store = open_store(fresh_settings.store_url)
     try:
         assert store.plan(pid).status == "checked"
-        assert Registry(store).events(pid)[-1].by == "plan-qc"
+        # the move is recorded as the person who asked for the check (the job's owner)
+        owner = json.loads(c.get(f"/jobs/{job}").data)["x-onemap"]["owner"]
+        assert owner and Registry(store).events(pid)[-1].by == owner
     finally:
         store.close()
     # a checked entry may be checked again (nothing moves)
@@ -649,7 +666,7 @@ def test_process_honours_the_time_limit(fresh_settings, tmp_path):
     finally:
         store.close()
     app = create_app(fresh_settings.model_copy(update={"job_workers": 0, "job_time_limit": 1e-6}))
-    c = app.test_client()
+    c = admin_client(app)
     r = c.post(URL, json={"inputs": {"plan_id": pid}}, headers={"Prefer": "respond-async"})
     job = r.headers["Location"].rsplit("/", 1)[1]
     app.extensions["onemap"].runner.loop(once=True)

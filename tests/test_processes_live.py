@@ -37,17 +37,33 @@ def wait_for(p: Processes, job_id: str, seconds: float = 120) -> dict:
     raise AssertionError(f"job {job_id} did not finish: {seen[-5:]}")
 
 
+# a partner system's token (the processes here are partner-tier), sent by OWSLib with every request
+AUTH: dict[str, str] = {}
+
+
+def partner_token(env: dict[str, str]) -> dict[str, str]:
+    """A partner user and its token, made with the CLI on the store ``env`` names; the header to send."""
+    from .test_cli import run
+
+    name = f"partner-{time.time_ns()}"
+    assert run("user", "add", name, "--role", "partner", env=env).returncode == 0
+    made = run("token", "create", name, env=env)
+    assert made.returncode == 0, made.stderr
+    return {"Authorization": f"Bearer {made.stdout.strip()}"}
+
+
 @pytest.fixture(scope="module")
 def server(demo_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("procs")
     shutil.copyfile(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", data / "dem.tif")
+    AUTH.update(partner_token({"ONEMAP_DATA_DIR": str(data)}))
     with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false"}) as url:
         yield url
 
 
 def test_owslib_lists_and_describes_the_processes(server):
-    p = Processes(server)
+    p = Processes(server, headers=AUTH)
     ids = {proc["id"] for proc in p.processes()}
     assert {"compliance-review", "site-selection"} <= ids
     desc = p.process("compliance-review")
@@ -56,7 +72,7 @@ def test_owslib_lists_and_describes_the_processes(server):
 
 
 def test_owslib_executes_compliance_review_sync(server, demo_meta):
-    p = Processes(server)
+    p = Processes(server, headers=AUTH)
     out = p.execute("compliance-review", inputs={"boundary": boundary_in(demo_meta), "land_use": "1001"})
     result = out["result"]
     assert result["overall"]["result"] in ("pass", "conditional", "fail")
@@ -69,7 +85,7 @@ def test_owslib_executes_compliance_review_sync(server, demo_meta):
 
 
 def test_owslib_executes_site_selection_sync(server):
-    p = Processes(server)
+    p = Processes(server, headers=AUTH)
     out = p.execute("site-selection", inputs={"area": "990100", "land_use": ["07"], "min_area_m2": 5000})
     sites = out["sites"]
     assert sites["type"] == "FeatureCollection" and sites["features"]
@@ -80,7 +96,7 @@ def test_owslib_executes_site_selection_sync(server):
     ("site-selection", {"area": "990102", "land_use": ["1001", "07"], "min_area_m2": 5000}, "sites"),
 ])
 def test_owslib_executes_async_and_polls_the_job(process, inputs, output, server, demo_meta):
-    p = Processes(server)
+    p = Processes(server, headers=AUTH)
     inputs = inputs or {"boundary": boundary_in(demo_meta), "land_use": "0701"}
     info = p.execute(process, inputs=inputs, async_=True)
     assert info["status"] in ("accepted", "running", "successful")
@@ -89,7 +105,7 @@ def test_owslib_executes_async_and_polls_the_job(process, inputs, output, server
     assert done["status"] == "successful" and done["progress"] == 100, done
     results = p._request(path=f"jobs/{info['jobID']}/results")
     assert output in results
-    sync = Processes(server).execute(process, inputs=inputs)
+    sync = Processes(server, headers=AUTH).execute(process, inputs=inputs)
     if output == "result":
         assert results["result"]["checks"] == sync["result"]["checks"]
     else:
@@ -97,7 +113,7 @@ def test_owslib_executes_async_and_polls_the_job(process, inputs, output, server
 
 
 def test_a_failed_input_through_owslib_is_a_clear_error(server):
-    p = Processes(server)
+    p = Processes(server, headers=AUTH)
     with pytest.raises(RuntimeError, match="land_use"):
         p.execute("compliance-review", inputs={"boundary": SQUARE})
 
@@ -108,8 +124,9 @@ def test_a_separate_worker_process_runs_the_jobs(pg, pg_template, demo_dir, demo
     shutil.copyfile(demo_dir / "dem.tif", tmp_path / "dem.tif")
     env = {"ONEMAP_DATABASE_URL": url, "ONEMAP_DATA_DIR": str(tmp_path), "ONEMAP_JOB_WORKERS": "0",
            "ONEMAP_TILE_CACHE": "false"}
+    auth = partner_token(env)
     with serve(env) as base:
-        p = Processes(base)
+        p = Processes(base, headers=auth)
         info = p.execute("compliance-review", inputs={"boundary": boundary_in(demo_meta), "land_use": "0701"},
                          async_=True)
         time.sleep(1.0)
@@ -119,5 +136,6 @@ def test_a_separate_worker_process_runs_the_jobs(pg, pg_template, demo_dir, demo
             assert w.poll() is None
         assert done["status"] == "successful", done
         assert w.returncode == 0  # SIGTERM: a clean stop
-        with urllib.request.urlopen(f"{base}/jobs/{info['jobID']}/results") as r:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/jobs/{info['jobID']}/results",
+                                                           headers=auth)) as r:
             assert json.loads(r.read())["result"]["overall"]["result"] in ("pass", "conditional", "fail")

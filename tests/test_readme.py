@@ -76,6 +76,34 @@ def request_of(cmd: str) -> tuple[str, str, dict[str, str], bytes | None]:
     return method, path, headers, body if method == "POST" else None
 
 
+def setup_lines() -> list[str]:
+    """The README's ``onemap user add`` and ``export VAR=$(onemap token create ...)`` lines, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = [ln.strip() for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) for ln in block.splitlines()]
+    return [ln for ln in lines if ln.startswith((".venv/bin/onemap user add ", "export "))
+            and ("onemap user add" in ln or "onemap token create" in ln)]
+
+
+def run_setup(data_dir: Path) -> dict[str, str]:
+    """Run the README's user and token lines as written (the CLI of this checkout on ``data_dir``); the
+    variables they export."""
+    import os
+    import subprocess
+    import sys
+
+    onemap = str(Path(sys.executable).parent / "onemap")
+    env = {**os.environ, "ONEMAP_DATA_DIR": str(data_dir)}
+    exported: dict[str, str] = {}
+    for line in setup_lines():
+        m = re.fullmatch(r"export (\w+)=\$\(\.venv/bin/onemap (token create \S+)\)", line)
+        args = shlex.split(m.group(2) if m else line.removeprefix(".venv/bin/onemap "))
+        p = subprocess.run([onemap, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert p.returncode == 0, (line, p.stderr)
+        if m:
+            exported[m.group(1)] = p.stdout.strip()
+    return exported
+
+
 def overlay_files() -> dict[str, str]:
     """The files of the README's overlay example (the blocks after `var/NAME`:)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -101,7 +129,9 @@ def readme_client(tmp_path_factory):
     finally:
         store.close()
     app = create_app(settings)
-    yield app.test_client()
+    client = app.test_client()
+    client.readme_env = run_setup(d)  # type: ignore[attr-defined]
+    yield client
     app.extensions["onemap"].runner.stop()
     app.extensions["onemap"].store.close()
 
@@ -112,10 +142,26 @@ def test_the_readme_has_its_examples():
     assert any("/governing" in c for c in cmds) and any("recorded=" in c for c in cmds)
 
 
+def with_env(headers: dict[str, str], env: dict[str, str]) -> dict[str, str]:
+    """Headers with the README's exported variables ($TOKEN, ...) as the shell expands them."""
+    return {k: re.sub(r"\$(\w+)", lambda m: env[m.group(1)], v) for k, v in headers.items()}
+
+
+def test_the_readme_makes_its_tokens_as_it_says(readme_client):
+    env = readme_client.readme_env
+    assert set(env) == {"TOKEN", "ADMIN"} and all(v.startswith("om_") for v in env.values())
+    anon = {c["id"] for c in json.loads(readme_client.get("/collections?f=json").data)["collections"]}
+    staff = {c["id"] for c in json.loads(readme_client.get("/collections?f=json", headers={
+        "Authorization": f"Bearer {env['TOKEN']}"}).data)["collections"]}
+    assert "dltb" not in anon and {"dltb", "stbhhx", "yjjbnt"} <= staff
+    assert readme_client.get("/collections/dltb/items?limit=5").status_code == 404
+
+
 def test_every_curl_example_answers(readme_client):
     answers = {}
     for cmd in commands():
         method, path, headers, body = request_of(cmd)
+        headers = with_env(headers, readme_client.readme_env)
         r = readme_client.open(path, method=method, headers=headers, data=body)
         assert r.status_code in (200, 201, 204), (cmd, r.status_code, r.data[:300])
         answers[path] = r
@@ -143,6 +189,7 @@ def test_the_site_outside_the_revised_line_in_the_readme_example_region(readme_c
     """The tour's compliance example answers from the plan that governs there and cites it."""
     cmd = next(c for c in commands() if "compliance-review" in c)
     method, path, headers, body = request_of(cmd)
+    headers = with_env(headers, readme_client.readme_env)
     result = json.loads(readme_client.open(path, method=method, headers=headers, data=body).data)
     assert result["checks"] and all(c["governing_plans"] for c in result["checks"])
     assert result["certificate"]["href"].startswith(BASE + "/certificates/")

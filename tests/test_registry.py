@@ -17,6 +17,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.providers.store.base import Event, FeatureBatch, Plan
 
+from .auth import admin_client
 from .conftest import all_items, get_json, registry_notice_delivered
 
 COUNTY = "990121-county-master-2022"
@@ -376,7 +377,7 @@ def test_items_follow_the_filing(store, reg, fresh_settings):
 
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         # today: the new version only, with the same features
         feats = _county_czkfbj(client)
         assert {f["properties"]["plan_id"] for f in feats} == {pid}
@@ -405,7 +406,7 @@ def test_change_through_one_store_is_seen_by_another(store, reg, fresh_settings)
     other = open_store(fresh_settings.store_url)
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         # warm every cache first
         assert other.plan(COUNTY).status == "filed"
         assert get_json(client, f"/collections/plans/items/{COUNTY}")["properties"]["status"] == "filed"

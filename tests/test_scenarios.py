@@ -21,6 +21,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.server.app import create_app
 
+from .auth import admin_client
 from .conftest import all_items, get_json, run_process
 from .test_governing import DISTRICT, GEOD, geodesic_m2, regions, shapes
 from .test_transmission import changed_county, read_gpkg, write_gpkg  # noqa: F401 (package helpers)
@@ -158,7 +159,7 @@ def test_a_retroactive_filing_changes_past_dates_but_not_the_record_before_it(fr
         store.close()
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         day = (back + dt.timedelta(days=30)).isoformat()
         url = f"/collections/czkfbj/items?region=990121&limit=1000&skipGeometry=true&datetime={day}"
         now = {f["properties"]["plan_id"] for f in all_items(client, url)}
@@ -197,13 +198,13 @@ def test_withdrawing_without_reinstating_says_which_drawer_is_empty(fresh_settin
         store.close()
     app = create_app(fresh_settings)
     try:
-        doc = get_json(app.test_client(), "/collections/czkfbj/items?region=990121")
+        doc = get_json(admin_client(app), "/collections/czkfbj/items?region=990121")
         assert doc["features"] == []
         (empty,) = doc["emptyDrawers"]
         assert (empty["region"], empty["level"], empty["type"], empty["last_plan_id"]) == \
             ("990121", "county", "master", COUNTY)
         assert empty["empty_since"] == dt.date.today().isoformat()
-        assert "emptyDrawers" not in get_json(app.test_client(), "/collections/czkfbj/items?region=990122")
+        assert "emptyDrawers" not in get_json(admin_client(app), "/collections/czkfbj/items?region=990122")
     finally:
         app.extensions["onemap"].store.close()
 
@@ -259,9 +260,9 @@ def test_a_red_line_cut_blocks_approval_unless_overridden_with_a_reason(fresh_se
         store.close()
     app = create_app(fresh_settings)
     try:
-        props = get_json(app.test_client(), f"/collections/plans/items/{pid}")["properties"]
+        props = get_json(admin_client(app), f"/collections/plans/items/{pid}")["properties"]
         assert props["approval_override"].startswith("省政府同意")  # visible on the entry
-        trace = get_json(app.test_client(), f"/plans/{pid}/trace")
+        trace = get_json(admin_client(app), f"/plans/{pid}/trace")
         assert [c["id"] for c in trace["certificates"]] == [result["certificate"]["id"]]
     finally:
         app.extensions["onemap"].store.close()
@@ -290,7 +291,7 @@ def test_a_passing_check_against_older_upper_plans_does_not_open_the_gate(fresh_
 def test_a_certificate_answers_the_same_document_and_a_rerun_gives_the_same_result(fresh_settings):
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         site = _revision_site(client)
         result = review(client, shapely.geometry.mapping(site), "100101")
         cert_id = result["certificate"]["id"]
@@ -331,7 +332,7 @@ def test_quality_check_and_transmission_results_are_kept_for_good(fresh_settings
     tr = run_process(fresh_settings, "transmission-check", {"plan_id": "990123-county-master-2025"})
     app = create_app(fresh_settings)
     try:
-        client = app.test_client()
+        client = admin_client(app)
         for res, process in ((qc, "plan-qc"), (tr, "transmission-check")):
             doc = get_json(client, f"/certificates/{res['certificate']['id']}")
             assert doc["process"] == process and doc["rules"] and doc["recorded"]
@@ -357,7 +358,7 @@ def test_the_demo_has_a_submission_waiting_for_its_check(fresh_settings):
     """The README's asynchronous plan-qc example: a submitted entry is there to check (201, a job)."""
     app = create_app(fresh_settings)
     try:
-        r = app.test_client().post("/processes/plan-qc/execution", headers={"Prefer": "respond-async"},
+        r = admin_client(app).post("/processes/plan-qc/execution", headers={"Prefer": "respond-async"},
                                    json={"inputs": {"plan_id": "990123-county-master-2025"}})
         assert r.status_code == 201, r.data[:300]
         assert json.loads(r.data)["status"] in ("accepted", "running", "successful")

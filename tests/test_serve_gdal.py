@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
@@ -26,6 +27,30 @@ def server(tmp_path_factory):
         yield url, data
 
 
+@pytest.fixture(scope="module")
+def gdal_env(server) -> dict[str, str]:
+    """GDAL's environment with a partner's token (the survey parcels are partner-tier), made with the CLI
+    as the README says, and given as the README says (GDAL_HTTP_HEADERS)."""
+    from .test_cli import run
+
+    _url, data = server
+    env = {"ONEMAP_DATA_DIR": str(data)}
+    assert run("user", "add", "gdal-client", "--role", "partner", env=env).returncode == 0
+    made = run("token", "create", "gdal-client", env=env)
+    assert made.returncode == 0, made.stderr
+    return {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {made.stdout.strip()}"}
+
+
+def test_without_the_token_gdal_does_not_see_the_parcels(server):
+    url, _ = server
+    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{url}/collections/dltb", "dltb"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode != 0
+    public = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{url}/collections/czkfbj", "czkfbj"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert public.returncode == 0 and "Feature Count:" in public.stdout, public.stderr
+
+
 def expected_count(data: Path, layer: str) -> int:
     from onemap.providers.store.base import today
 
@@ -34,28 +59,30 @@ def expected_count(data: Path, layer: str) -> int:
     return len(fids)
 
 
-def test_serve_prints_the_url_and_serves_json(server):
+def test_serve_prints_the_url_and_serves_json(server, gdal_env):
     url, _ = server
-    with urllib.request.urlopen(url + "/collections/dltb/items?limit=2") as r:
+    token = gdal_env["GDAL_HTTP_HEADERS"].split(": ", 1)[1]
+    req = urllib.request.Request(url + "/collections/dltb/items?limit=2", headers={"Authorization": token})
+    with urllib.request.urlopen(req) as r:
         doc = json.loads(r.read())
     assert doc["features"] and doc["links"][0]["href"].startswith(url)
 
 
-def test_ogrinfo_feature_count(server):
+def test_ogrinfo_feature_count(server, gdal_env):
     url, data = server
     out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{url}/collections/dltb", "dltb"],
-                         capture_output=True, text=True, timeout=120, check=False)
+                         capture_output=True, text=True, timeout=120, check=False, env=gdal_env)
     assert out.returncode == 0, out.stderr
     count = [ln for ln in out.stdout.splitlines() if ln.startswith("Feature Count:")]
     assert count and int(count[0].split(":")[1]) == expected_count(data, "dltb")
 
 
-def test_gdal_reads_the_whole_layer_once(server, tmp_path):
+def test_gdal_reads_the_whole_layer_once(server, gdal_env, tmp_path):
     url, data = server
     dst = tmp_path / "copy.gpkg"
     out = subprocess.run(["ogr2ogr", "-f", "GPKG", str(dst), f"OAPIF:{url}/collections/dltb", "dltb",
                           "-oo", "PAGE_SIZE=1000"], capture_output=True, text=True, timeout=300,
-                         check=False)
+                         check=False, env=gdal_env)
     assert out.returncode == 0, out.stderr
     _meta, _fids, _geoms, fields = pyogrio.raw.read(dst, read_geometry=False, columns=["BSM"])
     bsm = list(fields[0])
@@ -79,7 +106,7 @@ def _ogrinfo_extent(out: str) -> tuple[float, float, float, float]:
 
 
 @pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"])
-def test_gdal_mvt_driver_reads_a_tile_of_each_matrix_set(server, tms_id):
+def test_gdal_mvt_driver_reads_a_tile_of_each_matrix_set(server, gdal_env, tms_id):
     """ogrinfo on the tile URL. GDAL's MVT driver georeferences a single tile from Z/X/Y on Web
     Mercator; for the geographic 2x1 grids (whose columns go beyond 2^z) the tile's corner and
     size are given as GEOREF_* open options."""
@@ -95,7 +122,7 @@ def test_gdal_mvt_driver_reads_a_tile_of_each_matrix_set(server, tms_id):
     # the last path segment must not be a bare integer, or GDAL takes the URL for a directory
     src = f"MVT:/vsicurl/{url}/collections/dltb/tiles/{tms_id}/12/{row}/{col}?f=mvt"
     out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", *args, src], capture_output=True, text=True, timeout=60,
-                         check=False)
+                         check=False, env=gdal_env)
     assert out.returncode == 0, out.stderr
     assert "Layer name: dltb" in out.stdout and "DLBM" in out.stdout
     count = int(next(ln for ln in out.stdout.splitlines() if ln.startswith("Feature Count:")).split(":")[1])
@@ -111,11 +138,15 @@ def test_gdal_mvt_driver_reads_a_tile_of_each_matrix_set(server, tms_id):
     assert 116.9 < lon0 < 117.2 and 116.9 < lon1 < 117.2 and 31.3 < lat0 < 31.7 and 31.3 < lat1 < 31.7
 
 
-def test_gdal_ogcapi_driver_opens_the_collection_tiles(server):
+def test_gdal_ogcapi_driver_opens_the_collection_tiles(server, gdal_env, request):
     """GDAL's OGC API driver on the collection. Debian 12's GDAL 3.6.2 compiles its vector-tile
     path out (its CMake tests OGR_ENABLE_DRIVER_GML before that option is defined), so the
     driver is exercised through the GDAL bundled with pyogrio."""
     url, _ = server
+    # the OGC API driver sends headers of its own, which replace GDAL_HTTP_HEADERS; GDAL 3.9+ has a bearer option
+    token = gdal_env["GDAL_HTTP_HEADERS"].rsplit(" ", 1)[1]
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": token})
+    request.addfinalizer(lambda: pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None}))
     ds = f"OGCAPI:{url}/collections/dltb"
     layers = [name for name, _ in pyogrio.list_layers(ds)]
     assert "Zoom level 12" in layers

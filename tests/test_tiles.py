@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import gzip
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import mapbox_vector_tile
 import morecantile
 import pytest
 
+from .auth import admin_client
 from .conftest import get_json, registry_notice_delivered
 
 CENTRAL = (117.066, 31.483)  # the demo's central city
@@ -171,18 +182,18 @@ def test_dataset_tiles_combine_layers(client):
     get_json(client, f"/tiles/WebMercatorQuad/12/{row}/{col}?collections=nope", status=404)
 
 
-def test_head_cors_etag_and_cache(client):
+def test_head_cors_etag_and_cache(anonymous):
     row, col = tile_at("WebMercatorQuad", 13)
     url = f"/collections/ghfq/tiles/WebMercatorQuad/13/{row}/{col}"
-    first = client.get(url, headers={"Origin": "http://portal.example"})
+    first = anonymous.get(url, headers={"Origin": "http://portal.example"})
     assert first.headers["Access-Control-Allow-Origin"] == "*"
-    second = client.get(url)
+    second = anonymous.get(url)
     assert second.headers["X-Cache"] == "HIT" and second.data == first.data
     assert second.headers["ETag"] == first.headers["ETag"] and "max-age" in second.headers["Cache-Control"]
-    head = client.head(url)
+    head = anonymous.head(url)
     assert head.status_code == first.status_code and head.data == b""
     assert head.headers["ETag"] == first.headers["ETag"]
-    not_modified = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    not_modified = anonymous.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert not_modified.status_code == 304
 
 
@@ -200,7 +211,7 @@ def test_both_backends_put_the_same_features_in_a_tile(demo_dir, pg, pg_template
             row, col = tile_at(tms_id, z)
             ids = []
             for app in apps:
-                r = app.test_client().get(f"/collections/{layer}/tiles/{tms_id}/{z}/{row}/{col}")
+                r = admin_client(app).get(f"/collections/{layer}/tiles/{tms_id}/{z}/{row}/{col}")
                 ids.append({f["id"] for f in decode(r.data).get(layer, {}).get("features", [])}
                            if r.status_code == 200 else set())
             assert ids[0] == ids[1], (tms_id, layer, z)
@@ -245,7 +256,7 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     from onemap.server.app import create_app
 
     app = create_app(fresh_settings)
-    client = app.test_client()
+    client = admin_client(app)
     row, col = tile_at("WebMercatorQuad", 12)
     url = f"/collections/czkfbj/tiles/WebMercatorQuad/12/{row}/{col}"
     before = decode(client.get(url).data)["czkfbj"]["features"]
@@ -323,3 +334,115 @@ def test_tiles_are_sent_compressed_to_clients_that_accept_it(client):
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
     assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
     assert decode(plain.data)["dltb"]["features"]
+
+
+# ---- the cache: a disk it cannot write, equivalent requests --------------------------------------------
+GZ = {"Accept-Encoding": "gzip"}
+
+
+@pytest.fixture()
+def own_cache(fresh_settings):
+    """An application over a private copy of the demo, with a tile cache of its own; an anonymous client
+    (public layers: the cached-tile fast path in front of Flask answers it too)."""
+    from onemap.server.app import create_app
+
+    app = create_app(fresh_settings)
+    return app.test_client(), fresh_settings.data_dir / "tiles"
+
+
+def _tiles_with_features(client, n: int = 3) -> list[str]:
+    urls = []
+    for z in (10, 11, 12, 13):
+        row, col = tile_at("WebMercatorQuad", z)
+        urls.append(f"/collections/czkfbj/tiles/WebMercatorQuad/{z}/{row}/{col}")
+    return urls[:n]
+
+
+@contextlib.contextmanager
+def _cache_unwritable(cache: Path, how: str) -> Iterator[Callable[[], None]]:
+    """The cache folder made unusable, as root can still suffer it: a file where the folder should be, or
+    a tmpfs filled to its last byte (ENOSPC); yields what makes it writable again."""
+    shutil.rmtree(cache, ignore_errors=True)
+    if how == "a file in the way":
+        cache.write_bytes(b"not a folder")
+        yield cache.unlink
+        return
+    cache.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "onemap-test", str(cache)],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"no tmpfs can be mounted here ({r.stderr.strip()})")
+    try:
+        filler = cache / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError) as full:
+                while True:
+                    os.write(fd, b"\0" * 65536)
+            assert full.value.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        yield filler.unlink
+    finally:
+        subprocess.run(["umount", str(cache)], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("how", ["a file in the way", "a full disk"])
+def test_tiles_are_answered_when_the_cache_cannot_be_written(own_cache, how, caplog):
+    client, cache = own_cache
+    urls = _tiles_with_features(client)
+    caplog.set_level(logging.WARNING, logger="onemap.tiles.cache")
+    with _cache_unwritable(cache, how) as writable_again:
+        for _ in range(5):
+            for url in urls:
+                for query in ("", "?f=MVT"):  # in front of Flask, and through the application
+                    r = client.get(url + query, headers=GZ)
+                    assert r.status_code == 200 and r.headers["X-Cache"] == "MISS", (url, r.status_code, r.data[:200])
+                    assert decode(gzip.decompress(r.data))["czkfbj"]["features"]
+        said = [rec for rec in caplog.records if rec.name == "onemap.tiles.cache"]
+        assert len(said) == 1, [rec.getMessage() for rec in said]  # once in a while, not per request
+        assert "rendered and answered meanwhile" in said[0].getMessage()
+        writable_again()
+        # the cache is used again as soon as it can be written
+        assert client.get(urls[0], headers=GZ).headers["X-Cache"] == "MISS"
+        again = client.get(urls[0], headers=GZ)
+        assert again.status_code == 200 and again.headers["X-Cache"] == "HIT"
+
+
+def test_equivalent_requests_share_one_cached_tile(own_cache, today):
+    """~300 spellings of a few questions: one cache file per question, not one per spelling."""
+    client, cache = own_cache
+    store = client.application.extensions["onemap"].store
+    url = _tiles_with_features(client)[2]
+
+    def files() -> int:
+        return sum(1 for _ in cache.rglob("*.mvt.gz"))
+
+    def one_entry(queries: list[dict[str, str]]) -> None:
+        before = files()
+        tags = set()
+        for q in queries:
+            r = client.get(url, query_string=q, headers=GZ)
+            assert r.status_code == 200, (q, r.status_code, r.data[:200])
+            tags.add(r.headers["ETag"])
+        assert len(tags) == 1, queries[:3]
+        assert files() == before + 1, (files() - before, queries[:3])
+
+    # one day, however it is written (a local date; instants of that day in Beijing)
+    day = [" 2024-03-01", "2024-03-01", "2024-03-01 ", "2024-03-01/2024-03-01", "2024-03-01T00:00:00+08:00",
+           "2024-02-29T16:00:00Z", "2024-02-29T16:00:00.000001Z", "2024-03-01T23:59:59.999999+08:00"]
+    day += [f"2024-03-01T{h:02d}:{m:02d}:07.{m * 7919:06d}+08:00" for h in range(0, 24, 3) for m in range(0, 60, 4)]
+    one_entry([{"datetime": d} for d in day])
+    # today: no date at all, today's date, instants of today; the registry as it stands, however said
+    now = dt.datetime.now(dt.UTC)
+    last = max(e.at for e in store.events())
+    current = [{}, {"datetime": today.isoformat()}, {"datetime": f" {today.isoformat()}"},
+               {"recorded": today.isoformat()}]
+    current += [{"datetime": f"{today.isoformat()}T{h:02d}:30:00.{h * 4:06d}+08:00"} for h in range(24)]
+    current += [{"recorded": (last + (now - last) * k / 30).isoformat()} for k in range(1, 30)]
+    one_entry(current)
+    # the registry as it stood between two of its records, at any instant in between
+    times = sorted({e.at for e in store.events()} | {p.submitted_at for p in store.plans().values() if p.submitted_at})
+    t1, t2 = max((a, b) for a, b in itertools.pairwise(times) if b <= last and b - a > dt.timedelta(milliseconds=1))
+    between = [t1 + (t2 - t1) * k / 101 for k in range(1, 101)]
+    one_entry([{"recorded": (t.astimezone(dt.UTC) if k % 2 else t).isoformat()} for k, t in enumerate(between)])

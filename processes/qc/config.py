@@ -167,7 +167,7 @@ def _merge(base: Any, override: Any) -> Any:
 def _read_yaml(path: Path) -> dict:
     raw = read_yaml(path, "quality-check rules")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping")
+        raise ConfigError(f"{path.name}: expected a mapping")
     return raw
 
 
@@ -176,7 +176,7 @@ def _read_catalogue(path: Path) -> dict[str, RuleInfo]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as err:
-        raise ConfigError(f"cannot read the quality-check rule catalogue {path}: {err}") from err
+        raise ConfigError(f"cannot read the quality-check rule catalogue {path.name}: {err.strerror}") from err
     out = {}
     for i, row in enumerate(rows, start=2):
         try:
@@ -185,7 +185,7 @@ def _read_catalogue(path: Path) -> dict[str, RuleInfo]:
             raise ConfigError(f"{path.name} line {i}: {err.errors()[0]['msg']}") from err
         out[info.id] = info
     if not out:
-        raise ConfigError(f"{path}: the rule catalogue is empty")
+        raise ConfigError(f"{path.name}: the rule catalogue is empty")
     return out
 
 
@@ -215,7 +215,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 
 def _validate(cfg: QcConfig, catalogue: Catalogue) -> None:
-    where = cfg.path
+    where = Path(cfg.path).name
     for rid in cfg.rules:
         if rid not in cfg.rule_catalogue:
             raise ConfigError(f"{where}: rule {rid} is not in the rule catalogue")
@@ -271,7 +271,7 @@ def _load(path: str, mtime: int, default_mtime: int, catalogue: Catalogue) -> Qc
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{path}: {loc}: {first['msg']}") from err
+        raise ConfigError(f"{p.name}: {loc}: {first['msg']}") from err
     cfg = cfg.model_copy(update={"path": str(p), "rule_catalogue": _read_catalogue(cat_path)})
     _validate(cfg, catalogue)
     return cfg
@@ -288,7 +288,7 @@ def load_qc_config(catalogue: Catalogue, path: str | Path | None = None) -> QcCo
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as err:
-        raise ConfigError(f"cannot read the quality-check rules {p}: {err.strerror}") from None
+        raise ConfigError(f"cannot read the quality-check rules {p.name}: {err.strerror}") from None
     return _load(str(p), mtime, DEFAULT_PATH.stat().st_mtime_ns, catalogue)
 
 

@@ -21,8 +21,10 @@ from .engine import QcResult
 QC_ACTOR = "plan-qc"
 
 
-def mark_if_clean(store: Store, result: QcResult, tz: str = "Asia/Shanghai") -> tuple[Plan | None, str]:
-    """Move the checked entry to ``checked`` when it was ``submitted`` and has no error findings.
+def mark_if_clean(store: Store, result: QcResult, tz: str = "Asia/Shanghai",
+                  by: str | None = None) -> tuple[Plan | None, str]:
+    """Move the checked entry to ``checked`` when it was ``submitted`` and has no error findings;
+    ``by``: the person who asked for the check (else the move is recorded as the ``plan-qc`` process's).
 
     Returns (the entry after the move or None, what happened in words).
     """
@@ -37,7 +39,7 @@ def mark_if_clean(store: Store, result: QcResult, tz: str = "Asia/Shanghai") -> 
     if plan.status != "submitted":
         return None, f"{plan_id} is {plan.status}; only a submitted entry moves to checked"
     try:
-        moved = Registry(store, tz).mark_checked(plan_id, QC_ACTOR, result.summary())
+        moved = Registry(store, tz).mark_checked(plan_id, by or QC_ACTOR, result.summary())
     except Conflict as err:  # another process moved it meanwhile
         return None, err.description
     return moved, f"{plan_id} moved from submitted to checked"

@@ -84,7 +84,8 @@ def to_json(r: QcResult) -> dict[str, Any]:
         "layers": r.layers,
         "notes": r.notes,
         "rules": rules,
-        "config": {"path": cfg.path, "thresholds": cfg.thresholds.model_dump()},
+        # the rule file by its name: no report or error shows where the server keeps its files
+        "config": {"path": Path(cfg.path).name, "thresholds": cfg.thresholds.model_dump()},
         "findings": [finding_json(f) for f in r.findings],
     }
 

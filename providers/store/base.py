@@ -26,6 +26,7 @@ from onemap.domain.governing import GoverningPart, governing_parts
 from onemap.domain.plans import FILED_STATES, PLAN_FIELDS, PLAN_STATUSES, Event, Plan, registry_at
 from onemap.domain.regions import region_covers, region_prefix
 
+from .access import AccessStore
 from .jobs import JobStore
 
 
@@ -142,6 +143,7 @@ class Store(ABC):
         self.catalogue = catalogue
         self.count_cap = count_cap  # bbox queries count exactly up to this many matches in the page's own query
         self._jobs: JobStore | None = None
+        self._access: AccessStore | None = None
         self._plans_lock = threading.Lock()
         self._reg: _Registry | None = None
         self._checked_scope: object | None = None
@@ -289,6 +291,13 @@ class Store(ABC):
 
     # ---- jobs and counts ------------------------------------------------------
     @property
+    def access(self) -> AccessStore:
+        """The users, tokens and audit trail kept in this store."""
+        if self._access is None:
+            self._access = AccessStore(self)
+        return self._access
+
+    @property
     def jobs(self) -> JobStore:
         """The process jobs kept in this store (any worker sharing it runs them)."""
         if self._jobs is None:
@@ -301,11 +310,14 @@ class Store(ABC):
 
     # ---- certificates ---------------------------------------------------------
     def add_certificate(self, cert_id: str, process: str, plan_id: str | None, created: dt.datetime,
-                        document: str, html: str | None) -> None:
-        """Archive a review certificate for good (never purged)."""
+                        document: str, html: str | None, owner: str | None = None) -> None:
+        """Archive a review certificate for good (never purged); ``owner``: the user whose run made it."""
         with self.write_cursor() as cur:
             SqlRegistryTx(cur, self._table_sql, self.dialect.param).add_certificate(
                 cert_id, process, plan_id, created, document, html)
+            if owner is not None:
+                cur.execute(f"UPDATE {self._table_sql('certificates')} SET owner = {self.dialect.param} "
+                            f"WHERE id = {self.dialect.param}", [owner, cert_id])
 
     def set_certificate_html(self, cert_id: str, html: str) -> None:
         """Keep a certificate's report made after it was archived (once: an existing one stays)."""
@@ -319,6 +331,12 @@ class Store(ABC):
         rows = self._rows(f"SELECT document, html FROM {self._table_sql('certificates')} "
                           f"WHERE id = {self.dialect.param}", [cert_id])
         return (rows[0][0], rows[0][1]) if rows else None
+
+    def certificate_owner(self, cert_id: str) -> str | None:
+        """Who made a certificate (the user who ran the review), if it was recorded."""
+        rows = self._rows(f"SELECT owner FROM {self._table_sql('certificates')} WHERE id = {self.dialect.param}",
+                          [cert_id])
+        return rows[0][0] if rows else None
 
     def certificates(self, plan_id: str | None = None, process: str | None = None,
                      limit: int = 1000) -> list[dict[str, Any]]:
@@ -544,11 +562,12 @@ class Store(ABC):
     @abstractmethod
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = ()) -> None:
+              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
         """Register plans, write their features and record events in one transaction (all or nothing).
 
         ``events`` are recorded as they are; ``indicators`` replace the indicator tables of the
-        plans they belong to.
+        plans they belong to. ``create``: the plans are new entries; when one exists, or another
+        writer creates it first (its write is waited for under a lock), a Conflict and nothing written.
         """
 
     @abstractmethod

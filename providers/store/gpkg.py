@@ -21,9 +21,10 @@ import numpy as np
 import shapely
 
 from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
-from onemap.config.errors import StoreError
+from onemap.config.errors import Conflict, OneMapError, ServiceUnavailable, StoreError
 
 from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
+from .access import create_access_tables
 from .base import (
     DRAWER_KEYS,
     PLAN_FIELDS,
@@ -42,7 +43,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "6"  # 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "7"  # 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -211,6 +212,22 @@ class GpkgDialect(Dialect):
                 f"AND miny <= ? AND maxy >= ?) AND onemap_bbox({quote_ident(table.geom)}, ?, ?, ?, ?)")
 
 
+# sqlite's primary result codes of a file or disk that is away for now (locked past the timeout, cannot be
+# opened, full, failing I/O, read-only or not permitted): 503, the store is as it was
+_AWAY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL,
+                         sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM})
+
+
+def _store_error(err: sqlite3.Error) -> OneMapError:
+    """What a client is told of sqlite's error (no SQL, no path: those are in the log)."""
+    code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF  # the primary code of an extended one
+    if code == sqlite3.SQLITE_FULL:
+        return ServiceUnavailable("the store's disk is full: nothing was written; try again later")
+    if code in _AWAY_CODES:
+        return ServiceUnavailable("the store cannot be read or written at the moment; try again later")
+    return StoreError("the store could not answer this request")
+
+
 def _sql_type(f: FieldDef) -> str:
     if f.type == "string":
         return f"TEXT({f.length})" if f.length else "TEXT"
@@ -281,11 +298,20 @@ class GpkgStore(Store):
         if c is None:
             if not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            c = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA case_sensitive_like=ON")
-            c.execute("PRAGMA cache_size=-65536")
+            try:
+                c = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                try:
+                    c.execute("PRAGMA journal_mode=WAL")
+                    c.execute("PRAGMA synchronous=NORMAL")
+                    c.execute("PRAGMA case_sensitive_like=ON")
+                    c.execute("PRAGMA cache_size=-65536")
+                except sqlite3.Error:
+                    c.close()
+                    raise
+            except sqlite3.Error as err:
+                # a new thread's connection to a file it may no longer open (permissions, a lost disk)
+                LOG.error("cannot open the GeoPackage: %s (%s)", err, getattr(err, "sqlite_errorname", "?"))
+                raise _store_error(err) from err
             c.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
             c.create_function("ST_MinX", 1, _env(0), deterministic=True)
             c.create_function("ST_MaxX", 1, _env(1), deterministic=True)
@@ -315,14 +341,13 @@ class GpkgStore(Store):
             return self.conn().execute(sql, params)
         except sqlite3.Error as err:
             LOG.error("GeoPackage query failed: %s; SQL: %s", err, sql)
-            raise StoreError("the store could not answer this request") from err
+            raise _store_error(err) from err
 
     # ---- schema ----------------------------------------------------------------
     def is_initialised(self) -> bool:
         if not self.path.exists():
             return False
-        row = self.conn().execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='onemap_meta'").fetchone()
+        row = self._execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='onemap_meta'").fetchone()
         return row is not None
 
     def init_schema(self) -> None:
@@ -368,6 +393,7 @@ class GpkgStore(Store):
             c.execute("""CREATE TABLE IF NOT EXISTS plan_indicators (plan_id TEXT NOT NULL, region TEXT NOT NULL,
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
+            create_access_tables(_GpkgCursor(c), "gpkg", quote_ident)
             self._backfill_plan_layers(c)
             for layer in self.catalogue.layers.values():
                 t = quote_ident(layer.id)
@@ -488,26 +514,54 @@ class GpkgStore(Store):
         rows = self._execute(f"SELECT fid, {cols}, geom FROM plans ORDER BY fid").fetchall()
         return [plan_from_row(r[0], r[1:-1], gpkg_wkb(r[-1])) for r in rows]
 
+    def _begin(self) -> sqlite3.Connection:
+        """This thread's connection in a write transaction (BEGIN IMMEDIATE takes the write lock first)."""
+        c = self.conn()
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            LOG.error("GeoPackage write refused: %s", err)
+            raise _store_error(err) from err
+        return c
+
+    @staticmethod
+    def _abort(c: sqlite3.Connection, err: BaseException) -> OneMapError | None:
+        """Roll back a failed write; the error to raise instead of ``err`` (sqlite's own, told as the store's).
+
+        sqlite may have rolled back already (a full disk, an I/O error): ROLLBACK then has nothing to do.
+        """
+        if c.in_transaction:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error as rb:
+                LOG.error("GeoPackage rollback failed: %s", rb)
+        if isinstance(err, sqlite3.Error):
+            LOG.error("GeoPackage write failed, nothing was written: %s", err)
+            return _store_error(err)
+        return None
+
     @contextmanager
     def write_cursor(self) -> Iterator[_GpkgCursor]:
-        c = self.conn()
-        c.execute("BEGIN IMMEDIATE")
+        c = self._begin()
         try:
             yield _GpkgCursor(c)
             c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
+        except BaseException as err:
+            told = self._abort(c, err)
+            if told is not None:
+                raise told from err
             raise
 
     def transaction(self, op: Callable[[SqlRegistryTx], None]) -> None:
-        c = self.conn()
-        c.execute("BEGIN IMMEDIATE")  # takes the write lock: transitions are serialised
+        c = self._begin()  # takes the write lock: transitions are serialised
         try:
             op(SqlRegistryTx(_GpkgCursor(c), quote_ident, "?"))
             self._bump_registry(c)
             c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
+        except BaseException as err:
+            told = self._abort(c, err)
+            if told is not None:
+                raise told from err
             raise
 
     def _bump_registry(self, c: sqlite3.Connection) -> None:
@@ -527,10 +581,13 @@ class GpkgStore(Store):
     # ---- writing ----------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = ()) -> None:
-        c = self.conn()
-        c.execute("BEGIN IMMEDIATE")
+              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
+        c = self._begin()  # the write lock: concurrent loads of one version queue here
         try:
+            if create:
+                for p in plans:
+                    if c.execute("SELECT 1 FROM plans WHERE id = ?", (p.id,)).fetchone() is not None:
+                        raise Conflict(f"drawer entry {p.id} already exists")
             if replace_all:
                 for layer in self.catalogue.layers.values():
                     c.execute(f"DELETE FROM {quote_ident(layer.id)}")
@@ -561,8 +618,10 @@ class GpkgStore(Store):
                 self._extend_contents(c, name, np.vstack(arrays), reset=replace_all)
             self._bump_registry(c)
             c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
+        except BaseException as err:
+            told = self._abort(c, err)
+            if told is not None:
+                raise told from err
             raise
 
     def _insert_batch(self, c: sqlite3.Connection, batch: FeatureBatch) -> tuple[int, int] | None:

@@ -26,14 +26,18 @@ import psycopg2.pool
 import shapely
 
 from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
-from onemap.config.errors import InvalidParameterValue, StoreError
+from onemap.config.errors import Conflict, InvalidParameterValue, ServiceUnavailable, StoreError
 
 from ..geometry import STORAGE_SRID
+from .access import create_access_tables
 from .base import (
     DRAWER_KEYS,
     PLAN_FIELDS,
     Event,
     FeatureBatch,
+    FeaturePage,
+    FeatureQuery,
+    JsonOut,
     Plan,
     PlanIndicator,
     SqlRegistryTx,
@@ -51,7 +55,59 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "10"  # 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "11"  # 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+
+# the advisory lock class of a new drawer entry's load (two-key locks: apart from init_schema's one-key lock)
+LOAD_LOCK = 4491
+# seconds a new connection may take (unless the URL says otherwise)
+CONNECT_TIMEOUT = 5
+# SQLSTATEs of a connection that is gone or refused: class 08 (connection exception), the server
+# shutting down or starting (57P01-57P03), too many connections (53300)
+_LOST_STATES = ("57P01", "57P02", "57P03", "53300")
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the database is not reachable at the moment; try again shortly")
+
+
+def _connection_lost(err: psycopg2.Error) -> bool:
+    """Did ``err`` come from the connection rather than from the query?"""
+    if isinstance(err, (psycopg2.InterfaceError, psycopg2.pool.PoolError)):
+        return True
+    code = err.pgcode
+    if code is None:  # libpq's own report: the server closed the connection, or could not be reached
+        return isinstance(err, psycopg2.OperationalError)
+    return code.startswith("08") or code in _LOST_STATES
+
+
+def _still_open(conn: psycopg2.extensions.connection) -> bool:
+    """Is a pooled connection still usable? Reads what the server sent while it sat idle (no round trip)."""
+    if conn.closed:
+        return False
+    try:
+        conn.poll()
+        if conn.notices:
+            # a backend ended by a shutdown or a crash says so first (FATAL, or a WARNING of an immediate
+            # stop) and closes the socket after: the close is read by a second poll
+            said = list(conn.notices)
+            conn.notices.clear()
+            if any(n.startswith(("FATAL", "PANIC")) or "terminating connection" in n for n in said):
+                return False
+            conn.poll()
+    except psycopg2.Error:
+        return False
+    return True
+
+
+# SQLSTATEs of class 22 (data exception) that evaluating a client's CQL2 filter raises, and what the client is
+# told; any other of the class is told as the last entry
+FILTER_DATA_ERRORS = {
+    "22012": "the filter divides by zero",
+    "22003": "a number in the filter, or one it computes, is out of range",
+    "22025": "a LIKE pattern in the filter misuses the escape character \\",
+    "22019": "a LIKE pattern in the filter misuses the escape character \\",
+    "22": "the filter cannot be evaluated on the features it meets (an invalid value in an expression)",
+}
 
 _PG_FUNCTIONS = {
     "intersects": "ST_Intersects", "disjoint": "ST_Disjoint", "contains": "ST_Contains",
@@ -173,19 +229,40 @@ class PostgisStore(Store):
             with self._pool_lock:
                 if self._pool is None:
                     try:
-                        extra = {} if self.parallel_workers is None else {
+                        extra: dict[str, Any] = {} if self.parallel_workers is None else {
                             "options": f"-c max_parallel_workers_per_gather={int(self.parallel_workers)}"}
+                        if "connect_timeout" not in self.url:
+                            # a database host that vanished answers no SYN: fail in seconds, not minutes
+                            extra["connect_timeout"] = CONNECT_TIMEOUT
                         self._pool = psycopg2.pool.ThreadedConnectionPool(
                             1, self._maxconn, self.url, application_name="onemap", **extra)
                     except psycopg2.Error as err:
                         LOG.error("cannot connect to PostGIS: %s", err)
-                        raise StoreError("the database is not reachable") from err
+                        raise _unavailable() from err
         return self._pool
+
+    def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> psycopg2.extensions.connection:
+        """A pooled connection that is still open, or a new one.
+
+        Connections the server closed (it restarted, or an administrator ended them) stay in the
+        pool looking idle until they are used: each is checked without a round trip (its socket
+        is read for the close) and replaced, so a restarted database is used again at once.
+        """
+        for _ in range(self._maxconn + 1):
+            try:
+                conn = pool.getconn()
+            except psycopg2.Error as err:  # the database is away (or every connection is in use)
+                LOG.error("cannot connect to PostGIS: %s", err)
+                raise _unavailable() from err
+            if _still_open(conn):
+                return conn
+            pool.putconn(conn, close=True)
+        raise _unavailable()
 
     @contextmanager
     def _conn(self, write: bool = False) -> Iterator[psycopg2.extensions.connection]:
         pool = self._get_pool()
-        conn = pool.getconn()
+        conn = self._checkout(pool)
         broken = False
         try:
             conn.autocommit = not write
@@ -199,6 +276,11 @@ class PostgisStore(Store):
                 conn.rollback()
             except psycopg2.Error:
                 broken = True
+            if broken or _connection_lost(err):
+                # the transaction died with the connection: nothing was written; this one is not reused
+                broken = True
+                LOG.error("PostGIS connection lost: %s", str(err).strip())
+                raise _unavailable() from err
             LOG.error("PostGIS query failed: %s", err)
             raise StoreError("the store could not answer this request") from err
         except BaseException as err:
@@ -288,6 +370,7 @@ class PostgisStore(Store):
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_indicators')} (plan_id text NOT NULL,
                 region text NOT NULL, code text NOT NULL, value double precision NOT NULL, unit text NOT NULL,
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
+            create_access_tables(cur, "postgis", qualified)
             self._backfill_plan_layers(cur)
             for layer in self.catalogue.layers.values():
                 cur.execute(f"UPDATE {qualified('plan_layers')} p SET minfid = s.lo, maxfid = s.hi FROM "
@@ -419,8 +502,16 @@ class PostgisStore(Store):
     # ---- writing ----------------------------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = ()) -> None:
+              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
         with self._conn(write=True) as conn, conn.cursor() as cur:
+            if create:
+                for p in sorted(plans, key=lambda p: p.id):
+                    # concurrent loads of one version queue on this lock (held until commit); each then
+                    # reads whether one before it wrote the entry (read committed: a fresh snapshot)
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOAD_LOCK, p.id))
+                    cur.execute(f"SELECT 1 FROM {qualified('plans')} WHERE id = %s", (p.id,))
+                    if cur.fetchone() is not None:
+                        raise Conflict(f"drawer entry {p.id} already exists")
             if replace_all:
                 for lid, layer in self.catalogue.layers.items():
                     cur.execute(f"DROP TABLE IF EXISTS {qualified(lid)} CASCADE")
@@ -553,6 +644,17 @@ class PostgisStore(Store):
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         return self._fetchall(sql, params)
+
+    def query_table(self, table: Any, q: FeatureQuery, json_out: JsonOut | None = None) -> FeaturePage:
+        """The base query; with a filter, a data exception PostgreSQL raises while evaluating it (SQLSTATE
+        class 22: a division by zero, an overflow, a bad escape) is the client's expression, a 400."""
+        try:
+            return super().query_table(table, q, json_out)
+        except StoreError as err:
+            code = getattr(err.__cause__, "pgcode", None) or ""
+            if q.filter is None or not code.startswith("22"):
+                raise
+            raise InvalidParameterValue(FILTER_DATA_ERRORS.get(code, FILTER_DATA_ERRORS["22"])) from err
 
     def _wkb(self, value: Any) -> bytes | None:
         return bytes(value) if value is not None else None

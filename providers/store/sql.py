@@ -8,10 +8,12 @@ in a ``Dialect`` (placeholder style, how a spatial predicate and a bbox are writ
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shapely
 from pygeofilter import ast, values
 
@@ -45,6 +47,11 @@ ARITHMETIC_SQL = {
 }
 GEOMETRY_PROPERTY = "geometry"
 MAX_FILTER_NODES = 500
+# nesting of a filter's conditions and expressions (a chain of ANDs or of ORs is one level): SQLite's
+# parser refuses SQL nested much deeper (its parser stack holds about 100 entries, NOT (...) takes 2)
+MAX_FILTER_DEPTH = 20
+# integers are bound as 64-bit values (SQLite cannot bind a larger one; PostgreSQL's bigint is 64-bit)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def quote_ident(name: str) -> str:
@@ -137,9 +144,15 @@ def coerce_value(f: FieldDef, raw: str) -> Any:
     """A query-parameter string as the field's type; a mismatch is a 400."""
     try:
         if f.type == "integer":
-            return int(raw)
+            value = int(raw)
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise InvalidParameterValue(f"{f.name} is a 64-bit integer; {raw!r} is out of its range")
+            return value
         if f.type == "number":
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise InvalidParameterValue(f"{f.name} is a number; {raw!r} is not a finite one")
+            return number
         if f.type == "date":
             return dt.date.fromisoformat(raw)
     except ValueError:
@@ -162,20 +175,47 @@ class CQLTranslator:
         self.transform = transform
         self.params: list[Any] = []
         self._nodes = 0
+        self._depth = 0
 
     def translate(self, node: Any) -> tuple[str, list[Any]]:
         sql = self._cond(node)
         return sql, self.params
 
-    # -- conditions ------------------------------------------------------------
-    def _cond(self, node: Any) -> str:
+    def _tally(self) -> None:
         self._nodes += 1
         if self._nodes > MAX_FILTER_NODES:
             raise InvalidParameterValue(f"filter is too complex (more than {MAX_FILTER_NODES} terms)")
-        if isinstance(node, ast.And):
-            return f"({self._cond(node.lhs)} AND {self._cond(node.rhs)})"
-        if isinstance(node, ast.Or):
-            return f"({self._cond(node.lhs)} OR {self._cond(node.rhs)})"
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > MAX_FILTER_DEPTH:
+            raise InvalidParameterValue(f"filter is nested too deeply (more than {MAX_FILTER_DEPTH} levels)")
+
+    def _terms(self, node: Any) -> list[Any]:
+        """The operands of a chain of ANDs (or of ORs), in order: one level of SQL, however long."""
+        kind, out, todo = type(node), [], [node]
+        while todo:
+            n = todo.pop()
+            if type(n) is kind:
+                self._tally()
+                todo += [n.rhs, n.lhs]
+            else:
+                out.append(n)
+        return out
+
+    # -- conditions ------------------------------------------------------------
+    def _cond(self, node: Any) -> str:
+        self._enter()
+        try:
+            return self._condition(node)
+        finally:
+            self._depth -= 1
+
+    def _condition(self, node: Any) -> str:
+        if isinstance(node, (ast.And, ast.Or)):
+            op = " AND " if isinstance(node, ast.And) else " OR "
+            return "(" + op.join(self._cond(t) for t in self._terms(node)) + ")"
+        self._tally()
         if isinstance(node, ast.Not):
             return f"(NOT {self._cond(node.sub_node)})"
         if isinstance(node, ast.Include):
@@ -199,6 +239,10 @@ class CQLTranslator:
             if not isinstance(node.pattern, str):
                 raise InvalidParameterValue("LIKE needs a text pattern")
             pattern = node.pattern
+            if (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+                # the backslash escapes the character after it; at the end it escapes nothing
+                raise InvalidParameterValue("a LIKE pattern ends with the escape character \\ "
+                                            "(write \\\\ for a backslash)")
             if node.nocase:
                 lhs = self.d.casei(lhs)
                 pattern = pattern.lower()
@@ -249,6 +293,13 @@ class CQLTranslator:
     # -- expressions -------------------------------------------------------------
     def _expr(self, node: Any) -> tuple[str, str | None]:
         """SQL of a scalar expression, with its type (string/number/date; None if unknown)."""
+        self._enter()
+        try:
+            return self._expression(node)
+        finally:
+            self._depth -= 1
+
+    def _expression(self, node: Any) -> tuple[str, str | None]:
         if isinstance(node, ast.Attribute):
             f = self._field(node.name)
             return quote_ident(f.name), _field_kind(f)
@@ -302,8 +353,20 @@ class CQLTranslator:
         raise InvalidParameterValue("a spatial predicate needs a geometry literal")
 
     def _to_storage(self, geom: shapely.Geometry) -> shapely.Geometry:
+        """A literal geometry in storage lon/lat, valid; one that cannot be (an infinite coordinate, a
+        point PROJ cannot bring from filter-crs) is the client's 400, before GEOS or the database see it."""
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise InvalidParameterValue("the filter holds a geometry with a coordinate that is not a finite number")
         if self.transform is not None:
-            geom = self.transform(geom)
+            try:
+                geom = self.transform(geom)
+            except Exception:  # noqa: BLE001  (pyproj raises several kinds; each is the client's geometry)
+                raise InvalidParameterValue("a filter geometry cannot be transformed from filter-crs") from None
+        x0, y0, x1, y1 = shapely.bounds(geom).tolist()
+        if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):  # NaN or infinite fails too
+            where = "the area of use of filter-crs" if self.transform is not None else \
+                "the valid range of longitude and latitude"
+            raise InvalidParameterValue(f"a filter geometry lies outside {where}")
         if not shapely.is_valid(geom):
             geom = shapely.make_valid(geom)
         return geom
@@ -380,6 +443,13 @@ def _literal_type(v: Any) -> str | None:
 
 
 def _literal_value(v: Any) -> Any:
+    """A literal as it is bound; a number no backend can hold is the client's 400."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX:
+        raise InvalidParameterValue(f"the integer {v} in the filter is out of range (64-bit integers)")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise InvalidParameterValue("a number in the filter is too large (it is not a finite number)")
     if isinstance(v, dt.datetime):
         return v.date()
     return v

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -42,8 +43,10 @@ class RegistryWatcher:
                 return self._connect()
             try:
                 self._conn.poll()
-                # a terminated backend first says so in a notice; the read after that would fail
-                fatal = [n for n in self._conn.notices if n.startswith(("FATAL", "PANIC"))]
+                # a terminated backend first says so in a notice (FATAL, or a WARNING of an immediate
+                # shutdown or a crash); the read after that would fail
+                fatal = [n for n in self._conn.notices
+                         if n.startswith(("FATAL", "PANIC")) or "terminating connection" in n]
                 self._conn.notices.clear()
                 if fatal:
                     raise psycopg2.OperationalError(fatal[0].strip())
@@ -61,8 +64,10 @@ class RegistryWatcher:
             return None
         try:
             # keepalives: a peer that vanished is noticed by the kernel rather than waited on forever
+            # and a connect timeout: a database host that vanished would hold every request waiting here
+            timeout: dict[str, Any] = {} if "connect_timeout" in self.url else {"connect_timeout": 5}
             conn = psycopg2.connect(self.url, application_name="onemap-registry-watch", keepalives=1,
-                                    keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+                                    keepalives_idle=30, keepalives_interval=10, keepalives_count=3, **timeout)
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(f"LISTEN {CHANNEL}")

@@ -87,6 +87,8 @@ try {
   report.browserVersion = await browser.version();
   step("launched");
   const page = await browser.newPage();
+  // signed in as an authenticating gateway in front of OneMap would do it: every request carries the token
+  if (opts.token) await page.setExtraHTTPHeaders({ Authorization: `Bearer ${opts.token}` });
   page.on("request", (req) => {
     const url = req.url();
     report.requests.push(url);
