@@ -1,0 +1,40 @@
+"""A hostile network against a real `onemap serve` (nginx in front of gunicorn): slow clients and heavy
+executions do not stop other clients' requests (bench/hostile.py measures the same, longer, and prints
+the figures). What is asserted is that every probe is answered, not how fast."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench.hostile import heavy_reviews, slow_clients
+
+from .liveserver import serve
+from .test_processes_live import partner_token
+
+
+@pytest.fixture(scope="module")
+def data(demo_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile")
+    shutil.copyfile(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    shutil.copyfile(demo_dir / "dem.tif", d / "dem.tif")
+    return d
+
+
+def test_two_hundred_slow_connections_do_not_stop_the_server(data):
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false"}) as url:
+        seen = slow_clients(url, connections=200, seconds=20)
+    print("slow clients:", seen.summary())
+    assert seen.answered >= 20 and seen.failed == 0, seen.summary()
+
+
+def test_heavy_reviews_leave_a_worker_for_light_requests(data):
+    auth = partner_token({"ONEMAP_DATA_DIR": str(data)})
+    token = auth["Authorization"].removeprefix("Bearer ")
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false", "ONEMAP_HEAVY_SLOTS": "1"}) as url:
+        seen, statuses = heavy_reviews(url, token, vertices=60_000)
+    print("heavy reviews:", seen.summary(), statuses)
+    # one review runs, the other finds the host's one slot taken: a 503 at once, never a held worker
+    assert sorted(statuses) == [200, 503], statuses
+    assert seen.failed == 0, seen.summary()
