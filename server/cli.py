@@ -246,6 +246,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(store: Any, action: str, target: str, by: str | None) -> None:
+    """A state change made on the command line, in the audit trail: the operating system's user, and the
+    person the operator named with --by."""
+    from .cli_access import operator
+
+    store.access.append(operator(), "admin", action, "done", target=target, detail={"by": by})
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from onemap.domain.dates import today
     from onemap.providers.registry import Registry, plan_json
@@ -307,6 +315,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             p = reg.reject(args.id, args.by, args.reason)
         else:  # pragma: no cover - argparse restricts the choices
             raise CliError(f"unknown action {args.action}")
+        _audit(store, f"plan.{args.action}", p.id, args.by)
         print(f"{p.id}: {p.status}" + (f" (in force from {p.valid_from})" if p.status == "filed" else ""))
         if args.action == "withdraw":
             back = [e.plan_id for e in reg.store.events() if e.related == p.id and e.to_status == "filed"
@@ -331,6 +340,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         plan = load_package(store, args.package, region=args.region, level=args.level, type_=args.type,
                             version=args.version, title=args.title, by=args.by, upper_plan_id=args.upper,
                             subject=args.subject)
+        _audit(store, "plan.load", plan.id, args.by)
     finally:
         store.close()
     if plan.checksum is None:  # load_package records the package's checksum on the entry

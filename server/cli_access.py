@@ -46,7 +46,7 @@ def add_parsers(sub: Any, store_of: Any) -> None:
     au.set_defaults(func=lambda args: cmd_audit(args, store_of))
 
 
-def _operator() -> str:
+def operator() -> str:
     """Who acts on the command line: the operating system's user (the server's operator)."""
     import getpass
 
@@ -76,13 +76,13 @@ def cmd_user(args: argparse.Namespace, store_of: Any) -> int:
         name = _need(args.name, "the user's name")
         if args.action == "add":
             user = access.add_user(name, _need(args.role, "--role"), args.region)
-            store.access.append(_operator(), "admin", "user.add", "done", target=name,
+            store.access.append(operator(), "admin", "user.add", "done", target=name,
                                 detail={"role": user.role, "region": user.region})
             print(f"user {user.name} added ({user.role}{', region ' + user.region if user.region else ''}); "
                   f"make a token with: onemap token create {user.name}")
             return 0
         access.set_disabled(name, args.action == "disable")
-        store.access.append(_operator(), "admin", f"user.{args.action}", "done", target=name)
+        store.access.append(operator(), "admin", f"user.{args.action}", "done", target=name)
         print(f"user {name} {args.action}d")
         return 0
     finally:
@@ -101,12 +101,12 @@ def cmd_token(args: argparse.Namespace, store_of: Any) -> int:
         if args.action == "revoke":
             token_id = _need(args.name, "the token id (onemap token list)")
             access.revoke(token_id)
-            access.append(_operator(), "admin", "token.revoke", "done", target=token_id)
+            access.append(operator(), "admin", "token.revoke", "done", target=token_id)
             print(f"token {token_id} revoked (servers stop accepting it within 30 s)")
             return 0
         name = _need(args.name, "the user's name")
         token = access.create_token(name, args.label, args.days)
-        access.append(_operator(), "admin", "token.create", "done", target=token.split("_")[1],
+        access.append(operator(), "admin", "token.create", "done", target=token.split("_")[1],
                       detail={"user": name, "label": args.label, "days": args.days})
         print(token)
         return 0

@@ -615,3 +615,19 @@ def test_retention_keeps_the_chain_verifiable_and_an_edit_is_found(fresh_setting
         store.close()
     bad = run("audit", "verify", env=_cli_env(fresh_settings))
     assert bad.returncode != 0
+
+
+def test_state_changes_on_the_command_line_are_in_the_audit_trail(fresh_settings):
+    env = _cli_env(fresh_settings)
+    out = run("plan", "reject", "990123-county-master-2025", "--by", "审查员", "--reason", "图层缺失", env=env)
+    assert out.returncode == 0, out.stderr
+    from onemap.providers.store import open_store
+
+    store = open_store(fresh_settings.store_url)
+    try:
+        (rec,) = store.access.records(action="plan.reject")
+        assert rec["who"].startswith("cli:") and rec["target"] == "990123-county-master-2025"
+        assert json.loads(rec["detail"]) == {"by": "审查员"}  # the person the operator named
+        assert store.access.verify_chain()[0]
+    finally:
+        store.close()
