@@ -194,11 +194,11 @@ BENCH_ACCESS = {"ONEMAP_RATE_LIMIT": "1000000000/minute", "ONEMAP_RATE_LIMIT_EXE
                 "ONEMAP_JOBS_PER_DAY": "1000000000"}
 
 
-def public_catalogue(workdir: Path) -> Path:
-    """The project's catalogue with every layer and process in the public tier (written into ``workdir``)."""
+def public_catalogue(workdir: Path, checkout: Path = ROOT) -> Path:
+    """A checkout's catalogue with every layer and process in the public tier (written into ``workdir``)."""
     import yaml
 
-    raw = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((checkout / "config" / "catalogue.yaml").read_text(encoding="utf-8"))
     for layer in raw.get("layers") or []:
         layer["tier"] = "public"
     for spec in (raw.get("processes") or {}).values():

@@ -31,7 +31,8 @@ def start_checkout(name: str, checkout: Path, url: str, data_dir: Path, workdir:
         raise RuntimeError(f"{checkout} has no .venv/bin/onemap: run deploy/venv.sh there first")
     port = srv.free_port()
     env = srv._clean_env({"ONEMAP_DATABASE_URL": url, "ONEMAP_DATA_DIR": str(data_dir),
-                          "ONEMAP_PUBLIC_URL": f"http://127.0.0.1:{port}", "ONEMAP_TILE_CACHE": "true"})
+                          "ONEMAP_PUBLIC_URL": f"http://127.0.0.1:{port}", "ONEMAP_TILE_CACHE": "true",
+                          **srv.BENCH_ACCESS, "ONEMAP_CATALOGUE": str(srv.public_catalogue(workdir / name, checkout))})
     rev = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                          check=False).stdout.strip() or "?"
     dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],

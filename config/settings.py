@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     jobs_per_day: int = Field(default=500, ge=1, description="process executions (synchronous or jobs) a caller may start in 24 hours "
                                                          "(admins: any number)")
     heavy_slots: int = Field(default=1, ge=1,
-                             description="process executions run at once on this host, all its server processes "
+                             description="heavy process executions run at once on this host, all its server processes "
                              "together (keep it below the workers so that light requests stay answered); a "
                              "synchronous one finding none free is a 503, a job waits in the queue")
     trusted_proxies: int = Field(default=0, ge=0, le=4,

@@ -134,6 +134,11 @@ class OneMapProcessor(BaseProcessor):
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
         """Checks that need more than the schema, done before a job is queued (400 on a mistake)."""
 
+    def heavy(self, inputs: dict[str, Any], settings: Settings) -> bool:
+        """Does this run take one of the host's slots for heavy work (processes/slots.py)? By default
+        yes; a process whose small runs are cheap says which of its runs are."""
+        return True
+
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
         """Run the process; subclasses implement it."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")

@@ -166,8 +166,11 @@ class JobRunner:
         return Submission(process, inputs, outputs, response, owner)
 
     def run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
-        """Run now, in this request; the execution is kept as a job for the retention period."""
+        """Run now, in this request; the execution is kept as a job for the retention period. A heavy
+        one first takes one of the host's slots for heavy work (a 503 when none comes free at once)."""
         self._maybe_purge()
+        if not (self.use_slots and sub.process.heavy(sub.inputs, self.settings)):
+            return self._run_sync(sub)
         with self.slots.hold(SYNC_SLOT_WAIT):
             return self._run_sync(sub)
 

@@ -100,12 +100,6 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _progress(quiet: bool = False):
     from .progress import Progress
 
@@ -152,20 +146,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     nginx = None if args.no_front else front.nginx_binary()
     if nginx is None and not args.no_front:
         front.warn_without_front()
-    upstream = _free_port() if nginx else port
+    run = settings.data_dir.resolve() / "run"
+    upstream = front.gunicorn_socket(run) if nginx else None
     # no access log unless asked: gunicorn formats every line even for /dev/null (~10% of a cached tile)
     cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket",
-           "--bind", f"127.0.0.1:{upstream}" if nginx else f"{host}:{port}",
+           "--bind", f"unix:{upstream}" if upstream else f"{host}:{port}",
            "--workers", str(args.workers), "--worker-class", "sync", "--timeout", "900",
            "--graceful-timeout", "30", *(["--access-logfile", "-"] if args.access_log else []),
            "--error-logfile", "-", "--log-level", "warning", "onemap.server.app:wsgi_app()"]
     store_desc = "PostGIS" if settings.backend == "postgis" else f"GeoPackage {settings.gpkg_path}"
     print(f"OneMap serves {public}/  ({store_desc}; {args.workers} workers{', nginx in front' if nginx else ''})",
           flush=True)
-    if nginx:
+    if nginx and upstream:
         env["ONEMAP_TRUSTED_PROXIES"] = "1"  # the client's address comes from nginx's X-Forwarded-For
-        run = settings.data_dir.resolve() / "run"
-        conf = front.write_config(run, host, port, upstream)
+        conf = front.write_config(run, host, port)
         return front.supervise(cmd, [nginx, "-e", "stderr", "-p", str(run), "-c", str(conf)], env, upstream)
     os.execve(sys.executable, cmd, env)
     return 0  # not reached

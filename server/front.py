@@ -42,7 +42,7 @@ http {{
   keepalive_timeout 30s;
   client_max_body_size {max_body};
   large_client_header_buffers 4 16k;
-  upstream onemap {{ server 127.0.0.1:{upstream}; keepalive 32; }}
+  upstream onemap {{ server {upstream}; }}
   server {{
     listen {host}:{port};
     location / {{
@@ -67,38 +67,49 @@ def nginx_binary() -> str | None:
                                           if os.access(p, os.X_OK)), None)
 
 
-def write_config(run: Path, host: str, port: int, upstream: int, max_body: str = "2g") -> Path:
-    """nginx's configuration for this server, under ``run`` (its temporary files there too)."""
-    tmp = run / "nginx-tmp"
+def work_dir(run: Path) -> Path:
+    """nginx's temporary files and gunicorn's socket: a short path (a socket's is at most 107 bytes) of its
+    own under the system's temporary folder, one per run folder, reused by the next start of the server.
+    As root nginx's workers run as nobody: they must reach it even when the data directory is closed to
+    others, and write their temporary files (large request bodies, answers for slow readers) in it."""
+    import hashlib
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir()) / f"onemap-nginx-{hashlib.sha256(str(run).encode()).hexdigest()[:12]}"
+    tmp.mkdir(mode=0o711, exist_ok=True)
+    tmp.chmod(0o711 if os.geteuid() == 0 else 0o700)
+    return tmp
+
+
+def gunicorn_socket(run: Path) -> Path:
+    """Where gunicorn listens for nginx: a Unix socket (measured: cheaper than a loopback TCP connection,
+    which nginx opens for every request since gunicorn's sync workers close each one)."""
+    return work_dir(run) / "gunicorn.sock"
+
+
+def write_config(run: Path, host: str, port: int, max_body: str = "2g") -> Path:
+    """nginx's configuration for this server, under ``run``."""
+    tmp = work_dir(run)
     user = ""
     if os.geteuid() == 0:
-        # as root nginx's workers run as nobody: they write large request bodies and answers to temporary
-        # files, in a folder of their own that nobody can reach (a data directory may be closed to others)
-        import hashlib
         import pwd
-        import tempfile
 
         user = "user nobody nogroup;"
-        # one per run folder, reused by the next start of the same server
-        tmp = Path(tempfile.gettempdir()) / f"onemap-nginx-{hashlib.sha256(str(run).encode()).hexdigest()[:12]}"
-        tmp.mkdir(mode=0o711, exist_ok=True)
-        tmp.chmod(0o711)
         nobody = pwd.getpwnam("nobody")
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (tmp / sub).mkdir(exist_ok=True)
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / sub).mkdir(exist_ok=True)
+        if user:
             os.chown(tmp / sub, nobody.pw_uid, nobody.pw_gid)
-            (tmp / sub).chmod(0o700)
-    else:
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        (tmp / sub).chmod(0o700)
     run.mkdir(parents=True, exist_ok=True)
     conf = run / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(run=run, tmp=tmp, user=user, max_body=max_body, upstream=upstream,
-                                      host=host, port=port), encoding="utf-8")
+    conf.write_text(NGINX_CONF.format(run=run, tmp=tmp, user=user, max_body=max_body,
+                                      upstream=f"unix:{gunicorn_socket(run)}", host=host, port=port),
+                    encoding="utf-8")
     return conf
 
 
-def supervise(gunicorn: list[str], nginx: list[str], env: dict[str, str], upstream: int, wait_s: float = 600) -> int:
+def supervise(gunicorn: list[str], nginx: list[str], env: dict[str, str], upstream: Path, wait_s: float = 600) -> int:
     """Run gunicorn, then nginx once gunicorn listens; stop both when either stops or on SIGTERM/SIGINT."""
     procs: list[subprocess.Popen] = [subprocess.Popen(gunicorn, env=env)]
     stopping = False
@@ -117,7 +128,9 @@ def supervise(gunicorn: list[str], nginx: list[str], env: dict[str, str], upstre
 
     while not stopping and procs[0].poll() is None:  # gunicorn imports the app first: wait for it to listen
         try:
-            with socket.create_connection(("127.0.0.1", upstream), timeout=1):
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(1)
+                probe.connect(str(upstream))
                 break
         except OSError:
             if time.monotonic() > deadline:

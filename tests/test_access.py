@@ -20,6 +20,9 @@ from .conftest import get_json
 from .test_cli import run
 from .test_tiles import tile_at
 
+# a review over ~100 km² (more than compliance's HEAVY_BOUNDARY_KM2): heavy work, it needs a slot
+LARGE = {"boundary": {"type": "Polygon", "coordinates": [[[117.0, 31.4], [117.1, 31.4], [117.1, 31.5], [117.0, 31.5],
+                                                          [117.0, 31.4]]]}, "land_use": "0701"}
 ROLES = ("public", "partner", "internal", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 COMPLIANCE = {"boundary": {"type": "Polygon", "coordinates": [[[113.95, 22.55], [113.951, 22.55], [113.951, 22.551],
@@ -539,14 +542,16 @@ def test_heavy_work_takes_a_slot_and_light_requests_stay_answered(settings, tmp_
     assert held is not None
     try:
         started = time.monotonic()
-        r = partner.post("/processes/compliance-review/execution", json={"inputs": COMPLIANCE})
+        r = partner.post("/processes/compliance-review/execution", json={"inputs": LARGE})
         assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0
         assert "slot" in r.get_json()["description"] and time.monotonic() - started < 10
         assert app.test_client().get("/collections?f=json").status_code == 200
         assert len(get_json(admin_client(app), "/jobs?limit=1000")["jobs"]) == before  # nothing was started
+        # a project's usual boundary is light: it runs beside the heavy work
+        assert partner.post("/processes/compliance-review/execution", json={"inputs": COMPLIANCE}).status_code == 200
     finally:
         held.release()
-    assert partner.post("/processes/compliance-review/execution", json={"inputs": COMPLIANCE}).status_code == 200
+    assert partner.post("/processes/compliance-review/execution", json={"inputs": LARGE}).status_code == 200
 
 
 def test_a_dead_process_frees_its_slot(tmp_path):
