@@ -26,6 +26,8 @@ pid {run}/nginx.pid;
 error_log stderr warn;
 daemon off;
 {user}
+# each slow client costs nginx a socket (two while proxied): room for thousands, where the process may raise its limit
+worker_rlimit_nofile 16384;
 events {{ worker_connections 8192; }}
 http {{
   access_log off;
