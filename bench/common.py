@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,13 +87,16 @@ class Server:
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    """Wait (at most ``timeout`` s) until ``url`` answers 2xx; a server that exits first is an error carrying
+    the end of what it printed (when its output is a pipe)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early ({url})")
+            said = proc.stdout.read().decode(errors="replace")[-3000:] if proc.stdout else ""
+            raise RuntimeError(f"server exited early ({url}) {said}".rstrip())
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # type: ignore[attr-defined]
-                if r.status < 500:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status < 300:
                     return
         except Exception:  # noqa: BLE001  (any failure means not up yet; bounded by the deadline)
             time.sleep(0.2)
@@ -101,8 +105,6 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
 
 def start_onemap(database_url: str, data_dir: Path, workers: int = 2) -> Server:
     """`onemap serve` (gunicorn, production settings) on a free loopback port."""
-    import urllib.request  # noqa: F401  (wait_http uses it)
-
     port = free_port()
     env = dict(os.environ, ONEMAP_DATABASE_URL=database_url, ONEMAP_DATA_DIR=str(data_dir),
                ONEMAP_PUBLIC_URL=f"http://127.0.0.1:{port}")

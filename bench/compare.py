@@ -41,11 +41,10 @@ from . import kinds as kindmod
 from . import servers as srv
 from .common import ROOT, WORK, dump, load_demo
 from .kinds import NA, Kind, next_link
-from .loadgen import Request, Result, combine, fetch, run_once, run_wrk
+from .loadgen import PAIRED_ROUNDS, Request, Result, alternated, combine, fetch, run_once, run_wrk
 from .tables import ensure_plain_table, settle
 
 RESULTS = ROOT / "bench" / "results"
-PAIRED_ROUNDS = 6  # alternated runs of a paired kind and of its reference, duration/3 s each
 ALL_KINDS = ("bbox", "bbox-crs", "limit1000", "cql2", "deep", "item", "tile-z8-cold", "tile-z8-cached",
              "tile-z12-cold", "tile-z12-cached", "tile-z14-cold", "tile-z14-cached", "compliance", "wmts")
 
@@ -266,21 +265,11 @@ def run_server(name: str, url: str, data_dir: Path, workdir: Path, facts: dict, 
 
 def run_paired(url: str, reqs: list[Request], ref: list[Request], ref_id: str,
                args: argparse.Namespace) -> Result:
-    """``reqs`` and the reference ``ref`` in alternated rounds (K R, R K, K R, ...): the kind's
-    figures over its rounds, and in ``extra["paired"]`` its req/s as a share of the reference's.
-
-    Two runs of 20 s one after the other differ by up to 15% on this kind of machine with the
-    same URLs; alternating short rounds puts the drift on both alike, so a target stated as a
-    ratio of two kinds of one server is measured to a few per cent.
-    """
-    piece = max(1.0, args.duration / 3)
-    mine: list[Result] = []
-    theirs: list[Result] = []
-    for r in range(PAIRED_ROUNDS):
-        order = ((reqs, mine), (ref, theirs)) if r % 2 == 0 else ((ref, theirs), (reqs, mine))
-        for rq, into in order:
-            into.append(run_wrk(url, rq, piece, args.connections, args.threads, args.timeout,
-                                headers=checks.HEADERS))
+    """``reqs`` and the reference ``ref`` in alternated rounds (``loadgen.alternated``): the kind's figures
+    over its rounds, and in ``extra["paired"]`` its req/s as a share of the reference's (a target stated
+    as a ratio of two kinds of one server)."""
+    mine, theirs, piece = alternated((url, reqs), (url, ref), args.duration, args.connections, args.threads,
+                                     args.timeout, checks.HEADERS)
     res, base = combine(mine), combine(theirs)
     res.extra["paired"] = {"with": ref_id, "rounds": PAIRED_ROUNDS, "seconds_each": piece,
                            "reference_rps": round(base.rps, 2),

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import ROOT, VENV_BIN, free_port, stop_group
+from .common import ROOT, VENV_BIN, free_port, stop_group, wait_http
 
 PROBE = "/collections?f=json"
 
@@ -145,15 +145,12 @@ def _serve(data: Path, front: bool, env_extra: dict[str, str]) -> tuple[str, sub
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                return url, proc
-        except OSError:
-            time.sleep(0.3)
-    stop_group(proc)
-    raise RuntimeError("onemap serve did not come up")
+    try:
+        wait_http(url + "/healthz", proc, 300)
+    except RuntimeError:
+        stop_group(proc)
+        raise
+    return url, proc
 
 
 def main() -> None:

@@ -278,3 +278,24 @@ def run_once(base_url: str, requests: list[Request], connections: int = 8, timeo
                   extra={"timeouts": counts["timeouts"], "not_sent": len(todo), "bytes": counts["bytes"],
                          "mean_ms": round(statistics.fmean(lat), 2) if lat else None},
                   answered=answered)
+
+
+PAIRED_ROUNDS = 6  # alternated runs of two targets, duration/3 s each
+
+
+def alternated(a: tuple[str, list[Request]], b: tuple[str, list[Request]], duration: float, connections: int,
+               threads: int, timeout: float, headers: dict[str, str]) -> tuple[list[Result], list[Result], float]:
+    """Two targets (base URL, requests) timed in ``PAIRED_ROUNDS`` rounds of ``duration/3`` s (at least 1 s)
+    each, in the order A B, B A, A B, ...: each one's results, and the seconds of a round.
+
+    Two runs of 20 s one after the other differ by up to 15% on this kind of machine with the same
+    URLs; alternating short rounds puts the drift on both alike, so a ratio is measured to a few per cent.
+    """
+    piece = max(1.0, duration / 3)
+    mine: list[Result] = []
+    theirs: list[Result] = []
+    for r in range(PAIRED_ROUNDS):
+        order = ((a, mine), (b, theirs)) if r % 2 == 0 else ((b, theirs), (a, mine))
+        for (url, reqs), into in order:
+            into.append(run_wrk(url, reqs, piece, connections, threads, timeout, headers=headers))
+    return mine, theirs, piece

@@ -19,9 +19,7 @@ from . import checks
 from . import kinds as kindmod
 from . import servers as srv
 from .kinds import NA, Kind
-from .loadgen import Request, Result, combine, run_once, run_wrk
-
-PAIRED_ROUNDS = 6
+from .loadgen import PAIRED_ROUNDS, Request, Result, alternated, combine, run_once
 
 
 def start_checkout(name: str, checkout: Path, url: str, data_dir: Path, workdir: Path) -> srv.Running:
@@ -44,14 +42,8 @@ def start_checkout(name: str, checkout: Path, url: str, data_dir: Path, workdir:
 
 def _alternate(a: srv.Running, b: srv.Running, reqs: list[Request], args: argparse.Namespace
                ) -> tuple[Result, Result, list[float]]:
-    piece = max(1.0, args.duration / 3)
-    mine: list[Result] = []
-    theirs: list[Result] = []
-    for r in range(PAIRED_ROUNDS):
-        order = ((a, mine), (b, theirs)) if r % 2 == 0 else ((b, theirs), (a, mine))
-        for server, into in order:
-            into.append(run_wrk(server.url, reqs, piece, args.connections, args.threads, args.timeout,
-                                headers=checks.HEADERS))
+    mine, theirs, _piece = alternated((a.url, reqs), (b.url, reqs), args.duration, args.connections, args.threads,
+                                      args.timeout, checks.HEADERS)
     ratios = [x.rps / y.rps for x, y in zip(mine, theirs, strict=True) if y.rps]
     return combine(mine), combine(theirs), ratios
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +283,17 @@ def today() -> dt.date:
     from onemap.providers.store.base import today as _today
 
     return _today()
+
+
+def eventually(what, seconds: float = 60.0, every: float = 0.1):
+    """``what()``'s first truthy answer, asked every ``every`` s for at most ``seconds`` (then a failure)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError("waited in vain")
 
 
 def get_json(client, url: str, status: int = 200, **kw) -> dict:

@@ -6,12 +6,10 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.common import stop_group
+from bench.common import stop_group, wait_http
 
 from .conftest import ROOT, free_port
 
@@ -45,19 +43,7 @@ def serve_process(env: dict[str, str], workers: int = 2, wait_s: float = 120
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not come up")
-            time.sleep(0.3)
+        wait_http(url + "/healthz", proc, wait_s)
         yield url, proc
     finally:
         stop_group(proc)
@@ -89,19 +75,7 @@ def pygeoapi_serve(env: dict[str, str], config: Path, openapi: Path, wait_s: flo
                             cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "pygeoapi exited")
-            try:
-                with urllib.request.urlopen(url + "/conformance?f=json", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("pygeoapi did not come up")
-            time.sleep(0.3)
+        wait_http(url + "/conformance?f=json", proc, wait_s)
         yield url
     finally:
         stop_group(proc)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .auth import admin_client, signed_in, token_for
-from .conftest import get_json
+from .conftest import eventually, get_json
 from .test_cli import run
 from .test_tiles import tile_at
 
@@ -51,14 +51,13 @@ def reaches(role: str, tier: str) -> bool:
     return RANK[role] >= RANK.get(tier, 2)
 
 
-def finished(client, job: str, seconds: float = 60) -> str:
+def finished(client, job: str) -> str:
     """The status of ``job`` once it is no longer accepted or running (bounded wait)."""
-    deadline = time.monotonic() + seconds
-    while True:
+    def done() -> str | None:
         status = get_json(client, f"/jobs/{job}")["status"]
-        if status not in ("accepted", "running") or time.monotonic() > deadline:
-            return status
-        time.sleep(0.1)
+        return None if status in ("accepted", "running") else status
+
+    return eventually(done)
 
 
 # ---- what each role sees listed --------------------------------------------------------------------------

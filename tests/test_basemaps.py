@@ -12,12 +12,9 @@ import math
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,8 +32,6 @@ from onemap.providers import basemap_render
 from onemap.providers.store import open_store
 from onemap.providers.store.base import When, today
 from onemap.server import basemaps
-
-from .conftest import ROOT, free_port
 
 WM, CG = basemaps.WEBMERCATOR, basemaps.CGCS2000
 HALF = basemap_render.WEBMERCATOR_HALF
@@ -544,36 +539,13 @@ def test_seed_fills_both_grids_for_the_levels(settings, om, region, centre, tmp_
 # ---- real clients against a real server ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_dir):
+    from .liveserver import serve
+
     data = tmp_path_factory.mktemp("basemaps-serve")
     for name in ("onemap.gpkg", "dem.tif"):
         shutil.copy2(demo_dir / name, data / name)
-    port = free_port()
-    env = dict(os.environ, ONEMAP_DATA_DIR=str(data))
-    env.pop("ONEMAP_PUBLIC_URL", None)
-    env.pop("ONEMAP_DATABASE_URL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "onemap"), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "1"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):  # bounded wait
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("server did not come up")
+    with serve({"ONEMAP_DATA_DIR": str(data)}, workers=1) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

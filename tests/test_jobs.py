@@ -12,6 +12,7 @@ from onemap.providers.store.jobs import JobStore
 
 from . import handmap as hm
 from .auth import admin_client
+from .conftest import eventually
 
 URL = "/processes/compliance-review/execution"
 BODY = {"inputs": {"boundary": hm.geojson((117.015, 31.405, 117.025, 31.415)), "land_use": "1001"}}
@@ -230,16 +231,6 @@ def _lock_layers(url: str):
     return conn
 
 
-def _wait(what, seconds: float = 60.0, every: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError("waited in vain")
-
-
 @pytest.fixture()
 def live_env(pg, pg_template, demo_dir, tmp_path):
     """Settings of real OneMap processes on a private copy of the demo in PostGIS: short leases."""
@@ -287,10 +278,10 @@ def test_a_sync_execution_in_a_killed_server_is_failed_not_left_running(live_env
                     pass  # the server is killed under it
 
             threading.Thread(target=execute, daemon=True).start()
-            job = _wait(lambda: _running(store, "sync"))
+            job = eventually(lambda: _running(store, "sync"))
             assert job.worker and job.lease_until is not None
             # the lease is renewed while it runs (here: waiting on the locked tables)
-            _wait(lambda: store.jobs.get(job.id).lease_until > job.lease_until + 0.5)
+            eventually(lambda: store.jobs.get(job.id).lease_until > job.lease_until + 0.5)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         lock.rollback()
@@ -330,7 +321,7 @@ def test_an_async_job_in_a_killed_worker_is_taken_back(live_env, demo_meta):
         job = runner.submit(runner.prepare("compliance-review", {"inputs": {"boundary": boundary_in(demo_meta),
                                                                             "land_use": "0701"}}))
         with worker(live_env) as w:
-            claimed = _wait(lambda: _running(store, "async"))
+            claimed = eventually(lambda: _running(store, "async"))
             assert claimed.id == job.id and claimed.attempts == 1
             os.killpg(w.pid, signal.SIGKILL)
             w.wait(timeout=30)

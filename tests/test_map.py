@@ -13,11 +13,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -25,7 +21,7 @@ import mapbox_vector_tile
 import numpy as np
 import pytest
 
-from .conftest import ROOT, Reference, free_port, get_json
+from .conftest import ROOT, Reference, get_json
 
 BROWSER_DIR = ROOT / "tests" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -299,33 +295,12 @@ def browser_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def map_server(browser_env, tmp_path_factory):
+    from .liveserver import serve
+
     data = tmp_path_factory.mktemp("mapserve")
-    port = free_port()
-    env = dict(os.environ, ONEMAP_DATA_DIR=str(data), ONEMAP_DEMO_PARCELS="1500")
-    env.pop("ONEMAP_PUBLIC_URL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "onemap"), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):  # first start generates the demo region: bounded wait
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("server did not come up")
+    # the first start generates the demo region: a longer (bounded) wait
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_DEMO_PARCELS": "1500"}, workers=2, wait_s=300) as url:
         yield url, data
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.common import stop_group, wait_http
 
 from .conftest import ROOT, free_port
 
@@ -62,17 +62,7 @@ def test_the_installed_server_starts_on_an_empty_data_dir(installed, tmp_path):
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "exited")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the installed server did not come up") from None
-                time.sleep(0.5)
+        wait_http(url + "/healthz", proc, 180)
         with urllib.request.urlopen(url + "/collections?f=json", timeout=30) as r:
             ids = [c["id"] for c in json.loads(r.read())["collections"]]
         assert {"czkfbj", "ghfq", "plans"} <= set(ids) and "stbhhx" not in ids  # anonymous: the public tier
@@ -95,8 +85,4 @@ def test_the_installed_server_starts_on_an_empty_data_dir(installed, tmp_path):
                 assert r.status == 200, path
         assert (data / "onemap.gpkg").exists()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
