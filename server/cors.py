@@ -27,9 +27,17 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
     ("X-Frame-Options", "SAMEORIGIN"),
 )
+# what every answer carries
+COMMON_HEADERS = (("Access-Control-Expose-Headers", EXPOSED), *SECURITY_HEADERS)
 # what an answer to a read without credentials carries (also sent by the answers made in front of Flask)
-PUBLIC_READ_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", EXPOSED),
-                       *SECURITY_HEADERS)
+PUBLIC_READ_HEADERS = (("Access-Control-Allow-Origin", "*"), *COMMON_HEADERS)
+PUBLIC_PREFLIGHT = (("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                    ("Access-Control-Allow-Headers", "Accept, Accept-Language, If-None-Match, X-Request-ID"),
+                    ("Access-Control-Max-Age", "600"))
+CREDENTIALED_PREFLIGHT = (("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS"),
+                          ("Access-Control-Allow-Headers", ("Authorization, Content-Type, Accept, Accept-Language, "
+                                                            "Prefer, If-None-Match, X-Request-ID")),
+                          ("Access-Control-Max-Age", "600"))
 # pygeoapi's templates carry inline scripts and styles; everything else comes from this server
 HTML_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; "
@@ -67,40 +75,29 @@ class Cors:
             raise Forbidden(f"{origin} may not change anything on this server")
 
     def apply(self, req: Request, resp: Response) -> None:
-        """After the answer is made: CORS and security headers."""
-        env = req.environ
-        if ("HTTP_ORIGIN" not in env and "HTTP_AUTHORIZATION" not in env and req.method in ("GET", "HEAD")
-                and resp.status_code not in (204, 304)):
-            # the common case, an anonymous read: one update (measured: a third of this hook's time)
-            resp.headers.update(PUBLIC_READ_HEADERS)
-            if (resp.mimetype or "") == "text/html":
-                resp.headers.setdefault("Content-Security-Policy", HTML_CSP)
-            return
-        origin = req.headers.get("Origin")
+        """After the answer is made: CORS and security headers (each case in one update of the headers:
+        measured, per-header writes were a third of this hook's time)."""
+        h = resp.headers
+        origin = req.environ.get("HTTP_ORIGIN")
+        signed = "HTTP_AUTHORIZATION" in req.environ
+        preflight = req.method == "OPTIONS"
         if origin and self.allowed(origin):
-            resp.headers["Access-Control-Allow-Origin"] = origin
-            resp.headers.add("Vary", "Origin")
-            if req.method == "OPTIONS":
-                resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, DELETE, OPTIONS"
-                resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept, " \
-                                                               "Accept-Language, Prefer, If-None-Match, X-Request-ID"
-                resp.headers["Access-Control-Max-Age"] = "600"
-        elif (req.method in ("GET", "HEAD", "OPTIONS") and "Authorization" not in req.headers
-              and not (req.method == "OPTIONS" and resp.status_code >= 400)):  # (a refused preflight allows nothing)
-            resp.headers["Access-Control-Allow-Origin"] = "*"
-            if req.method == "OPTIONS":
-                resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-                resp.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language, If-None-Match, X-Request-ID"
-                resp.headers["Access-Control-Max-Age"] = "600"
-        resp.headers["Access-Control-Expose-Headers"] = EXPOSED
-        if "Authorization" in req.headers:
+            h["Access-Control-Allow-Origin"] = origin
+            h.add("Vary", "Origin")
+            h.update(CREDENTIALED_PREFLIGHT if preflight else ())
+            h.update(COMMON_HEADERS)
+        elif req.method in SAFE_METHODS and not signed and not (preflight and resp.status_code >= 400):
+            # anyone may read the public tier (a refused preflight allows nothing)
+            h.update(PUBLIC_READ_HEADERS)
+            h.update(PUBLIC_PREFLIGHT if preflight else ())
+        else:
+            h.update(COMMON_HEADERS)
+        if signed:
             # what a signed-in caller gets may hold more than the public tier: no shared cache keeps it
-            resp.headers.add("Vary", "Authorization")
-            cc = resp.headers.get("Cache-Control")
+            h.add("Vary", "Authorization")
+            cc = h.get("Cache-Control")
             if cc and "public" in cc:
-                resp.headers["Cache-Control"] = cc.replace("public", "private")
-        for name, value in SECURITY_HEADERS:
-            resp.headers.setdefault(name, value)
+                h["Cache-Control"] = cc.replace("public", "private")
         if (resp.mimetype or "") == "text/html" and resp.status_code not in (204, 304):  # (a bodiless answer's
             # mimetype is Flask's default, not what it answers about)
-            resp.headers.setdefault("Content-Security-Policy", HTML_CSP)
+            h.setdefault("Content-Security-Policy", HTML_CSP)
