@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from onemap.domain.dates import today as local_today
+
 from .auth import admin_client, signed_in, token_for
 from .conftest import eventually, get_json
 from .test_cli import run
@@ -576,7 +578,7 @@ def test_a_dead_process_frees_its_slot(tmp_path):
 def test_dates_in_audit_queries_are_checked(app, tokens):
     admin = as_role(app, tokens, "admin")
     get_json(admin, "/audit?since=yesterday", status=400)
-    since = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    since = (local_today() - dt.timedelta(days=1)).isoformat()
     assert isinstance(get_json(admin, f"/audit?since={since}&limit=5")["records"], list)
 
 

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from onemap.domain.dates import today as local_today
+
 from .conftest import get_json
 from .test_tiles import decode, tile_at
 
@@ -112,7 +114,7 @@ def test_a_changed_area_is_rendered_again_not_served_from_the_cache(fresh_settin
     plans = {f["properties"]["plan_id"] for f in decode(gzip.decompress(before.data))["czkfbj"]["features"]}
     assert "990100-city-master-2023" in plans
     Registry(app.extensions["onemap"].store).withdraw("990100-city-master-2023", "示范市自然资源和规划局", "test",
-                                                      valid_to=dt.date.today() - dt.timedelta(days=1))
+                                                      valid_to=local_today() - dt.timedelta(days=1))
     after = client.get(url, headers=GZ)
     assert after.headers["X-Cache"] == "MISS"
     assert after.status_code == 204 or "990100-city-master-2023" not in {

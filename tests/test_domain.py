@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from onemap.config.errors import Conflict, InvalidParameterValue
-from onemap.domain.dates import When, parse_recorded, parse_when
+from onemap.domain.dates import When, parse_recorded, parse_when, today
 from onemap.domain.governing import chain_at, governing_parts, specificity, upper_candidates
 from onemap.domain.plans import Event, Period, Plan, plan_id_for, registry_at, validate_drawer
 
@@ -163,7 +163,8 @@ def test_recorded_parameter():
     end_of_day = parse_recorded("2024-01-01")
     assert end_of_day is not None and end_of_day.date() == D(2024, 1, 1) and end_of_day.hour == 23
     assert parse_recorded("2024-01-01T00:00:00Z") == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    assert parse_recorded(dt.date.today().isoformat()) is None  # today: as the registry stands
+    # today, the local day of the registry's time zone (not the machine's): as the registry stands
+    assert parse_recorded(today("Asia/Shanghai").isoformat()) is None
     for bad in ("2999-01-01", "2024-01-01/2024-02-01", "yesterday"):
         with pytest.raises(InvalidParameterValue):
             parse_recorded(bad)

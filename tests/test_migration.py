@@ -17,6 +17,7 @@ import pytest
 
 from onemap.config.settings import Settings
 from onemap.domain.dates import When
+from onemap.domain.dates import today as local_today
 from onemap.providers.store import open_store
 
 from . import handmap as hm
@@ -47,7 +48,7 @@ def _checks(settings: Settings) -> None:
         assert before[hm.MASTER_2021].status == "filed" and hm.MASTER_2023 not in before
         submitted = store.plans(dt.datetime(2023, 8, 20, tzinfo=dt.UTC))
         assert submitted[hm.MASTER_2023].status == "submitted"
-        assert store.governing(store.catalogue.layers["czkfbj"], dt.date.today())[0].plan_id == hm.MASTER_2023
+        assert store.governing(store.catalogue.layers["czkfbj"], local_today())[0].plan_id == hm.MASTER_2023
         assert store.certificates() == []
         # running the migration again changes nothing
         n = len(store.events())

@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from onemap.config.errors import Conflict, InvalidParameterValue
+from onemap.domain.dates import today as local_today
 from onemap.processes.certificates import same_result
 from onemap.providers.packages import export_plan, load_package
 from onemap.providers.registry import Registry
@@ -135,7 +136,7 @@ def test_filing_a_special_plan_leaves_the_other_special_plans_in_force(fresh_set
                              subject="SL", by="示范市水利局")
         reg.mark_checked(again.id, "质检中心")
         reg.approve(again.id, "示范市人民政府", "示政函〔2026〕1号", override=OVERRIDE)
-        reg.file(again.id, "示范市自然资源和规划局", dt.date.today() + dt.timedelta(days=1))
+        reg.file(again.id, "示范市自然资源和规划局", local_today() + dt.timedelta(days=1))
         statuses = {p.id: p.status for p in store.plans().values() if p.type == "special"}
         assert statuses[plan.id] == "superseded" and statuses["990100-city-special-ZHFZ-2024"] == "filed"
     finally:
@@ -153,7 +154,7 @@ def test_a_retroactive_filing_changes_past_dates_but_not_the_record_before_it(fr
         reg = Registry(store, fresh_settings.timezone)
         reg.mark_checked(plan.id, "质检中心")
         reg.approve(plan.id, "示范市人民政府", "示市政函〔2024〕9号", override=OVERRIDE)
-        back = dt.date.today() - dt.timedelta(days=900)  # two and a half years back
+        back = local_today() - dt.timedelta(days=900)  # two and a half years back
         reg.file(plan.id, "东岭县自然资源和规划局", back, "补录：批复后未及时备案")
     finally:
         store.close()
@@ -203,7 +204,7 @@ def test_withdrawing_without_reinstating_says_which_drawer_is_empty(fresh_settin
         (empty,) = doc["emptyDrawers"]
         assert (empty["region"], empty["level"], empty["type"], empty["last_plan_id"]) == \
             ("990121", "county", "master", COUNTY)
-        assert empty["empty_since"] == dt.date.today().isoformat()
+        assert empty["empty_since"] == local_today().isoformat()
         assert "emptyDrawers" not in get_json(admin_client(app), "/collections/czkfbj/items?region=990122")
     finally:
         app.extensions["onemap"].store.close()

@@ -18,6 +18,8 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
+from onemap.domain.dates import today as local_today
+
 from .auth import admin_client
 from .conftest import get_json, registry_notice_delivered
 
@@ -285,7 +287,7 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
         reg = Registry(store)
         reg.mark_checked(plan.id, "质检中心")
         reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号", override="test: gate not under test")
-        reg.file(plan.id, "示范市自然资源和规划局", valid_from=dt.date.today() - dt.timedelta(days=1))
+        reg.file(plan.id, "示范市自然资源和规划局", valid_from=local_today() - dt.timedelta(days=1))
     finally:
         store.close()
 
