@@ -28,6 +28,20 @@ os.environ.setdefault("ONEMAP_HEAVY_SLOTS", "8")  # (and slots for heavy work: t
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def copy_store(src: Path, dst: Path) -> Path:
+    """A copy of a GeoPackage store that this process may have open (the session's demo), through sqlite's
+    online backup: consistent, the write-ahead log included. A plain file copy opens and closes the file,
+    and closing any handle on it drops every POSIX lock this process holds there (SQLite's documented
+    hazard): another process's checkpoint may then reset the log under the session store's connections,
+    which read a stale snapshot from then on (seen: a token revoked by the CLI still accepted)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(dst)) as b:
+        a.backup(b)
+    return dst
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,7 +144,7 @@ def fresh_settings(backend: str, demo_dir: Path, tmp_path: Path, request) -> Set
     import shutil
 
     if backend == "gpkg":
-        shutil.copyfile(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+        copy_store(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
         shutil.copyfile(demo_dir / "dem.tif", tmp_path / "dem.tif")
         return Settings(data_dir=tmp_path, public_url="http://testserver")
     pg = request.getfixturevalue("pg")
@@ -218,13 +232,9 @@ class Reference:
     audit trail, tokens)."""
 
     def __init__(self, path: Path) -> None:
-        import sqlite3
         import tempfile
 
-        snapshot = Path(tempfile.mkdtemp(prefix="onemap-ref-")) / path.name
-        with sqlite3.connect(path) as src, sqlite3.connect(snapshot) as dst:
-            src.backup(dst)
-        self.path = snapshot
+        self.path = copy_store(path, Path(tempfile.mkdtemp(prefix="onemap-ref-")) / path.name)
         self._cache: dict[str, tuple] = {}
 
     def layer(self, name: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:

@@ -23,7 +23,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.providers.store.base import today
 
-from .conftest import ROOT, pg_clone, run_process
+from .conftest import ROOT, copy_store, pg_clone, run_process
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 COUNTY = "990121-county-master-2022"
@@ -35,7 +35,7 @@ KEYS = {"id", "region", "level", "type", "version", "status", "valid_from", "val
 def data_dir(demo_dir: Path, tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    shutil.copyfile(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    copy_store(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", d / "dem.tif")
     return d
 

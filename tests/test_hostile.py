@@ -10,6 +10,7 @@ import pytest
 
 from bench.hostile import heavy_reviews, slow_clients
 
+from .conftest import copy_store
 from .liveserver import serve
 from .test_processes_live import partner_token
 
@@ -17,7 +18,7 @@ from .test_processes_live import partner_token
 @pytest.fixture(scope="module")
 def data(demo_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile")
-    shutil.copyfile(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    copy_store(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", d / "dem.tif")
     return d
 

@@ -39,6 +39,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 
 from .auth import admin_client
+from .conftest import copy_store
 
 CITY = "990100-city-master-2023"
 COUNTY = "990121-county-master-2022"
@@ -224,10 +225,9 @@ BREAKERS: dict[str, Callable[[dict[str, Layer]], Expected]] = {
 def region_store(demo_dir: Path, tmp_path_factory):
     """A private copy of the demo GeoPackage, read only: where a package's region outline comes from.
     (A copy: connections opened and closed here must not share the session's file with other modules.)"""
-    import shutil
 
     path = tmp_path_factory.mktemp("qc-region") / "onemap.gpkg"
-    shutil.copyfile(demo_dir / "onemap.gpkg", path)
+    copy_store(demo_dir / "onemap.gpkg", path)
     s = open_store(str(path))
     yield s
     s.close()
