@@ -153,7 +153,7 @@ class TilesAPI(APIFactory):
             "tileMatrixSetDefinition": self.links.url("tileMatrixSets", tms_id),
             "tileMatrixSetLimits": _limits(t, bbox),
             "layers": [{"id": layer.id, "title": layer.t("title", lang), "dataType": "vector",
-                        "geometryDimension": 2, "minTileMatrix": "0", "maxTileMatrix": str(tmsmod.max_zoom(t)),
+                        "geometryDimension": 2, "minTileMatrix": str(tmsmod.min_zoom(t)), "maxTileMatrix": str(tmsmod.max_zoom(t)),
                         "propertiesSchema": {"type": "object", "properties": {
                             n: {"type": typ, "title": layer.field_map[n].label(lang)}
                             for n, typ in _fields(layer).items()}}} for layer in layers],
@@ -269,7 +269,7 @@ def _limits(t: morecantile.TileMatrixSet, bbox: tuple[float, float, float, float
     if bbox is None:
         return []
     out = []
-    for z in range(tmsmod.max_zoom(t) + 1):
+    for z in range(tmsmod.min_zoom(t), tmsmod.max_zoom(t) + 1):
         ul = t.tile(bbox[0], bbox[3], z)
         lr = t.tile(bbox[2], bbox[1], z)
         out.append({"tileMatrix": str(z), "minTileRow": ul.y, "maxTileRow": lr.y,

@@ -40,13 +40,61 @@ def decode(data: bytes) -> dict:
 # ---- tile matrix sets ------------------------------------------------------------------------------
 def test_tile_matrix_sets(client):
     doc = get_json(client, "/tileMatrixSets")
-    assert {s["id"] for s in doc["tileMatrixSets"]} == {"WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"}
+    assert {s["id"] for s in doc["tileMatrixSets"]} == {"WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad",
+                                                        "TiandituC", "TiandituW"}
     cg = get_json(client, "/tileMatrixSets/CGCS2000Quad")
     assert cg["crs"] == "http://www.opengis.net/def/crs/EPSG/0/4490"
     m0 = cg["tileMatrices"][0]
     assert (m0["matrixWidth"], m0["matrixHeight"], m0["pointOfOrigin"], m0["cellSize"]) == (2, 1, [90.0, -180.0], 0.703125)
     assert cg["tileMatrices"][1]["cellSize"] == pytest.approx(0.703125 / 2)
     get_json(client, "/tileMatrixSets/Nope", status=404)
+
+
+# Tianditu's capabilities (vec_c and vec_w): level 1 is 1:2.958293554545656E8 (0.703125 degrees or
+# 78,271.5 m a pixel at 96 dpi), and each level halves it
+TIANDITU_SCALES = {z: 2.958293554545656e8 / 2 ** (z - 1) for z in (1, 10, 18)}
+
+
+@pytest.mark.parametrize(("tms_id", "twin", "shift", "crs"), [
+    ("TiandituC", "CGCS2000Quad", -1, "http://www.opengis.net/def/crs/EPSG/0/4490"),
+    ("TiandituW", "WebMercatorQuad", 0, "http://www.opengis.net/def/crs/EPSG/0/3857"),
+])
+def test_tianditu_matrix_sets(client, tms_id, twin, shift, crs):
+    """Tianditu's grids: levels 1-18 with Tianditu's 96 dpi denominators, the same tiles as their twin's
+    level + shift, and 0.28 mm denominators in the TMS 1.0 members (GDAL 3.6 derives the pixel from them)."""
+    from onemap.tiles import tms as tmsmod
+
+    doc = get_json(client, f"/tileMatrixSets/{tms_id}")
+    assert doc["crs"] == crs
+    ids = [m["id"] for m in doc["tileMatrices"]]
+    assert ids == [str(z) for z in range(1, 19)]
+    by_id = {int(m["id"]): m for m in doc["tileMatrices"]}
+    for z, scale in TIANDITU_SCALES.items():
+        assert by_id[z]["scaleDenominator"] == pytest.approx(scale, rel=1e-9)
+    twin_doc = get_json(client, f"/tileMatrixSets/{twin}")
+    twin_by_id = {int(m["id"]): m for m in twin_doc["tileMatrices"]}
+    for z in (1, 7, 18):
+        assert by_id[z]["cellSize"] == pytest.approx(twin_by_id[z + shift]["cellSize"], rel=1e-12)
+        assert (by_id[z]["matrixWidth"], by_id[z]["matrixHeight"]) == (
+            twin_by_id[z + shift]["matrixWidth"], twin_by_id[z + shift]["matrixHeight"])
+    v1 = {int(m["identifier"]): m for m in doc["tileMatrix"]}
+    assert v1[1]["scaleDenominator"] == pytest.approx(twin_by_id[1 + shift]["scaleDenominator"], rel=1e-9)
+    # a tile is worked out on the twin: one cache and one rendering for both names
+    ref = tmsmod.tile(tms_id, 12, 1200, 3400)
+    assert (ref.tms_id, ref.z, ref.y, ref.x) == (twin, 12 + shift, 1200, 3400)
+    get_json(client, f"/collections/dltb/tiles/{tms_id}/0/0/0", status=404)  # level 0 is not Tianditu's
+
+
+def test_tianditu_tiles_are_the_twins(client):
+    """A vector tile addressed in Tianditu's c grid is the CGCS2000Quad tile one level up."""
+    row, col = tile_at("CGCS2000Quad", 13)
+    a = client.get(f"/collections/dltb/tiles/CGCS2000Quad/13/{row}/{col}")
+    b = client.get(f"/collections/dltb/tiles/TiandituC/14/{row}/{col}")
+    assert a.status_code == b.status_code == 200
+    assert decode(a.data) == decode(b.data) and decode(a.data)["dltb"]["features"]
+    ts = get_json(client, "/collections/dltb/tiles/TiandituC")
+    assert ts["tileMatrixSetLimits"][0]["tileMatrix"] == "1"
+    assert ts["layers"][0]["minTileMatrix"] == "1"
 
 
 @pytest.mark.parametrize("tms_id", ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"])
@@ -77,7 +125,7 @@ def test_cgcs2000_grid_lines_up_with_tianditu_c():
 # ---- tilesets -----------------------------------------------------------------------------------------
 def test_collection_tilesets_and_links(client):
     doc = get_json(client, "/collections/czkfbj/tiles")
-    assert len(doc["tilesets"]) == 3
+    assert len(doc["tilesets"]) == 5  # the three grids and Tianditu's two
     ts = get_json(client, "/collections/czkfbj/tiles/CGCS2000Quad")
     rels = {link["rel"]: link for link in ts["links"]}
     assert rels["item"]["href"].endswith("/collections/czkfbj/tiles/CGCS2000Quad/{tileMatrix}/{tileRow}/{tileCol}")
