@@ -64,12 +64,14 @@ class VectorTileService:
         self.cache = TileCache(cache_dir) if cache_dir is not None else None
         self.tz = tz
 
-    def _path(self, layer: Layer, ref: tmsmod.TileRef, when: When | None, view: str = "all",
-              recorded: dt.datetime | None = None) -> Path | None:
-        """Where the tile is cached (None: no cache). The key is made of the values the query uses,
-        so that equivalent requests share one entry: the parsed dates (today's, however spelled, is
-        "now"), the view, and the registry state ``recorded`` reads (any instant between two records)."""
-        if self.cache is None:
+    def cache_path(self, layer: Layer, ref: tmsmod.TileRef, when: When | None, view: str = "all",
+                   recorded: dt.datetime | None = None, cache: TileCache | None = None) -> Path | None:
+        """Where the tile is cached in ``cache`` (default: the vector tiles'; None: no cache). The key is made
+        of the values the query uses, so that equivalent requests share one entry: the parsed dates
+        (today's, however spelled, is "now"), the view, and the registry state ``recorded`` reads (any
+        instant between two records). Map tiles drawn from the vector tiles are keyed the same way."""
+        cache = cache or self.cache
+        if cache is None:
             return None
         if when is not None and when == When.at(today(self.tz)):
             when = None  # the plans in force today: what a request without a date asks for
@@ -79,7 +81,7 @@ class VectorTileService:
         state = self._recorded_state(recorded)
         if state is not None:
             datekey += "-rec" + state.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        return self.cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
+        return cache.path(layer.id, ref.tms_id, datekey, ref.z, ref.x, ref.y)
 
     def _recorded_state(self, recorded: dt.datetime | None) -> dt.datetime | None:
         """The registry state an instant reads, named by the last record at or before it (None: as it stands).
@@ -103,13 +105,13 @@ class VectorTileService:
     def cached(self, layer: Layer, ref: tmsmod.TileRef, when: When | None = None, view: str = "all"
                ) -> RenderedTile | None:
         """The tile from the cache when it is there and no later change covers it, else None."""
-        path = self._path(layer, ref, when, view)
+        path = self.cache_path(layer, ref, when, view)
         return self._from_cache(path, layer, ref) if path is not None else None
 
     def tile(self, layer: Layer, ref: tmsmod.TileRef, when: When | None, view: str = "all",
              recorded: dt.datetime | None = None) -> RenderedTile:
         """One layer's tile of the plans in force (``view=governing``: only where each governs)."""
-        path = self._path(layer, ref, when, view, recorded)
+        path = self.cache_path(layer, ref, when, view, recorded)
         hit = self._from_cache(path, layer, ref) if path is not None else None
         if hit is not None:
             return hit

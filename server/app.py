@@ -40,6 +40,7 @@ from .http import install
 from .lifecycle_ep import PlansAPI
 from .links import Links
 from .map_ep import MapPage
+from .map_render import MapRenderer
 from .processes_ep import ProcessesAPI
 from .pygeoapi_bridge import TEMPLATES, OverlayAPI, Pygeoapi, load_overlay
 from .routing import APIFactory, Instance, Route, RouteDependency, register
@@ -76,7 +77,9 @@ class OneMap:
         self.params = ParamContext(tuple(self.crs_list), settings.timezone, settings.default_items, settings.max_items)
         overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)) \
             if settings.pygeoapi_overlay else {}
-        self.basemaps = BasemapsAPI(settings, self.store, self.links)
+        self.maps = MapRenderer(self.catalogue, self.tiles, self.features,
+                                settings.data_dir / "tiles-maps" if settings.tile_cache else None, self.params)
+        self.basemaps = BasemapsAPI(settings, self.store, self.links, renderer=self.maps)
         self.policy = Policy(self.catalogue, overlay)
         limits = settings.access
         self.access = Access(Identity(self.store, settings), self.policy,
@@ -179,6 +182,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         return any(d.matches(r) for d in route_dependencies for r in om.routes if r.path.startswith(prefix))
 
     if not guarded(BASEMAPS_MOUNT):
+        om.basemaps.flask_app = app.wsgi_app
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {BASEMAPS_MOUNT: om.basemaps})  # type: ignore[method-assign]
     if not guarded("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/"):
         app.wsgi_app = CachedTiles(app.wsgi_app, om)  # type: ignore[method-assign]

@@ -60,9 +60,14 @@ DEFAULT_DEFINITIONS = Path(__file__).resolve().parent.parent / "config" / "basem
 
 WEBMERCATOR = "WebMercatorQuad"  # the ids OneMap's OGC API - Tiles uses too (tiles/tms.py)
 CGCS2000 = "CGCS2000Quad"
-GRIDS = (WEBMERCATOR, CGCS2000)
+TIANDITU_C = "TiandituC"  # Tianditu's 经纬度 grid: CGCS2000Quad's tiles, levels numbered from 1
+TIANDITU_W = "TiandituW"  # Tianditu's Web Mercator grid: WebMercatorQuad's tiles (its levels 1..18)
+GRIDS = (WEBMERCATOR, CGCS2000, TIANDITU_C, TIANDITU_W)
+# grids with the same tiles under other level numbers
+TWINS = {CGCS2000: TIANDITU_C, TIANDITU_C: CGCS2000, WEBMERCATOR: TIANDITU_W, TIANDITU_W: WEBMERCATOR}
 WEBMERCATOR_LEVELS = 19  # 0..18
 CGCS2000_LEVELS = 18  # 0..17, Tianditu's c matrix 1..18
+TIANDITU_LEVELS = 19  # 1..18 (TiandituC's level 0 is twice CGCS2000Quad's level 0 and never asked for)
 CGCS2000_LEVEL0_RES = 0.703125  # degrees per pixel: 2x1 tiles of 256 px cover the world
 WMS_SRS = ["EPSG:3857", "EPSG:4490", "EPSG:4326", "CRS:84"]
 METRES_PER_DEGREE = 2 * math.pi * 6378137.0 / 360  # MapProxy's own conversion for resolution ranges
@@ -195,8 +200,10 @@ def config_path(settings: Any) -> Path:
 
 def _grid_res(grid: str, level: int) -> float:
     """A level's resolution in metres (MapProxy compares resolution ranges in metres)."""
-    if grid == WEBMERCATOR:
+    if grid in (WEBMERCATOR, TIANDITU_W):
         return basemap_render.level_resolution(level)
+    if grid == TIANDITU_C:
+        level -= 1
     return CGCS2000_LEVEL0_RES / 2 ** level * METRES_PER_DEGREE
 
 
@@ -205,14 +212,35 @@ def _title(t: dict[str, str]) -> str:
 
 
 def grids() -> dict[str, dict]:
-    """The two grids: Web Mercator, and CGCS2000 laid out like Tianditu's ``c`` matrix."""
+    """The grids: Web Mercator, CGCS2000 laid out like Tianditu's ``c`` matrix, and Tianditu's two.
+
+    MapProxy numbers a grid's levels from 0 and names its WMTS matrices by those numbers (and
+    puts them into an upstream's ``{z}``), so Tianditu's ``c`` grid gets a level 0 twice as
+    coarse as its first: MapProxy's level n is then Tianditu's level n. Tianditu's ``w`` grid is
+    Web Mercator's (its level n is Web Mercator's n). MapProxy writes OGC's 0.28 mm scale
+    denominators into the capabilities for every grid: clients compute the pixel size from
+    them, and Tianditu's 96 dpi values would put each tile 5.8% off (measured with GDAL).
+    """
+    geographic = {"srs": "EPSG:4490", "bbox": [-180, -90, 180, 90], "bbox_srs": "EPSG:4490", "origin": "nw",
+                  "tile_size": [256, 256]}
     return {
         WEBMERCATOR: {"base": "GLOBAL_WEBMERCATOR", "num_levels": WEBMERCATOR_LEVELS},
-        CGCS2000: {
-            "srs": "EPSG:4490", "bbox": [-180, -90, 180, 90], "bbox_srs": "EPSG:4490", "origin": "nw",
-            "tile_size": [256, 256], "min_res": CGCS2000_LEVEL0_RES, "num_levels": CGCS2000_LEVELS,
-        },
+        CGCS2000: {**geographic, "min_res": CGCS2000_LEVEL0_RES, "num_levels": CGCS2000_LEVELS},
+        TIANDITU_C: {**geographic, "min_res": CGCS2000_LEVEL0_RES * 2, "num_levels": TIANDITU_LEVELS},
+        TIANDITU_W: {"base": "GLOBAL_WEBMERCATOR", "num_levels": WEBMERCATOR_LEVELS},
     }
+
+
+def _grid_caches(name: str, native: str, source: list[str], fmt: str, root: Path, **extra: Any) -> dict[str, dict]:
+    """A layer's cache on every grid: the ``native`` grid's from ``source``, its twin (same tiles, other
+    level numbers) copied from it, the other CRS's grid reprojected from it, and that one's twin from that."""
+    other = CGCS2000 if native in (WEBMERCATOR, TIANDITU_W) else WEBMERCATOR
+    feeds = {native: None, TWINS[native]: native, other: native, TWINS[other]: other}
+    caches = {}
+    for grid, feed in feeds.items():
+        caches[f"{name}_{grid}"] = _cache(grid, source if feed is None else [f"{name}_{feed}"], fmt,
+                                          root / name / grid, **extra)
+    return caches
 
 
 def _cache(grid: str, sources: list[str], fmt: str, directory: Path, **extra: Any) -> dict:
@@ -225,12 +253,14 @@ def _cache(grid: str, sources: list[str], fmt: str, directory: Path, **extra: An
 
 
 def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
-                    definitions: Path | None = None) -> dict:
+                    definitions: Path | None = None, renderer: str | None = None) -> dict:
     """MapProxy's configuration for these settings (``keys``: the upstream services' keys, by
     default the settings').
 
     Upstreams are added only when their key is set; the demo service only with
-    ONEMAP_MAPPROXY_DEMO=1. ``definitions`` replaces config/basemaps.yaml.
+    ONEMAP_MAPPROXY_DEMO=1. ``definitions`` replaces config/basemaps.yaml. With ``renderer`` (the
+    key of a running application's map renderer, ``mapproxy_plugin.RENDERERS``) every catalogue
+    layer is a map layer too (``thematic_layers``).
     """
     from onemap.config.catalogue import get_catalogue
 
@@ -251,16 +281,12 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
         },
     }
     feed = f"{basemap.id}_{WEBMERCATOR}"
-    caches: dict[str, dict] = {
-        feed: _cache(WEBMERCATOR, [f"{basemap.id}_raster"], basemap.format, mp / "cache" / basemap.id / WEBMERCATOR,
-                     refresh_before=refresh),
-        f"{basemap.id}_{CGCS2000}": _cache(CGCS2000, [feed], basemap.format,
-                                           mp / "cache" / basemap.id / CGCS2000, refresh_before=refresh),
-    }
+    caches: dict[str, dict] = _grid_caches(basemap.id, WEBMERCATOR, [f"{basemap.id}_raster"], basemap.format,
+                                           mp / "cache", refresh_before=refresh)
     landcover_title = landcover.t("title", "zh")
     layers: list[dict] = [{
         "name": basemap.id, "title": _title(basemap.title),
-        "sources": [feed], "tile_sources": [feed, f"{basemap.id}_{CGCS2000}"],
+        "sources": [feed], "tile_sources": [f"{basemap.id}_{g}" for g in GRIDS],
         "md": {"abstract": " ".join(filter(None, [basemap.abstract["zh"], basemap.abstract["en"],
                                                   f"({landcover_title} {landcover.id})"]))},
     }]
@@ -275,16 +301,22 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
         if up.http:
             src["http"] = up.http
         sources[f"{up.id}_tiles"] = src
-        other = CGCS2000 if up.grid == WEBMERCATOR else WEBMERCATOR
-        native = f"{up.id}_{up.grid}"
-        caches[native] = _cache(up.grid, [f"{up.id}_tiles"], up.format, mp / "cache" / up.id / up.grid)
-        caches[f"{up.id}_{other}"] = _cache(other, [native], up.format, mp / "cache" / up.id / other)
+        caches.update(_grid_caches(up.id, up.grid, [f"{up.id}_tiles"], up.format, mp / "cache"))
         wm = f"{up.id}_{WEBMERCATOR}"
         layers.append({
             "name": up.id, "title": _title(up.title), "sources": [wm],
-            "tile_sources": [wm, f"{up.id}_{CGCS2000}"],
+            "tile_sources": [f"{up.id}_{g}" for g in GRIDS],
             "md": {"abstract": up.attribution or ""},
         })
+
+    if renderer is not None:
+        thematic = thematic_layers(catalogue, renderer, mp / "cache")
+        clash = {lyr["name"] for lyr in layers} & {lyr["name"] for lyr in thematic["layers"]}
+        if clash:
+            raise ConfigError(f"basemaps: {', '.join(sorted(clash))} is both a basemap and a catalogue layer")
+        sources.update(thematic["sources"])
+        caches.update(thematic["caches"])
+        layers += thematic["layers"]
 
     md = {
         "title": "OneMap 底图服务 / basemaps",
@@ -298,7 +330,8 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
         "wmts": {"restful": True, "kvp": True, "md": md},
         "tms": {"use_grid_names": True},
         "wms": {"versions": ["1.3.0", "1.1.1"], "srs": list(WMS_SRS), "bbox_srs": ["EPSG:4490", "EPSG:3857"],
-                "image_formats": ["image/png", "image/jpeg"], "md": md},
+                "image_formats": ["image/png", "image/jpeg"], "md": md,
+                "featureinfo_types": ["json", "html", "text"], "max_output_pixels": [4096, 4096]},
     }
     if settings.basemap.demo_service:
         services["demo"] = {}
@@ -319,9 +352,35 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
     }
 
 
-def write_config(settings: Any, keys: Mapping[str, str] | None = None) -> Path:
+def thematic_layers(catalogue: Any, renderer: str, cache_root: Path) -> dict[str, Any]:
+    """Every catalogue layer as a MapProxy layer drawn by OneMap (``onemap_layer``): WMS maps of any box
+    drawn directly (with TIME, view and recorded forwarded), tiles on every grid from caches whose
+    storage is off, since OneMap's map tile cache below them is invalidated by area with the vector
+    tiles and MapProxy's could only be expired whole."""
+    sources: dict[str, dict] = {}
+    caches: dict[str, dict] = {}
+    layers: list[dict] = []
+    for layer in catalogue.layers.values():
+        src = f"{layer.id}_draw"
+        sources[src] = {"type": "onemap_layer", "renderer": renderer, "layer": layer.id, "transparent": True}
+        for grid in GRIDS:
+            caches[f"{layer.id}_{grid}"] = {
+                "grids": [grid], "sources": [src], "format": "image/png", "disable_storage": True,
+                "meta_size": [1, 1], "meta_buffer": 0, "cache": {"type": "file",
+                                                                "directory": str(cache_root / layer.id / grid)}}
+        layers.append({
+            "name": layer.id, "title": _title({"zh": layer.t("title", "zh"), "en": layer.t("title", "en")}),
+            "sources": [src], "tile_sources": [f"{layer.id}_{g}" for g in GRIDS],
+            "md": {"abstract": f"{layer.t('title', 'zh')} ({layer.table_code or layer.id}), "
+                               f"{layer.category}; 与 /collections/{layer.id} 同源 / the features of "
+                               f"/collections/{layer.id}"},
+        })
+    return {"sources": sources, "caches": caches, "layers": layers}
+
+
+def write_config(settings: Any, keys: Mapping[str, str] | None = None, renderer: str | None = None) -> Path:
     """Write the generated configuration to ``<data_dir>/mapproxy/mapproxy.yaml`` (atomically)."""
-    conf = mapproxy_config(settings, keys)
+    conf = mapproxy_config(settings, keys, renderer=renderer)
     path = config_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = ("# generated by onemap.server.basemaps from config/basemaps.yaml: edits are overwritten\n"
@@ -338,11 +397,31 @@ def write_config(settings: Any, keys: Mapping[str, str] | None = None) -> Path:
     return path
 
 
-def make_mapproxy_app(settings: Any, keys: Mapping[str, str] | None = None) -> Any:
+def make_mapproxy_app(settings: Any, keys: Mapping[str, str] | None = None, renderer: str | None = None) -> Any:
     """MapProxy's WSGI app for these settings (the configuration is written first)."""
     from mapproxy.wsgiapp import make_wsgi_app
 
-    return make_wsgi_app(str(write_config(settings, keys)), ignore_config_warnings=False)
+    return make_wsgi_app(str(write_config(settings, keys, renderer)), ignore_config_warnings=False)
+
+
+def renderer_key(settings: Any) -> str:
+    """The name under which an application's map renderer is registered for MapProxy (its data directory:
+    the same for every worker, so they write the same configuration)."""
+    return str(mapproxy_dir(settings))
+
+
+_ALL = {"map": True, "featureinfo": True, "legendgraphic": True, "tile": True}
+
+
+def authorizer(hidden: frozenset[str]) -> Callable[..., dict[str, Any]]:
+    """MapProxy's ``mapproxy.authorize`` callback for a caller who may not see the ``hidden`` layers: they
+    are left out of every capabilities document and refused (the request checks answer first)."""
+    def authorize(service: str, layers: list[str], environ: Any = None, query_extent: Any = None,
+                  **_: Any) -> dict[str, Any]:
+        if not hidden:
+            return {"authorized": "full"}
+        return {"authorized": "partial", "layers": {name: dict(_ALL) for name in layers if name not in hidden}}
+    return authorize
 
 
 # what MapProxy is asked with (HEAD as GET); any other method is a 405, on both ways in
@@ -371,11 +450,21 @@ class BasemapsAPI(APIFactory):
     tags = ({"name": "basemaps", "description": "Cached basemaps (MapProxy): WMTS, WMS, TMS and XYZ tiles"},)
 
     def __init__(self, settings: Any, store: Any, links: Links, keys: Mapping[str, str] | None = None,
-                 check_interval: float = 10.0) -> None:
+                 check_interval: float = 10.0, renderer: Any = None) -> None:
+        from . import mapproxy_plugin
+
         self.settings = settings
         self.store = store
         self.links = links
-        self.mapproxy = make_mapproxy_app(settings, keys)
+        key = None
+        self.tiers: dict[str, str] = {}  # the catalogue layers MapProxy serves and their tiers
+        if renderer is not None:
+            key = renderer_key(settings)
+            mapproxy_plugin.RENDERERS[key] = renderer
+            self.tiers = {lid: layer.tier for lid, layer in renderer.catalogue.layers.items()}
+        self._hidden: dict[tuple[str, ...], frozenset[str]] = {}
+        self.flask_app: Callable[..., Iterable[bytes]] | None = None  # for callers with credentials
+        self.mapproxy = make_mapproxy_app(settings, keys, key)
         self.check_interval = check_interval
         self._checked = -math.inf
         self._lock = threading.Lock()
@@ -409,6 +498,14 @@ class BasemapsAPI(APIFactory):
                   responses={"200": {"description": "Capabilities, a map or a tile."}}, served=False, checked=False),
         ]
 
+    def hidden(self, tiers: tuple[str, ...]) -> frozenset[str]:
+        """The catalogue layers a caller reaching ``tiers`` may not see."""
+        out = self._hidden.get(tiers)
+        if out is None:
+            out = frozenset(lid for lid, tier in self.tiers.items() if tier not in tiers)
+            self._hidden[tiers] = out
+        return out
+
     def refresh(self, force: bool = False) -> None:
         """Re-render the basemap if the survey in force (or the DEM) has changed."""
         now = time.monotonic()
@@ -437,20 +534,28 @@ class BasemapsAPI(APIFactory):
         environ["PATH_INFO"] = "/" + path
         return environ
 
-    def _refusal(self, environ: dict[str, Any]) -> OneMapError | Callable[..., Iterable[bytes]] | None:
+    def _refusal(self, environ: dict[str, Any], hidden: frozenset[str] = frozenset()
+                 ) -> OneMapError | Callable[..., Iterable[bytes]] | None:
         """The answer to a request MapProxy would answer with a 500 (or with a map for a malformed one): an
         error, or MapProxy's own exception document with a 4xx status; None for a request MapProxy takes.
-        ``environ`` is MapProxy's (``_environ``)."""
+        ``environ`` is MapProxy's (``_environ``); ``hidden`` layers are answered as layers that do not exist."""
         path = environ.get("PATH_INFO", "").lstrip("/")
         head = path.split("/", 1)[0]
         if head in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
             # MapProxy answers some malformed tile paths with a 500
             return NotFound(f"no such basemap resource: {MOUNT}/{path}")
+        if head in ("wmts", "tiles", "tms") and hidden:
+            parts = path.split("/")
+            named = parts[2] if head in ("tiles", "tms") and len(parts) > 2 and parts[1] == "1.0.0" else \
+                parts[1] if len(parts) > 1 else ""
+            if named in hidden:
+                return NotFound(f"no such basemap resource: {MOUNT}/{path}")
         if head in OWS_PATHS and "/" not in path.rstrip("/") and environ.get("REQUEST_METHOD") != "OPTIONS":
-            return self._kvp_refusal(environ)
+            return self._kvp_refusal(environ, hidden)
         return None
 
-    def _kvp_refusal(self, environ: dict[str, Any]) -> Callable[..., Iterable[bytes]] | None:
+    def _kvp_refusal(self, environ: dict[str, Any], hidden: frozenset[str] = frozenset()
+                     ) -> Callable[..., Iterable[bytes]] | None:
         """A WMS or WMTS KVP request checked as MapProxy checks it before it renders, and for what MapProxy
         lets through and then fails on (a malformed number, a BBOX that is not finite, an empty image): a
         client's mistake is MapProxy's exception document with a 400 (MapProxy's WMS says 500 for every one);
@@ -471,8 +576,10 @@ class BasemapsAPI(APIFactory):
             return None  # MapProxy answers a missing or unknown SERVICE with a 400 itself
         try:
             parsed = server.parse_request(req)
+            _check_hidden(name, parsed, hidden)
             if name == "wms":
                 _check_wms(server, parsed)
+                self._check_view(parsed)
             else:
                 _check_wmts(server, parsed)
         except RequestError as err:
@@ -488,10 +595,32 @@ class BasemapsAPI(APIFactory):
                                                code="InvalidParameterValue", status=400))
         return None
 
+    def _check_view(self, req: Any) -> None:
+        """TIME (or datetime), view and recorded of a WMS map or feature info, as the API checks them."""
+        from mapproxy.exception import RequestError
+
+        from . import mapproxy_plugin
+
+        if req.request_handler_name not in ("map", "featureinfo"):
+            return
+        params = {k.lower(): v for k, v in req.params.items()}
+        dims = {k: params[k] for k in mapproxy_plugin.FORWARDED if k in params}
+        mapproxy_plugin.REQUEST_DIMENSIONS.set(dims)
+        renderer = mapproxy_plugin.RENDERERS.get(renderer_key(self.settings))
+        if dims and renderer is not None:
+            try:
+                mapproxy_plugin.view_of(dims, renderer.params)
+            except OneMapError as err:
+                raise RequestError(str(err), code="InvalidParameterValue", request=req, status=400) from None
+
     def serve(self, call: Call, path: str = "") -> Response:
-        """The basemaps through Flask (where route dependencies run)."""
+        """The basemaps through Flask (where route dependencies run), shown as the caller may see them."""
+        from .access import tiers_of
+
         environ = self._environ(call.request.environ, self.links.base, path)
-        refusal = self._refusal(environ)
+        hidden = self.hidden(tiers_of(call.principal))
+        environ["mapproxy.authorize"] = authorizer(hidden)
+        refusal = self._refusal(environ, hidden)
         if isinstance(refusal, OneMapError):
             raise refusal
         if refusal is None:
@@ -514,9 +643,15 @@ class BasemapsAPI(APIFactory):
             err.status = 405
             return _json_error(err, rid, start_response, [("Allow", ", ".join(READ_METHODS))])
         outer = environ.get("SCRIPT_NAME", "")[: -len(MOUNT)] if environ.get("SCRIPT_NAME", "").endswith(MOUNT) else ""
+        if self.flask_app is not None and environ.get("HTTP_AUTHORIZATION"):
+            # a caller who signs in may see more layers: who it is is worked out by the route dependency
+            environ = dict(environ, SCRIPT_NAME=outer, PATH_INFO=MOUNT + "/" + path)
+            return self.flask_app(environ, start_response)
         base = self.links.public_url or f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}{outer}"
         inner = self._environ(environ, base, path)
-        refusal = self._refusal(inner)
+        hidden = self.hidden(("public",))
+        inner["mapproxy.authorize"] = authorizer(hidden)
+        refusal = self._refusal(inner, hidden)
         if isinstance(refusal, OneMapError):
             return _json_error(refusal, rid, start_response)
 
@@ -541,6 +676,25 @@ def _json_error(err: OneMapError, rid: str, start_response: Callable, extra: Seq
                    [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", rid),
                     *CORS_HEADERS, *extra])
     return [body]
+
+
+def _check_hidden(service: str, req: Any, hidden: frozenset[str]) -> None:
+    """A layer the caller may not see is refused as MapProxy refuses one that does not exist."""
+    from mapproxy.exception import RequestError
+
+    if not hidden:
+        return
+    params = req.params
+    if service == "wms":
+        kind = req.request_handler_name
+        names = [params.layer] if kind == "legendgraphic" and "layer" in params else []
+        if kind in ("map", "featureinfo"):
+            names = list(params.layers) + list(getattr(params, "query_layers", []) or [])
+    else:
+        names = [getattr(req, "layer", None) or params.get("layer", "")]
+    for name in names:
+        if name in hidden:
+            raise RequestError(f"unknown layer: {name}", code="LayerNotDefined", request=req)
 
 
 def _check_wms(server: Any, req: Any) -> None:

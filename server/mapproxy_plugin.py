@@ -1,4 +1,5 @@
-"""A MapProxy source plugin: ``type: onemap_raster`` renders map requests from a local raster.
+"""MapProxy source plugins: ``type: onemap_raster`` renders map requests from a local raster, and
+``type: onemap_layer`` draws a catalogue layer (map, feature info and legend) through OneMap.
 
 MapProxy finds it through the ``mapproxy`` entry-point group (``pyproject.toml``):
 ``mapproxy.config.loader.load_plugins`` loads this module and calls
@@ -28,6 +29,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import numpy as np
@@ -222,6 +224,169 @@ SOURCE_SPEC = {
 }
 
 
+
+
+# ---- the catalogue's layers, drawn by OneMap (server/map_render.py) --------------------------------------------
+LAYER_SOURCE_TYPE = "onemap_layer"
+# WMS request parameters handed to the source (MapProxy's forwarded parameters: query.dimensions)
+FORWARDED = ("time", "datetime", "view", "recorded")
+# the running applications' renderers, by the key their MapProxy configuration names (in-process only)
+RENDERERS: dict[str, Any] = {}
+# the forwarded parameters of the request being answered: MapProxy hands them to maps (query.dimensions)
+# but not to feature info queries, so the request check sets them here for those
+REQUEST_DIMENSIONS: ContextVar[dict[str, Any]] = ContextVar("onemap_request_dimensions", default={})
+
+
+def view_of(dimensions: dict[str, Any] | None, ctx: Any) -> Any:
+    """The drawer view a map asks for: WMS TIME (or datetime), view and recorded, parsed as the API parses
+    them (the values were checked before MapProxy got the request)."""
+    from onemap.providers.params import DATETIME, RECORDED, VIEW
+    from onemap.server.map_render import MapView
+
+    dims = {k.lower(): v for k, v in (dimensions or {}).items()}
+    raw_time = dims.get("datetime") or dims.get("time")
+    if isinstance(raw_time, (list, tuple)):
+        raw_time = raw_time[0] if raw_time else None
+    return MapView(DATETIME.read(raw_time or None, ctx), VIEW.read(dims.get("view") or None, ctx),
+                   RECORDED.read(dims.get("recorded") or None, ctx))
+
+
+class LayerSource(MapLayer):
+    """A catalogue layer drawn from its vector tiles with the ``/map`` style (any SRS OneMap draws in).
+
+    A request that is exactly one tile of a grid (what the caches ask, without meta tiles) is answered
+    from OneMap's map tile cache, which is invalidated by area with the vector tiles.
+    """
+
+    supports_meta_tiles = True
+    fwd_req_params = set(FORWARDED)
+
+    def __init__(self, key: str, layer_id: str, image_opts: Any = None) -> None:
+        super().__init__(image_opts=image_opts)
+        self.key = key
+        self.layer_id = layer_id
+        self.extent = DefaultMapExtent()
+        self.transparent = True
+
+    def _renderer(self) -> Any:
+        renderer = RENDERERS.get(self.key)
+        if renderer is None:
+            raise SourceError("the map renderer is not running in this process")
+        return renderer
+
+    def is_opaque(self, query: Any) -> bool:
+        return False
+
+    def get_map(self, query: Any) -> ImageResult:
+        import io
+
+        from onemap.server.map_render import MapBox
+
+        r = self._renderer()
+        layer = r.catalogue.layers[self.layer_id]
+        box = MapBox.of(query.srs.srs_code, tuple(query.bbox), tuple(query.size))
+        view = view_of(query.dimensions, r.params)
+        ref = r.tile_of(box)
+        try:
+            if ref is not None:
+                png, _ = r.tile_png(layer, ref, view)
+                if not png:
+                    raise BlankImageError()
+                return ImageResult(io.BytesIO(png), size=query.size, image_opts=self.image_opts)
+            rgba = r.draw([layer], box, view)
+        except (BlankImageError, SourceError):
+            raise
+        except Exception as err:  # a store that is away must show as a source error, not crash the worker
+            LOG.exception("drawing %s failed", self.layer_id)
+            raise SourceError(f"cannot draw {self.layer_id}: {err.__class__.__name__}") from err
+        if not rgba[..., 3].any():
+            raise BlankImageError()
+        return ImageResult(Image.fromarray(rgba, "RGBA"), size=query.size, image_opts=self.image_opts)
+
+
+class LayerInfoSource:
+    """GetFeatureInfo of a catalogue layer: the features under the pixel, as GeoJSON, HTML or text."""
+
+    def __init__(self, key: str, layer_id: str) -> None:
+        self.key = key
+        self.layer_id = layer_id
+
+    def get_info(self, query: Any) -> Any:
+        import orjson
+        from mapproxy.featureinfo import HTMLFeatureInfoDoc, JSONFeatureInfoDoc, TextFeatureInfoDoc
+
+        from onemap.server.map_render import MapBox, info_html, info_text
+
+        r = RENDERERS.get(self.key)
+        if r is None:
+            raise SourceError("the map renderer is not running in this process")
+        layer = r.catalogue.layers[self.layer_id]
+        box = MapBox.of(query.srs.srs_code, tuple(query.bbox), tuple(query.size))
+        i, j = query.pos
+        feats = r.info(layer, box, i, j, view_of(getattr(query, "dimensions", None) or REQUEST_DIMENSIONS.get(),
+                                                 r.params))
+        count = max(1, int(query.feature_count or 1))
+        feats = feats[:count]
+        fmt = (query.info_format or "").split(";")[0].strip().lower()
+        if fmt.endswith("json"):
+            return JSONFeatureInfoDoc(orjson.dumps({"type": "FeatureCollection", "features": feats}).decode())
+        if fmt == "text/html":
+            return HTMLFeatureInfoDoc(info_html(layer, feats))
+        return TextFeatureInfoDoc(info_text(layer, feats))
+
+
+class LayerLegendSource:
+    """GetLegendGraphic of a catalogue layer: its style's legend (one image at every scale)."""
+
+    def __init__(self, key: str, layer_id: str) -> None:
+        self.key = key
+        self.layer_id = layer_id
+        self.identifier = f"onemap_{layer_id}"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.get_legend(None).as_image().size
+
+    def get_legend(self, query: Any) -> ImageResult:
+        import io
+
+        r = RENDERERS.get(self.key)
+        if r is None:
+            raise SourceError("the map renderer is not running in this process")
+        return ImageResult(io.BytesIO(r.legend_png(r.catalogue.layers[self.layer_id])))
+
+
+class OneMapLayerSourceConfiguration(SourceConfiguration):
+    """``type: onemap_layer`` in mapproxy.yaml: ``renderer`` (the application's key) and ``layer``."""
+
+    source_type = (LAYER_SOURCE_TYPE,)
+    supports_meta_tiles = True
+    defaults: ClassVar[dict] = {}
+
+    def source(self, params: Any = None) -> LayerSource:
+        return LayerSource(str(self.conf["renderer"]), str(self.conf["layer"]), image_opts=self.image_opts())
+
+    def fi_source(self, params: Any = None) -> LayerInfoSource:
+        return LayerInfoSource(str(self.conf["renderer"]), str(self.conf["layer"]))
+
+    def lg_source(self, params: Any = None) -> LayerLegendSource:
+        return LayerLegendSource(str(self.conf["renderer"]), str(self.conf["layer"]))
+
+
+LAYER_SOURCE_SPEC = {
+    **scale_hints,
+    "coverage": coverage_spec,
+    "seed_only": False,
+    "concurrent_requests": 0,
+    required("renderer"): "",
+    required("layer"): "",
+    "transparent": False,
+    "image": image_opts_spec,
+}
+
+
 def plugin_entrypoint() -> None:
     """Called by MapProxy for the ``mapproxy`` entry point; registering twice is harmless."""
     register_source_configuration(SOURCE_TYPE, OneMapRasterSourceConfiguration, SOURCE_TYPE, dict(SOURCE_SPEC))
+    register_source_configuration(LAYER_SOURCE_TYPE, OneMapLayerSourceConfiguration, LAYER_SOURCE_TYPE,
+                                  dict(LAYER_SOURCE_SPEC))

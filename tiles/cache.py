@@ -56,10 +56,12 @@ def _intersects(a: tuple[float, float, float, float], b: tuple[float, float, flo
 
 
 class TileCache:
-    """Tiles on disk, gzip-compressed, under ``root/{layer}/{tms}/{date}/{z}/{x}/{y}.mvt.gz``."""
+    """Tiles on disk under ``root/{layer}/{tms}/{date}/{z}/{x}/{y}{suffix}`` (vector tiles gzip-compressed
+    as ``.mvt.gz``, map tiles as ``.png``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, suffix: str = ".mvt.gz") -> None:
         self.root = Path(root)
+        self.suffix = suffix
         self._said_at = float("-inf")
         self._unsaid = 0  # failures since the last line in the log
         self._say_lock = threading.Lock()
@@ -80,7 +82,7 @@ class TileCache:
         for part in (layer, tms_id, datekey):
             if not _SAFE.match(part):
                 raise ValueError(f"unsafe cache key part {part!r}")
-        return self.root / layer / tms_id / datekey / str(z) / str(x) / f"{y}.mvt.gz"
+        return self.root / layer / tms_id / datekey / str(z) / str(x) / f"{y}{self.suffix}"
 
     def get(self, path: Path, layer: str, bounds: tuple[float, float, float, float],
             invalidations: Iterable[Invalidation], now: float | None = None) -> bytes | None:
