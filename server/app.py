@@ -41,6 +41,7 @@ from .lifecycle_ep import PlansAPI
 from .links import Links
 from .map_ep import MapPage
 from .map_render import MapRenderer
+from .maps_ep import MapsAPI
 from .processes_ep import ProcessesAPI
 from .pygeoapi_bridge import TEMPLATES, OverlayAPI, Pygeoapi, load_overlay
 from .routing import APIFactory, Instance, Route, RouteDependency, register
@@ -97,7 +98,8 @@ class OneMap:
         self.factories: list[APIFactory] = [
             CoreAPI(self.store, self.links, self.pg, lambda: self.conformance, lambda role: self.openapi_docs[role]),
             FeaturesAPI(self.catalogue, self.store, self.features, settings, self.params, self.links, self.pg),
-            TilesAPI(self.catalogue, self.store, self.tiles, self.links),
+            tiles_api := TilesAPI(self.catalogue, self.store, self.tiles, self.links),
+            MapsAPI(self.catalogue, self.store, self.maps, tiles_api, self.links),
             self._processes_api,
             DrawersAPI(self.catalogue, self.store, settings, self.links),
             MapPage(self.catalogue, self.store, settings, self.links, self.basemaps.xyz_path),

@@ -830,14 +830,16 @@ def seed(settings: Any, om_or_store: Any, levels: tuple[int, int] = (0, 10),
 
     path = write_config(settings)
     conf = load_configuration(str(path), seed=True)
-    known = {lyr["name"] for lyr in mapproxy_config(settings)["layers"]}
+    known = {lyr["name"] for lyr in mapproxy_config(settings)["layers"]}  # the catalogue's are not seeded
     unknown = [name for name in layers if name not in known]
     if unknown:
         raise ValueError(f"no such basemap layer (or its key variable is not set): {', '.join(unknown)}")
     raster = str(basemap_render.basemap_path(settings).resolve())
     seeds: dict[str, dict] = {}
     for name in layers:
-        for grid in GRIDS:  # Web Mercator first: the CGCS2000 cache is made from it
+        # Web Mercator first: the CGCS2000 cache is made from it; Tianditu's grids are copies of these two,
+        # made when asked
+        for grid in (WEBMERCATOR, CGCS2000):
             seeds[f"{name}_{grid}"] = {
                 "caches": [f"{name}_{grid}"], "grids": [grid], "coverages": ["region"],
                 "levels": {"from": first, "to": min(last, WEBMERCATOR_LEVELS - 1 if grid == WEBMERCATOR

@@ -219,10 +219,12 @@ class FeaturesAPI(APIFactory):
         ]
         if layer.drawer:
             extra.append((REL + "tilesets-vector", JSON, "tiles", None, "Vector tilesets"))
+            extra.append((REL + "tilesets-map", JSON, "map/tiles", None, "Map tilesets (PNG)"))
+            extra.append((REL + "map", "image/png", "map", None, "Map (PNG)"))
         for rel, mtype, sub, query, title in extra:
             if rel not in rels:
                 doc.setdefault("links", []).append(
-                    self.links.link(rel, mtype, "collections", layer.id, sub, query=query, title=title))
+                    self.links.link(rel, mtype, "collections", layer.id, *sub.split("/"), query=query, title=title))
         return doc
 
     def collections(self, call: Call) -> Response:

@@ -20,6 +20,7 @@ line joins; aggdraw has no dashes. Mapnik would mean a second style language and
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,12 @@ class MapBox:
         return (math.degrees(x / 6378137.0), math.degrees(2 * math.atan(math.exp(y / 6378137.0)) - math.pi / 2))
 
 
+def mercator(lon: float, lat: float) -> tuple[float, float]:
+    """Spherical Web Mercator of a lon/lat (latitudes clipped to the projection's square)."""
+    lat = max(-85.05112878, min(85.05112878, lat))
+    return (math.radians(lon) * 6378137.0, math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0)
+
+
 # ---- the style's paint, evaluated per feature --------------------------------------------------------------
 def evaluate(expr: Any, props: dict[str, Any], zoom: float) -> Any:
     """A MapLibre style expression of the kinds ``map_style`` writes (get, to-string, concat, match,
@@ -139,7 +146,7 @@ def evaluate(expr: Any, props: dict[str, Any], zoom: float) -> Any:
         stops = [(expr[i], expr[i + 1]) for i in range(3, len(expr), 2)]
         if x <= stops[0][0]:
             return evaluate(stops[0][1], props, zoom)
-        for (z0, v0), (z1, v1) in zip(stops, stops[1:]):
+        for (z0, v0), (z1, v1) in itertools.pairwise(stops):
             if x <= z1:
                 a, b = evaluate(v0, props, zoom), evaluate(v1, props, zoom)
                 return a + (b - a) * (x - z0) / (z1 - z0)

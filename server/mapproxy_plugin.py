@@ -234,7 +234,7 @@ FORWARDED = ("time", "datetime", "view", "recorded")
 RENDERERS: dict[str, Any] = {}
 # the forwarded parameters of the request being answered: MapProxy hands them to maps (query.dimensions)
 # but not to feature info queries, so the request check sets them here for those
-REQUEST_DIMENSIONS: ContextVar[dict[str, Any]] = ContextVar("onemap_request_dimensions", default={})
+REQUEST_DIMENSIONS: ContextVar[dict[str, Any] | None] = ContextVar("onemap_request_dimensions", default=None)
 
 
 def view_of(dimensions: dict[str, Any] | None, ctx: Any) -> Any:
@@ -259,7 +259,7 @@ class LayerSource(MapLayer):
     """
 
     supports_meta_tiles = True
-    fwd_req_params = set(FORWARDED)
+    fwd_req_params: ClassVar[set[str]] = set(FORWARDED)
 
     def __init__(self, key: str, layer_id: str, image_opts: Any = None) -> None:
         super().__init__(image_opts=image_opts)
