@@ -6,6 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 deploy/venv.sh
 # nginx in front keeps slow clients from holding gunicorn's workers (server/front.py); without root
-# to install it, onemap serve says so and serves with gunicorn alone
-deploy/system-packages.sh nginx || true
+# to install it, onemap serve says so and serves with gunicorn alone; a CJK font labels the maps'
+# legends in Chinese (without one they are labelled in English)
+deploy/system-packages.sh nginx fonts-wqy-microhei || true
 exec .venv/bin/onemap serve "$@"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use: GDAL's command-line clients, PostgreSQL 15 with
 # PostGIS 3, Chromium and Node.js for the browser test of /map (tests/browser/), the load
-# generator wrk (bench/compare.py) and nginx (in front of `onemap serve`, server/front.py). With
-# arguments, installs just those packages.
+# generator wrk (bench/compare.py), nginx (in front of `onemap serve`, server/front.py) and a CJK
+# font for the Chinese labels of rendered legends (server/map_render.py). With arguments, installs
+# just those packages.
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-pkgs=(gdal-bin postgresql-15 postgresql-15-postgis-3 chromium wrk nginx)
+pkgs=(gdal-bin postgresql-15 postgresql-15-postgis-3 chromium wrk nginx fonts-wqy-microhei)
 [ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -359,3 +359,37 @@ def run_process(settings: Settings, process_id: str, inputs: dict, output: str =
         return out[output].value
     finally:
         store.close()
+
+
+GROWN_PLAN = "990100-city-master-2025"
+
+
+def file_grown_boundary(settings: Settings, near: tuple[float, float]) -> str:
+    """File a 2025 revision of the city master plan (in force since yesterday) whose urban development
+    boundary grows by ~200 m within 0.05 degrees of ``near`` and keeps the rest; returns its id."""
+    from onemap.domain.dates import today as local_today
+    from onemap.providers.geometry import as_multi
+    from onemap.providers.registry import Registry
+    from onemap.providers.store.base import FeatureBatch, Plan
+
+    store = open_store(settings.store_url)
+    try:
+        layer = store.catalogue.layers["czkfbj"]
+        names = [f.name for f in layer.fields]
+        geoms, cols = store.geometries(layer, ["990100-city-master-2023"], columns=names)
+        close = {i for i, g in enumerate(geoms) if g.distance(shapely.Point(*near)) < 0.05}
+        assert close and len(close) < len(geoms)
+        new_geoms = np.array([as_multi(shapely.buffer(g, 0.002)) if i in close else g for i, g in enumerate(geoms)],
+                             dtype=object)
+        batch = FeatureBatch("czkfbj", GROWN_PLAN, {n: list(cols[n]) for n in names}, new_geoms)
+        old = store.plan("990100-city-master-2023")
+        plan = Plan(id=GROWN_PLAN, region="990100", level="city", type="master", version="2025",
+                    title="示范市国土空间总体规划（2025年修订）", status="submitted", outline=old.outline)
+        store.write([plan], [batch])
+        reg = Registry(store)
+        reg.mark_checked(plan.id, "质检中心")
+        reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号", override="test: gate not under test")
+        reg.file(plan.id, "示范市自然资源和规划局", valid_from=local_today(settings.timezone) - dt.timedelta(days=1))
+    finally:
+        store.close()
+    return GROWN_PLAN

@@ -18,8 +18,6 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
-from onemap.domain.dates import today as local_today
-
 from .auth import admin_client
 from .conftest import get_json, registry_notice_delivered
 
@@ -296,14 +294,9 @@ def _rings(geom: dict) -> list[list[list[float]]]:
 def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     """After a new city plan version is filed, the next request for an affected tile shows it,
     while a cached tile elsewhere stays cached."""
-    import numpy as np
-    import shapely
-
-    from onemap.providers.geometry import as_multi
-    from onemap.providers.registry import Registry
-    from onemap.providers.store import open_store
-    from onemap.providers.store.base import FeatureBatch, Plan
     from onemap.server.app import create_app
+
+    from .conftest import file_grown_boundary
 
     app = create_app(fresh_settings)
     client = admin_client(app)
@@ -317,27 +310,7 @@ def test_filing_a_plan_invalidates_the_affected_tiles(fresh_settings):
     other_layer = f"/collections/dltb/tiles/WebMercatorQuad/12/{row}/{col}"
     client.get(other_layer)
 
-    store = open_store(fresh_settings.store_url)
-    try:
-        layer = store.catalogue.layers["czkfbj"]
-        names = [f.name for f in layer.fields]
-        geoms, cols = store.geometries(layer, ["990100-city-master-2023"], columns=names)
-        # the 2025 revision grows the central city's boundary by ~200 m and keeps the rest
-        near = {i for i, g in enumerate(geoms) if g.distance(shapely.Point(*CENTRAL)) < 0.05}
-        assert near and len(near) < len(geoms)
-        new_geoms = np.array([as_multi(shapely.buffer(g, 0.002)) if i in near else g for i, g in enumerate(geoms)],
-                             dtype=object)
-        batch = FeatureBatch("czkfbj", "990100-city-master-2025", {n: list(cols[n]) for n in names}, new_geoms)
-        old = store.plan("990100-city-master-2023")
-        plan = Plan(id="990100-city-master-2025", region="990100", level="city", type="master", version="2025",
-                    title="示范市国土空间总体规划（2025年修订）", status="submitted", outline=old.outline)
-        store.write([plan], [batch])
-        reg = Registry(store)
-        reg.mark_checked(plan.id, "质检中心")
-        reg.approve(plan.id, "示范市人民政府", "示政函〔2025〕1号", override="test: gate not under test")
-        reg.file(plan.id, "示范市自然资源和规划局", valid_from=local_today() - dt.timedelta(days=1))
-    finally:
-        store.close()
+    file_grown_boundary(fresh_settings, CENTRAL)
 
     # another process filed it: this server learns of it from PostgreSQL's notice (sub-millisecond,
     # but asynchronous), so wait for the notice to be on its way before asking
