@@ -7,6 +7,7 @@ the same features, the same Chinese text, the same geometries, in the requested 
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import zipfile
 from pathlib import Path
@@ -251,3 +252,15 @@ def test_openapi_states_formats_and_media_types(client, settings):
     content = op["responses"]["200"]["content"]
     assert {"application/geo+json", "text/html", "text/csv", "application/geopackage+sqlite3", "application/zip",
             "application/flatgeobuf"} <= set(content)
+
+
+def test_a_posted_cql2_json_filter_selects_the_download(client, tmp_path):
+    body = json.dumps({"op": "and", "args": [{"op": "=", "args": [{"property": "DLBM"}, "0301"]},
+                                             {"op": ">", "args": [{"property": "TBMJ"}, 20000]}]})
+    page = client.post("/collections/dltb/items?skipGeometry=true&limit=1000", data=body,
+                       content_type="application/query-cql-json")
+    want = {f["id"] for f in json.loads(page.data)["features"]}
+    r = client.post("/collections/dltb/items?f=csv", data=body, content_type="application/query-cql-json")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
+    (tmp_path / "dltb.csv").write_bytes(r.data)
+    assert want and sorted(read(tmp_path / "dltb.csv")[1]) == sorted(want)
