@@ -184,6 +184,10 @@ def write_file(fmt: Format, batches: Iterable[FeatureBatch], cols: list[Column],
     else:
         target = folder / f"{layer.id}.{fmt.extension}"
     options: dict[str, Any] = {}
+    if fmt.name == "gpkg":
+        # GeoPackage 1.2: GDAL before 3.7 (QGIS 3.28 LTR and the Chinese desktop GIS built on it) warns that
+        # GDAL 3.8's default 1.4 "may only be partially supported"; the layer needs nothing of 1.3 or 1.4
+        options = {"dataset_options": {"VERSION": "1.2"}}
     if shp:
         # RESIZE: text columns as wide as their longest value, not 254 bytes each (a DBF's rows are fixed)
         options = {"encoding": SHAPEFILE_ENCODING, "layer_options": {"RESIZE": "YES"}}

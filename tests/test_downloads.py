@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import tempfile
 import zipfile
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -83,6 +85,9 @@ def test_each_format_holds_the_selection_as_geojson_gives_it(client, fmt, tmp_pa
     assert any("镇" in str(v) or "乡" in str(v) or "街道" in str(v) for v in names), "no Chinese name came through"
     label = "plan_ty_lb" if fmt == "shp" else "plan_type_label"  # DBF names hold 10 characters
     assert {str(v) for v in cols[label]} == {f["properties"]["plan_type_label"] for f in want.values()}
+    if fmt == "gpkg":  # GeoPackage 1.2, which every GDAL since 2.2 reads without a warning
+        with closing(sqlite3.connect(out)) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 10200
 
 
 def test_the_whole_layer_comes_in_several_batches_every_feature_once(client, tmp_path, ref, today):
