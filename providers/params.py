@@ -326,7 +326,7 @@ def items_format(maximum: int) -> Param:
         "json", "html", *DOWNLOAD_FORMATS, key="f-items",
         description=f"Output format: json (GeoJSON, a page) or html; or a download of the whole selection (every "
                     f"page, with the same filters, datetime, drawer parameters and crs; limit, if given, takes its "
-                    f"first features; offset skips features, after is refused): csv (UTF-8 with BOM, the geometry "
+                    f"first features, up to the page maximum; offset skips features; after is refused): csv (UTF-8 with BOM, the geometry "
                     f"as WKT in the first column), gpkg (GeoPackage), shp (a zipped Shapefile, DBF text in GBK), "
                     f"fgb (FlatGeobuf). Files put x east, y north whatever the crs. A download holds at most "
                     f"{maximum:,} features: a larger selection is a 400 (narrow it with bbox, filter or region).")

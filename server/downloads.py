@@ -9,6 +9,8 @@ formats in the OpenAPI document and the items' links. The files are written by
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -90,7 +92,5 @@ def download(features: FeatureService, settings: Settings, call: Call, q: ItemsQ
     return Response(file_chunks(path, folder), content_type=fmt.media_type, headers=headers, direct_passthrough=True)
 
 
-def _remove(folder: Any) -> None:
-    import shutil
-
+def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)

@@ -269,3 +269,10 @@ def test_a_posted_cql2_json_filter_selects_the_download(client, tmp_path):
     assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
     (tmp_path / "dltb.csv").write_bytes(r.data)
     assert want and sorted(read(tmp_path / "dltb.csv")[1]) == sorted(want)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_an_empty_selection_is_an_empty_file_gdal_opens(client, fmt, tmp_path):
+    assert get_json(client, "/collections/dltb/items?DLBM=9999&limit=1")["features"] == []
+    _, out = download(client, "/collections/dltb/items?DLBM=9999", fmt, tmp_path)
+    assert read(out)[1] == []
