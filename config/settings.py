@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     )
     default_items: int = Field(default=10, ge=1)
     max_items: int = Field(default=10000, ge=1)
+    download_max_features: int = Field(
+        default=100_000, ge=1, le=10_000_000,
+        description="most features one download (f=csv, gpkg, shp, fgb) may hold; more is a 400. 100,000 holds a "
+                    "county's survey parcels or a city's planned land use in one file (about 100 MB of GeoPackage, "
+                    "under a minute on 2 cores) while bounding the temporary disk and the time a worker is held; "
+                    "larger extracts page through the items (GDAL's OAPIF driver) or come from the bureau's exchange")
     gzip_min_bytes: int = Field(default=1400, ge=0, description="compress bodies above this size")
     pretty_print: bool = False
     log_level: str = "INFO"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,15 @@ class ItemsQuery:
     view: str = "all"  # all: every plan in force; governing: only where each governs
     recorded: dt.datetime | None = None  # the registry as it stood then (None: now)
     unfiled: bool = False  # may the caller read submissions under review (internal users)?
+
+
+@dataclass
+class FeatureBatch:
+    """Features of a download, one batch: ids, geometries (output CRS, east/north order), properties."""
+
+    fids: list[int]
+    geometries: np.ndarray  # shapely geometries (None where a feature has none)
+    properties: list[dict[str, Any]]
 
 
 @dataclass
@@ -136,7 +145,10 @@ class FeatureService:
         self._labels: dict[tuple[str, str], dict[str, str]] = {}
 
     # ---- queries ---------------------------------------------------------------
-    def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
+    def selection(self, q: ItemsQuery) -> tuple[FeatureQuery, tuple[str, ...] | None, list[dict]]:
+        """The store's question for an items request: (query, drawer entries, empty drawers).
+
+        Pages and downloads both ask it, so a download holds exactly what the pages hold."""
         clip, empty = None, []
         if q.layer.drawer:
             when = q.when or When.at(today(self.tz))
@@ -157,6 +169,10 @@ class FeatureService:
         )
         if q.filter is not None:
             fq.filter_transform = crsmod.to_storage(q.filter_crs)
+        return fq, plan_ids, empty
+
+    def items(self, q: ItemsQuery, geometry_as: str = "fragment") -> ItemsResult:
+        fq, plan_ids, empty = self.selection(q)
         json_out = None
         if geometry_as == "fragment" and q.layer.drawer and self.store.supports_json:
             json_out = self._json_out(q.layer, plan_ids or (), q.crs, q.lang, q.select, q.recorded)
@@ -168,6 +184,37 @@ class FeatureService:
             feats = self._features(q.layer, page, q.crs, geometry_as, q.lang, q.select, q.recorded)
         last = page.fids[-1] if page.fids else None
         return ItemsResult(feats, page.number_matched, page.matched_exact, last, plan_ids, empty)
+
+    def more_than(self, q: ItemsQuery, maximum: int) -> bool:
+        """Does the selection hold more than ``maximum`` features (from ``q.offset``)?
+
+        One row is asked for at that position: exact on both backends, where PostGIS's
+        numberMatched may be the planner's estimate."""
+        fq, _, _ = self.selection(q)
+        probe = replace(fq, offset=fq.offset + maximum, limit=1, count=False, skip_geometry=True, select=())
+        return bool(self.store.query(probe).fids)
+
+    def batches(self, q: ItemsQuery, size: int, total: int | None = None) -> Iterator[FeatureBatch]:
+        """The whole selection (at most ``total`` features) in batches of ``size``, in the pages' order.
+
+        Each batch is one query continuing after the last one's final id (the pages' keyset), so
+        memory holds one batch whatever the selection; with ``sortby`` it continues by offset."""
+        fq, _, _ = self.selection(q)
+        fq = replace(fq, count=False)
+        left = total
+        while left is None or left > 0:
+            n = size if left is None else min(size, left)
+            page = self.store.query(replace(fq, limit=n))
+            if not page.fids:
+                return
+            geoms = self._output_geometries(page.wkb, q.crs, xy=True)
+            props = self._properties(q.layer, page, q.lang, q.select, q.recorded)
+            yield FeatureBatch(list(page.fids), geoms, props)
+            if len(page.fids) < n:
+                return
+            if left is not None:
+                left -= len(page.fids)
+            fq = replace(fq, offset=fq.offset + n) if fq.sortby else replace(fq, after=(page.fids[-1],), offset=0)
 
     def item(self, layer: Layer, fid: str | int, crs: str = crsmod.CRS84, geometry_as: str = "fragment",
              lang: str = "zh", unfiled: bool = False) -> dict:
@@ -233,23 +280,8 @@ class FeatureService:
         if not page.fids:
             return []
         geometries = self._geometry_json(page.wkb, crs_uri)
-        plans = self.store.plans(recorded)
-        labelled = layer.computed_labels
-        state = layer.drawer and (select is None or any(
-            n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")))
         out = []
-        for i, fid in enumerate(page.fids):
-            props = page.properties[i]
-            if state:
-                pid = props.get("plan_id")
-                self.store.with_plan_state(props, plans.get(pid) if pid is not None else None)
-            for f in labelled:
-                if f.name in props:
-                    table = self.catalogue.code_table_for(layer, f, props)
-                    props[f.name + "_label"] = table.label(props[f.name], lang) if table else None
-            if select is not None:
-                props = {k: v for k, v in props.items()
-                         if k in select or (k.endswith("_label") and k[:-6] in select)}
+        for i, (fid, props) in enumerate(zip(page.fids, self._properties(layer, page, lang, select, recorded))):
             text = geometries[i]
             geom: dict[str, Any] | orjson.Fragment | None = None
             if text is not None and geometry_as == "dict":
@@ -261,16 +293,46 @@ class FeatureService:
                         "properties": props})
         return out
 
+    def _properties(self, layer: Layer, page: FeaturePage, lang: str, select: tuple[str, ...] | None,
+                    recorded: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """The page's properties as the API gives them: the drawer entry's state and code labels added."""
+        plans = self.store.plans(recorded)
+        labelled = layer.computed_labels
+        state = layer.drawer and (select is None or any(
+            n in select for n in ("plan_status", "plan_valid_from", "plan_valid_to")))
+        out = []
+        for props in page.properties:
+            if state:
+                pid = props.get("plan_id")
+                self.store.with_plan_state(props, plans.get(pid) if pid is not None else None)
+            for f in labelled:
+                if f.name in props:
+                    table = self.catalogue.code_table_for(layer, f, props)
+                    props[f.name + "_label"] = table.label(props[f.name], lang) if table else None
+            if select is not None:
+                props = {k: v for k, v in props.items()
+                         if k in select or (k.endswith("_label") and k[:-6] in select)}
+            out.append(props)
+        return out
+
     @staticmethod
-    def _geometry_json(wkbs: list[bytes | None], crs_uri: str) -> list[str | None]:
-        if all(w is None for w in wkbs):
-            return [None] * len(wkbs)
+    def _output_geometries(wkbs: list[bytes | None], crs_uri: str, xy: bool = False) -> np.ndarray:
+        """Storage WKB -> shapely geometries in ``crs_uri``, rounded as the API writes them; in its
+        authority axis order (GeoJSON, Part 2), or east/north with ``xy`` (files: GIS software reads
+        their coordinates in that order whatever the CRS)."""
         geoms = shapely.from_wkb(np.array(wkbs, dtype=object))
         fn = crsmod.to_output(crs_uri)
         if fn is not None:
             geoms = fn(geoms)
-        geoms = shapely.transform(geoms, _rounder(crs_uri), interleaved=False)
-        return list(shapely.to_geojson(geoms))
+        if xy and crsmod.crs_info(crs_uri).flip:
+            geoms = shapely.transform(geoms, lambda x, y: (y, x), interleaved=False)
+        return shapely.transform(geoms, _rounder(crs_uri), interleaved=False)
+
+    @classmethod
+    def _geometry_json(cls, wkbs: list[bytes | None], crs_uri: str) -> list[str | None]:
+        if all(w is None for w in wkbs):
+            return [None] * len(wkbs)
+        return list(shapely.to_geojson(cls._output_geometries(wkbs, crs_uri)))
 
 
-__all__ = ["FeatureService", "ItemsQuery", "ItemsResult", "items_query"]
+__all__ = ["FeatureBatch", "FeatureService", "ItemsQuery", "ItemsResult", "items_query"]

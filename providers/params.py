@@ -316,6 +316,22 @@ def format_param(*formats: str, key: str = "f", description: str | None = None) 
                  {"type": "string", "enum": list(allowed)}, parse, key=key)
 
 
+DOWNLOAD_FORMATS = ("csv", "gpkg", "shp", "fgb")
+
+
+def items_format(maximum: int) -> Param:
+    """``f`` of the items: a page (json, html) or a download of the whole selection (``providers.export``);
+    ``maximum`` is the most features a download may hold (``download_max_features``)."""
+    return format_param(
+        "json", "html", *DOWNLOAD_FORMATS, key="f-items",
+        description=f"Output format: json (GeoJSON, a page) or html; or a download of the whole selection (every "
+                    f"page, with the same filters, datetime, drawer parameters and crs; limit, if given, takes its "
+                    f"first features, up to the page maximum; offset skips features; after is refused): csv (UTF-8 with BOM, the geometry "
+                    f"as WKT in the first column), gpkg (GeoPackage), shp (a zipped Shapefile, DBF text in GBK), "
+                    f"fgb (FlatGeobuf). Files put x east, y north whatever the crs. A download holds at most "
+                    f"{maximum:,} features: a larger selection is a 400 (narrow it with bbox, filter or region).")
+
+
 # ---- the declarations ------------------------------------------------------------------------------
 F = format_param("json", "html", description="Output format: JSON (GeoJSON for features) or HTML.")
 F_JSON = format_param("json", key="f-json", description="Output format: JSON.")

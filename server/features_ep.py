@@ -21,6 +21,7 @@ from onemap.config.settings import Settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService, ItemsResult, items_query
 from onemap.providers.params import (
+    DOWNLOAD_FORMATS,
     ITEM,
     ITEMS,
     ITEMS_POST,
@@ -29,12 +30,14 @@ from onemap.providers.params import (
     F,
     Param,
     ParamContext,
+    items_format,
     property_param,
 )
 from onemap.providers.store import Store
 from onemap.providers.store.base import FILED_STATES
 
 from .access import reaches
+from .downloads import download, download_links, items_response
 from .http import GEOJSON, HTML, JSON, SCHEMA_JSON, json_response
 from .links import Links
 from .pygeoapi_bridge import Pygeoapi
@@ -109,6 +112,11 @@ class FeaturesAPI(APIFactory):
         # each collection's queryables as query parameters (?DLBM=0101), made once
         self._property_params = {lid: {name: property_param(f) for name, f in layer.queryables.items()}
                                  for lid, layer in catalogue.collections.items()}
+        # items take the download formats too (server/downloads.py), stated with their maximum
+        f_items = items_format(settings.download_max_features)
+        self._items_query = tuple(f_items if p is F else p for p in ITEMS)
+        self._items_post_query = tuple(f_items if p is F else p for p in ITEMS_POST)
+        self._items_200 = items_response(settings.download_max_features)
 
     # ---- declarations ----------------------------------------------------------------------------------
     def layer(self, collection_id: str) -> Layer:
@@ -152,13 +160,14 @@ class FeaturesAPI(APIFactory):
                   responses={"200": "JsonSchema"}, formats=("json", "html"), applies=self._ours,
                   instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/items", self.items, "get{op}Features", "{title}: features", (),
-                  query=ITEMS, path_params=one, responses={"200": "Features"}, formats=("json", "html"),
+                  query=self._items_query, path_params=one, responses={"200": self._items_200},
+                  formats=("json", "html"),
                   applies=self._ours, extra_query=self._queryables,
                   instances=lambda: self._instances(with_queryables=True), guard="collection"),
             Route("/collections/{collectionId}/items", self.items, "search{op}Features",
                   "{title}: features matching a CQL2 JSON filter in the body", (), method="POST",
-                  query=ITEMS_POST, path_params=one, formats=("json", "html"),
-                  responses={"200": "Features", "413": {"description": f"The body is larger than "
+                  query=self._items_post_query, path_params=one, formats=("json", "html"),
+                  responses={"200": self._items_200, "413": {"description": f"The body is larger than "
                                                                          f"{MAX_BODY_FILTER:,} bytes."}},
                   applies=self._ours, extra_query=self._queryables,
                   request_body={"required": True, "description": f"A CQL2 JSON filter of at most "
@@ -331,6 +340,7 @@ class FeaturesAPI(APIFactory):
              "title": "this document as HTML" if fmt == "json" else "this document as GeoJSON",
              "href": f"{base}?{qs(args, ('f',), {'f': 'html' if fmt == 'json' else 'json'})}"},
             self.links.link("collection", JSON, "collections", layer.id, title=layer.t("title")),
+            *download_links(base, args, qs),
         ]
         more = len(res.features) == limit
         if res.number_matched is not None and res.matched_exact:
@@ -355,6 +365,8 @@ class FeaturesAPI(APIFactory):
         fmt = call.args["f"]
         body = filter_body(call.request) if call.request.method == "POST" else None
         q = items_query(layer, call.args, self.ctx, body=body, unfiled=reaches(call.principal, "internal"))
+        if fmt in DOWNLOAD_FORMATS:
+            return download(self.features, self.settings, call, q)
         res = self.features.items(q, geometry_as="dict" if fmt == "html" else "fragment")
         doc: dict[str, Any] = {
             "type": "FeatureCollection",

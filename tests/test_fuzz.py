@@ -10,6 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+DOWNLOADS = ("application/geopackage+sqlite3", "application/zip", "application/flatgeobuf")
+
 
 @pytest.fixture(scope="module")
 def operations(app):
@@ -31,7 +33,9 @@ def test_no_input_makes_a_server_error(operations):
             response = case.call(headers={"Accept-Encoding": "identity"})
             assert response.status_code < 500, (case.method, case.formatted_path, case.query,
                                                 response.text[:300])
-            assert "Traceback" not in response.text and "SELECT " not in response.text
+            # downloads are files (a GeoPackage holds its own triggers' SQL): the leak checks read text answers
+            if not (response.headers.get("content-type") or [""])[0].startswith(DOWNLOADS):  # lowercase names, lists
+                assert "Traceback" not in response.text and "SELECT " not in response.text
             if response.status_code >= 400 and "json" in response.headers.get("Content-Type", ""):
                 assert {"code", "description"} <= set(response.json())
 
