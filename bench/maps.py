@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from onemap.config.settings import Settings
     from onemap.server.app import create_app
-
-    from .servers import public_catalogue
     from onemap.server.map_render import MapBox, MapView
     from onemap.tiles import tms as tmsmod
+
+    from .servers import public_catalogue
 
     # every layer in the public tier, as the other benchmarks serve them (the survey is a partner layer)
     catalogue = public_catalogue(Path(tempfile.mkdtemp(prefix="onemap-bench-maps-")))
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         layer = om.catalogue.layers[lid]
         decoded = [(layer, [(ref, r.decoded(layer, ref, view))])]  # decoded once: drawing alone is timed
         n = len(decoded[0][1][0][1])
-        skia_rate, pil_rate = alternated(lambda: r.paint(decoded, box), lambda: _pillow(r, layer, box, view),
-                                         args.rounds, args.seconds)
+        skia_rate, pil_rate = alternated(lambda d=decoded, b=box: r.paint(d, b),
+                                         lambda lyr=layer, b=box: _pillow(r, lyr, b, view), args.rounds, args.seconds)
         rows.append((f"draw {lid} z{z} ({n} features)", "Skia", skia_rate, "Pillow 4x", pil_rate))
 
     c = app.test_client()

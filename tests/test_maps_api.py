@@ -95,7 +95,7 @@ def test_map_tiles_and_their_cache(client):
     # a tile with nothing to draw
     far_row, far_col = tile_at("WebMercatorQuad", 12, 100.0, 10.0)
     assert client.get(f"/collections/czkfbj/map/tiles/WebMercatorQuad/12/{far_row}/{far_col}").status_code == 204
-    assert client.get(f"/collections/czkfbj/map/tiles/TiandituC/0/0/0").status_code == 404
+    assert client.get("/collections/czkfbj/map/tiles/TiandituC/0/0/0").status_code == 404
 
 
 def test_map_follows_the_drawer_date(client, demo_meta):
