@@ -28,6 +28,7 @@ fed from the Web Mercator one (MapProxy refuses to feed a 4490 grid straight fro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import math
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from flask import Response
@@ -343,6 +344,10 @@ def mapproxy_config(settings: Any, keys: Mapping[str, str] | None = None,
             # truecolour PNG: the paletted default bands the relief shading
             "image": {"resampling_method": "bilinear", "paletted": False},
             "http": {"client_timeout": 20},
+            # what clients may keep without asking again: a minute, as for the vector tiles (MapProxy's
+            # default is 72 hours, but the catalogue's layers and the basemap change when plans are filed;
+            # after the minute a client revalidates with the tile's ETag)
+            "tiles": {"expires_hours": 1 / 60},
         },
         "services": services,
         "grids": grids(),
@@ -539,8 +544,22 @@ class BasemapsAPI(APIFactory):
         """The answer to a request MapProxy would answer with a 500 (or with a map for a malformed one): an
         error, or MapProxy's own exception document with a 4xx status; None for a request MapProxy takes.
         ``environ`` is MapProxy's (``_environ``); ``hidden`` layers are answered as layers that do not exist."""
+        from . import mapproxy_plugin
+
         path = environ.get("PATH_INFO", "").lstrip("/")
         head = path.split("/", 1)[0]
+        # the drawer view asked for (datetime or TIME, view, recorded) reaches the catalogue layers' source
+        # through the request's context: MapProxy forwards it to WMS maps only
+        args = {k.lower(): v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items() if v}
+        dims = {k: args[k] for k in mapproxy_plugin.FORWARDED if k in args}
+        mapproxy_plugin.REQUEST_DIMENSIONS.set(dims or None)
+        if dims and head in ("wmts", "tiles", "tms"):
+            renderer = mapproxy_plugin.RENDERERS.get(renderer_key(self.settings))
+            if renderer is not None:
+                try:
+                    mapproxy_plugin.view_of(dims, renderer.params)
+                except OneMapError as err:
+                    return err
         if head in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
             # MapProxy answers some malformed tile paths with a 500
             return NotFound(f"no such basemap resource: {MOUNT}/{path}")
@@ -579,9 +598,9 @@ class BasemapsAPI(APIFactory):
             _check_hidden(name, parsed, hidden)
             if name == "wms":
                 _check_wms(server, parsed)
-                self._check_view(parsed)
             else:
                 _check_wmts(server, parsed)
+            self._check_view(parsed)
         except RequestError as err:
             status = err.status or 400
             resp = err.render()
@@ -596,16 +615,16 @@ class BasemapsAPI(APIFactory):
         return None
 
     def _check_view(self, req: Any) -> None:
-        """TIME (or datetime), view and recorded of a WMS map or feature info, as the API checks them."""
+        """TIME (or datetime), view and recorded of a WMS map or feature info or a WMTS tile, as the API
+        checks them."""
         from mapproxy.exception import RequestError
 
         from . import mapproxy_plugin
 
-        if req.request_handler_name not in ("map", "featureinfo"):
+        if req.request_handler_name not in ("map", "featureinfo", "tile"):
             return
         params = {k.lower(): v for k, v in req.params.items()}
         dims = {k: params[k] for k in mapproxy_plugin.FORWARDED if k in params}
-        mapproxy_plugin.REQUEST_DIMENSIONS.set(dims)
         renderer = mapproxy_plugin.RENDERERS.get(renderer_key(self.settings))
         if dims and renderer is not None:
             try:
@@ -626,7 +645,7 @@ class BasemapsAPI(APIFactory):
         if refusal is None:
             self.refresh()
         # werkzeug annotates from_app as returning its own Response; it returns an instance of cls
-        resp = cast(Response, Response.from_app(refusal or self.mapproxy, environ))
+        resp = cast(Response, Response.from_app(refusal or self.content_tagged, environ))
         resp.headers["Access-Control-Allow-Origin"] = "*"
         return resp
 
@@ -664,7 +683,42 @@ class BasemapsAPI(APIFactory):
         if refusal is not None:
             return refusal(inner, cors_start_response)
         self.refresh()
-        return cast(Iterable[bytes], self.mapproxy(inner, cors_start_response))
+        return self.content_tagged(inner, cors_start_response)
+
+    def content_tagged(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        """MapProxy's answer with an ETag of its image's bytes, and If-None-Match answered by that.
+
+        MapProxy tags a tile with its cache file's time and size, which a tile of a cache without
+        storage (the catalogue's layers) does not have: every such tile had one ETag, so a client
+        revalidating a tile after a filing was told it had not changed.
+        """
+        environ = dict(environ)
+        asked = environ.pop("HTTP_IF_NONE_MATCH", None)
+        environ.pop("HTTP_IF_MODIFIED_SINCE", None)
+        got: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            got["status"], got["headers"] = status, headers
+            return lambda data: None  # MapProxy returns its body; it never writes
+
+        result = self.mapproxy(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status, headers = got["status"], got["headers"]
+        kind = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if status.startswith("200") and kind.startswith("image/"):
+            tag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+            headers = [(k, v) for k, v in headers if k.lower() not in ("etag", "last-modified")] + [("ETag", tag)]
+            if asked and tag in [t.strip() for t in asked.split(",")]:
+                keep = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+                start_response("304 NOT MODIFIED", keep)
+                return [b""]
+        start_response(status, headers)
+        return [body]
 
 
 def _json_error(err: OneMapError, rid: str, start_response: Callable, extra: Sequence[tuple[str, str]] = ()

@@ -285,7 +285,7 @@ class LayerSource(MapLayer):
         r = self._renderer()
         layer = r.catalogue.layers[self.layer_id]
         box = MapBox.of(query.srs.srs_code, tuple(query.bbox), tuple(query.size))
-        view = view_of(query.dimensions, r.params)
+        view = view_of(query.dimensions or REQUEST_DIMENSIONS.get(), r.params)
         ref = r.tile_of(box)
         try:
             if ref is not None:

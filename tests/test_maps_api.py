@@ -127,9 +127,51 @@ def test_filing_a_plan_redraws_the_map_tiles_it_changes(fresh_settings):
     far_row, far_col = tile_at("WebMercatorQuad", 12, 116.80, 31.49)  # the western county seat
     far = f"/collections/czkfbj/map/tiles/WebMercatorQuad/12/{far_row}/{far_col}"
     client.get(far)
+    wmts = f"/basemaps/wmts/czkfbj/WebMercatorQuad/11/{col}/{row}.png"
+    wmts_before = client.get(wmts)
     assert file_grown_boundary(fresh_settings, CENTRAL) == GROWN_PLAN
     registry_notice_delivered(app.extensions["onemap"].store)
     after = client.get(url)
     assert after.headers["X-Cache"] == "MISS"
     assert drawn(rgba(after)) > drawn(before)  # the boundary grew by ~200 m around the central city
     assert client.get(far).headers["X-Cache"] == "HIT"  # outside the changed area
+    # MapProxy's tile of it too: a client revalidating its copy gets the new tile, not a 304
+    wmts_after = client.get(wmts, headers={"If-None-Match": wmts_before.headers["ETag"]})
+    assert wmts_after.status_code == 200 and wmts_after.data == after.data
+
+
+def test_wmts_and_xyz_tiles_take_the_drawer_parameters(client):
+    """MapProxy's tiles of a catalogue layer take datetime (or TIME) and view as the API does: a date before
+    the boundary existed draws nothing, a malformed one is a 400 (JSON for RESTful paths, an exception
+    report for KVP), and the current tile is the API's map tile."""
+    row, col = tile_at("WebMercatorQuad", 11)
+    rest = f"/basemaps/wmts/czkfbj/WebMercatorQuad/11/{col}/{row}.png"
+    today_tile = rgba(client.get(rest))
+    assert drawn(today_tile) > 0
+    assert client.get(rest).data == client.get(f"/collections/czkfbj/map/tiles/WebMercatorQuad/11/{row}/{col}").data
+    assert drawn(rgba(client.get(rest + "?datetime=1990-01-01"))) == 0
+    xyz = f"/basemaps/tiles/1.0.0/czkfbj/WebMercatorQuad/11/{col}/{row}.png?origin=nw&view=governing"
+    assert drawn(rgba(client.get(xyz))) > 0
+    bad = client.get(rest + "?datetime=someday")
+    assert bad.status_code == 400 and bad.json["code"] == "InvalidParameterValue"
+    kvp = ("/basemaps/service?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=czkfbj&STYLE=default"
+           f"&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=11&TILEROW={row}&TILECOL={col}&FORMAT=image/png")
+    assert drawn(rgba(client.get(kvp + "&TIME=1990-01-01"))) == 0
+    refused = client.get(kvp + "&TIME=someday")
+    assert refused.status_code == 400 and b"InvalidParameterValue" in refused.data
+
+
+def test_rendered_tiles_are_kept_by_clients_for_a_minute(client):
+    """A filing changes the maps at once: clients keep a tile a minute (MapProxy's default is 72 hours), then
+    ask again with its ETag."""
+    row, col = tile_at("WebMercatorQuad", 11)
+    url = f"/basemaps/wmts/czkfbj/WebMercatorQuad/11/{col}/{row}.png"
+    r = client.get(url)
+    assert r.status_code == 200 and "max-age=60," in r.headers["Cache-Control"]
+    assert client.get(url, headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    basemap = client.get("/basemaps/wmts/basemap/WebMercatorQuad/12/3379/1670.jpeg")
+    assert basemap.status_code == 200 and "max-age=60," in basemap.headers["Cache-Control"]
+    # each tile's ETag is its own (MapProxy tags tiles it does not store with one tag for all)
+    neighbour = client.get(f"/basemaps/wmts/czkfbj/WebMercatorQuad/11/{col + 1}/{row}.png")
+    assert len({r.headers["ETag"], basemap.headers["ETag"], neighbour.headers["ETag"]}) == 3
+    assert client.get(url, headers={"If-None-Match": neighbour.headers["ETag"]}).status_code == 200
