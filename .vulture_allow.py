@@ -64,7 +64,6 @@ _.fwd_req_params  # the WMS parameters MapProxy forwards to a source (query.dime
 _.get_info  # the InfoSource interface (GetFeatureInfo)
 _.fi_source  # a source configuration's feature info and legend sources
 _.lg_source
-query_extent  # the mapproxy.authorize callback's signature
 _.progress_store
 _.current_task_id
 _.log_message
