@@ -604,27 +604,37 @@ class BasemapsAPI(APIFactory):
                                                code="InvalidParameterValue", status=400))
         return None
 
-    def wmts_capabilities(self, body: bytes) -> bytes:
-        """MapProxy's WMTS capabilities with matrices named by level (``_grid_level_ids``) and each catalogue
-        layer's box where its features are (MapProxy says the world for a source it cannot see into)."""
+    def capabilities(self, body: bytes) -> bytes:
+        """MapProxy's WMTS or WMS capabilities with each catalogue layer's boxes where its features are
+        (MapProxy says the world for a source it cannot see into, and a client's "zoom to layer" went
+        there), and WMTS matrices named by level (``_grid_level_ids``)."""
         from lxml import etree
 
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         root = etree.fromstring(body, parser)
+        renderer = mapproxy_plugin.RENDERERS.get(self.renderer_key or "")
+        layers = renderer.catalogue.layers if renderer is not None else {}
+
+        def extent(name: str | None) -> tuple[float, float, float, float] | None:
+            layer = layers.get(name or "")
+            box = self.store.layer_extent(layer) if layer is not None else None
+            return (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None
+
         ns = {"w": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
         for tms in root.iterfind("w:Contents/w:TileMatrixSet", ns):
             _grid_level_ids(tms, ns)
-        renderer = mapproxy_plugin.RENDERERS.get(self.renderer_key or "")
-        layers = renderer.catalogue.layers if renderer is not None else {}
         for el in root.iterfind("w:Contents/w:Layer", ns):
-            layer = layers.get(el.findtext("ows:Identifier", namespaces=ns) or "")
-            box = self.store.layer_extent(layer) if layer is not None else None
+            box = extent(el.findtext("ows:Identifier", namespaces=ns))
             lower = el.find("ows:WGS84BoundingBox/ows:LowerCorner", ns)
             upper = el.find("ows:WGS84BoundingBox/ows:UpperCorner", ns)
             if box and lower is not None and upper is not None:
                 lower.text = f"{box[0]:.6f} {box[1]:.6f}"
                 upper.text = f"{box[2]:.6f} {box[3]:.6f}"
-        return cast(bytes, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        for el in root.iterfind(".//{*}Layer"):
+            box = extent(el.findtext("{*}Name"))
+            if box:
+                _wms_boxes(el, box)
+        return cast(bytes, etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))
 
     def _check_view(self, req: Any) -> None:
         """TIME (or datetime), view and recorded of a WMS map or feature info or a WMTS tile, as the API
@@ -719,8 +729,9 @@ class BasemapsAPI(APIFactory):
                 close()
         status, headers = got["status"], got["headers"]
         kind = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if status.startswith("200") and "xml" in kind and b"<TileMatrixSet>" in body:
-            body = self.wmts_capabilities(body)
+        if status.startswith("200") and "xml" in kind and (b"<TileMatrixSet>" in body or b"WMS_Capabilities" in body
+                                                            or b"WMT_MS_Capabilities" in body):
+            body = self.capabilities(body)
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [
                 ("Content-Length", str(len(body)))]
         if status.startswith("200") and kind.startswith("image/"):
@@ -747,6 +758,33 @@ def _grid_level_ids(tms: Any, ns: dict[str, str]) -> None:
             tms.remove(m)
         else:
             ident.text = str(level)
+
+
+def _wms_boxes(layer: Any, box: tuple[float, float, float, float]) -> None:
+    """A WMS layer's bounding boxes set to ``box`` (lon/lat): the geographic one and one per CRS, in each
+    CRS's axis order (WMS 1.3.0's EPSG:4490 and EPSG:4326 are lat, lon; 1.1.1's SRS boxes are x, y)."""
+    from .map_render import mercator
+
+    west, south, east, north = box
+    geo = layer.find("{*}EX_GeographicBoundingBox")
+    if geo is not None:
+        for tag, value in (("westBoundLongitude", west), ("eastBoundLongitude", east),
+                           ("southBoundLatitude", south), ("northBoundLatitude", north)):
+            child = geo.find("{*}" + tag)
+            if child is not None:
+                child.text = f"{value:.6f}"
+    latlon = layer.find("{*}LatLonBoundingBox")
+    if latlon is not None:
+        latlon.attrib.update({"minx": f"{west:.6f}", "miny": f"{south:.6f}", "maxx": f"{east:.6f}", "maxy": f"{north:.6f}"})
+    for bb in layer.findall("{*}BoundingBox"):
+        crs = bb.get("CRS") or bb.get("SRS") or ""
+        if crs == "EPSG:3857":
+            (x0, y0), (x1, y1) = mercator(west, south), mercator(east, north)
+            bb.attrib.update({"minx": f"{x0:.2f}", "miny": f"{y0:.2f}", "maxx": f"{x1:.2f}", "maxy": f"{y1:.2f}"})
+        elif crs in ("EPSG:4490", "EPSG:4326") and bb.get("CRS"):
+            bb.attrib.update({"minx": f"{south:.6f}", "miny": f"{west:.6f}", "maxx": f"{north:.6f}", "maxy": f"{east:.6f}"})
+        elif crs in ("EPSG:4490", "EPSG:4326", "CRS:84"):
+            bb.attrib.update({"minx": f"{west:.6f}", "miny": f"{south:.6f}", "maxx": f"{east:.6f}", "maxy": f"{north:.6f}"})
 
 
 def _json_error(err: OneMapError, rid: str, start_response: Callable, extra: Sequence[tuple[str, str]] = ()

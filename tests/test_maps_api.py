@@ -175,3 +175,31 @@ def test_rendered_tiles_are_kept_by_clients_for_a_minute(client):
     neighbour = client.get(f"/basemaps/wmts/czkfbj/WebMercatorQuad/11/{col + 1}/{row}.png")
     assert len({r.headers["ETag"], basemap.headers["ETag"], neighbour.headers["ETag"]}) == 3
     assert client.get(url, headers={"If-None-Match": neighbour.headers["ETag"]}).status_code == 200
+
+
+def test_capabilities_give_each_layer_its_own_box(client):
+    """A catalogue layer's boxes in the WMS (1.3.0, 1.1.1) and WMTS capabilities are where its features are (the
+    collection's extent), not the world, so a client's "zoom to layer" finds it; 1.1.1 keeps its DOCTYPE."""
+    from lxml import etree
+
+    west, south, east, north = get_json(client, "/collections/czkfbj")["extent"]["spatial"]["bbox"][0]
+    v13 = etree.fromstring(client.get("/basemaps/service?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0").data)
+    layer = next(e for e in v13.iter("{*}Layer") if e.findtext("{*}Name") == "czkfbj")
+    geo = layer.find("{*}EX_GeographicBoundingBox")
+    assert [float(geo.findtext("{*}" + t)) for t in ("westBoundLongitude", "southBoundLatitude",
+                                                      "eastBoundLongitude", "northBoundLatitude")] == \
+        pytest.approx([west, south, east, north], abs=1e-5)
+    lat_lon = next(b for b in layer.findall("{*}BoundingBox") if b.get("CRS") == "EPSG:4490")
+    assert [float(lat_lon.get(k)) for k in ("minx", "miny")] == pytest.approx([south, west], abs=1e-5)
+    raw = client.get("/basemaps/service?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.1.1").data
+    assert b"<!DOCTYPE WMT_MS_Capabilities" in raw
+    v11 = etree.fromstring(raw, etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False))
+    ll = next(e for e in v11.iter("Layer") if e.findtext("Name") == "czkfbj").find("LatLonBoundingBox")
+    assert [float(ll.get(k)) for k in ("minx", "miny", "maxx", "maxy")] == pytest.approx([west, south, east, north],
+                                                                                        abs=1e-5)
+    wmts = etree.fromstring(client.get("/basemaps/wmts/1.0.0/WMTSCapabilities.xml").data)
+    ns = {"w": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
+    el = next(e for e in wmts.iterfind("w:Contents/w:Layer", ns) if e.findtext("ows:Identifier", namespaces=ns)
+              == "czkfbj")
+    lower = [float(v) for v in el.findtext("ows:WGS84BoundingBox/ows:LowerCorner", namespaces=ns).split()]
+    assert lower == pytest.approx([west, south], abs=1e-5)
