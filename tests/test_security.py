@@ -44,8 +44,10 @@ def answered(r, what: object) -> bytes:
     """The universal assertions: below 500, and nothing of the server's insides in the body."""
     body = r.get_data()
     assert r.status_code < 500, (what, r.status_code, body[:400])
+    # the GeoPackage download's registered media type, in the items' alternate links, is not a leak
+    shown = body.replace(b"application/geopackage+sqlite3", b"")
     for leak in LEAKS:
-        assert leak not in body, (what, leak, body[:400])
+        assert leak not in shown, (what, leak, body[:400])
     return body
 
 
