@@ -82,7 +82,9 @@ const inspect = () => {
     };
   }
   if (document.getElementById("swagger-ui")) {
-    out.swagger = { operations: document.querySelectorAll(".opblock").length };
+    // the validator badge fetches swagger.io's validator for any server but localhost
+    out.swagger = { operations: document.querySelectorAll(".opblock").length,
+                    validatorUrl: window.ui ? String(window.ui.getConfigs().validatorUrl) : "no Swagger UI" };
   }
   return out;
 };
@@ -136,8 +138,9 @@ try {
         await page.waitForSelector(".opblock", { timeout: opts.timeout }).catch(() => {});
       }
       if (await page.$(".leaflet-container")) {
-        // the basemap tiles Leaflet asked for, drawn
-        await page.waitForFunction(() => [...document.querySelectorAll("img.leaflet-tile")].every((i) => i.complete),
+        // the basemap tiles Leaflet asked for and a collection's rendered map, drawn
+        await page.waitForFunction(() => [...document.querySelectorAll("img.leaflet-tile, img.leaflet-image-layer")]
+          .every((i) => i.complete),
           { timeout: 15000, polling: 100 }).catch(() => {});
       }
       Object.assign(rec, await page.evaluate(inspect));
