@@ -2,7 +2,7 @@
 // blocked (a closed planning network), and reports what happened as one JSON document on stdout;
 // tests/test_html_pages.py makes the assertions.
 //
-//   node pages_check.mjs --url http://127.0.0.1:PORT [--token TOKEN] [--max-pages 80] [--per-kind 2]
+//   node pages_check.mjs --url http://127.0.0.1:PORT [--token TOKEN] [--max-pages 100] [--per-kind 2]
 //
 // From the landing page it follows the links of every page it visits (same server only), bounded:
 // at most --per-kind pages of one kind (a path with its item and job ids, and the names of its query
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 
 function args(argv) {
-  const out = { chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 60000, "max-pages": 80, "per-kind": 2 };
+  const out = { chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 60000, "max-pages": 100, "per-kind": 2 };
   for (let i = 2; i < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
   if (!out.url) throw new Error("usage: pages_check.mjs --url URL [--token TOKEN] [--max-pages N] [--per-kind N]");
   for (const k of ["timeout", "max-pages", "per-kind"]) out[k] = Number(out[k]);
@@ -40,13 +40,13 @@ const launchArgs = [
 const local = (url) => url.startsWith(`${origin}/`) || url === origin;
 const inline = (url) => url.startsWith("data:") || url.startsWith("blob:") || url.startsWith("about:");
 
-// the kind of a page: its path with the ids of items and jobs collapsed, and the names of its query
-// parameters but f; collection ids are collapsed too but on a collection's own page and its first
-// items page (every layer's map is seen)
+// the kind of a page: its path with the ids of items, jobs and tile matrix sets collapsed, and the names
+// of its query parameters but f; collection ids are collapsed too but on a collection's own page and its
+// first items page (every layer's map is seen)
 function kind(url) {
   const u = new URL(url);
   const params = [...u.searchParams.keys()].filter((k) => k !== "f").sort();
-  let path = u.pathname.replace(/\/(items|jobs)\/[^/]+/g, "/$1/*");
+  let path = u.pathname.replace(/\/(items|jobs|tiles|tileMatrixSets)\/[^/]+/gi, "/$1/*");
   if (params.length || !/^\/collections\/[^/]+(\/items)?$/.test(path)) {
     path = path.replace(/^\/collections\/[^/]+/, "/collections/*");
   }
