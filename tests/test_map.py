@@ -277,8 +277,9 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser_env() -> dict[str, str]:
+def browser_setup() -> dict[str, str]:
+    """The environment of a puppeteer-core script (tests/browser/), after checking Chromium and Node.js
+    are there: a skip without them, a failure when ONEMAP_REQUIRE_BROWSER is set."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("ONEMAP_REQUIRE_BROWSER"):
@@ -291,6 +292,11 @@ def browser_env() -> dict[str, str]:
                              capture_output=True, text=True, timeout=300, check=False)
         assert out.returncode == 0, out.stderr
     return env
+
+
+@pytest.fixture(scope="module")
+def browser_env() -> dict[str, str]:
+    return browser_setup()
 
 
 @pytest.fixture(scope="module")
