@@ -21,7 +21,10 @@ from onemap.config.errors import Forbidden
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # request headers a page of any origin may send (CORS-safelisted, and the ones a map client uses)
 PUBLIC_HEADERS = frozenset({"accept", "accept-language", "content-language", "if-none-match", "x-request-id"})
-EXPOSED = "Content-Crs, ETag, Link, Location, X-Request-ID, X-Cache, OGC-NumberMatched, Retry-After"
+# what a page of another origin may read: Location and Preference-Applied of an asynchronous execution (the
+# job's URL), the request id to quote to the operators, the paging and CRS headers
+EXPOSED = ("Content-Crs, ETag, Link, Location, Preference-Applied, X-Request-ID, X-Cache, OGC-NumberMatched, "
+           "Retry-After")
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),

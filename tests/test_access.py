@@ -505,6 +505,24 @@ def test_an_allowed_origin_may_send_credentials(settings, tokens):
     assert "DELETE" in r.headers["Access-Control-Allow-Methods"] and "Origin" in r.headers["Vary"]
 
 
+
+def test_a_page_of_another_origin_reads_an_async_jobs_location(settings, tokens):
+    """Fetch from another origin exposes only the headers named in Access-Control-Expose-Headers: an
+    asynchronous execution's Location and Preference-Applied (test_jobs: its 201 carries both), and the request
+    id to quote to the operators; for a signed-in page of an allowed origin and for any page reading the public
+    tier alike."""
+    from onemap.server.app import create_app
+
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://portal.gov.example"]}))
+    partner = signed_in(app.test_client(), tokens["partner"])
+    r = partner.get("/jobs", headers={"Origin": "https://portal.gov.example"})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "https://portal.gov.example"
+    exposed = {h.strip().lower() for h in r.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"location", "preference-applied", "x-request-id"} <= exposed
+    anon = app.test_client().get("/collections", headers={"Origin": "http://portal.example"})
+    assert anon.headers["Access-Control-Allow-Origin"] == "*"
+    assert anon.headers["Access-Control-Expose-Headers"] == r.headers["Access-Control-Expose-Headers"]
+
 # ---- limits ---------------------------------------------------------------------------------------------
 def test_rate_limits_and_quotas_per_caller(settings):
     from onemap.server.app import create_app
