@@ -261,10 +261,15 @@ def _sortby(raw: str, ctx: ParamContext) -> list[tuple[str, bool]]:
     return out
 
 
+# what clients send for CQL2 text: GDAL's OAPIF driver (and Part 3's drafts) say cql-text
+FILTER_LANG_ALIASES = {"cql-text": "cql2-text"}
+
+
 def _filter_lang(raw: str, ctx: ParamContext) -> str:
     lang = raw.lower()
+    lang = FILTER_LANG_ALIASES.get(lang, lang)
     if lang not in ("cql2-text", "cql2-json"):
-        raise InvalidParameterValue("filter-lang must be cql2-text or cql2-json")
+        raise InvalidParameterValue("filter-lang must be cql2-text (or cql-text) or cql2-json")
     return lang
 
 
@@ -371,8 +376,9 @@ PROPERTIES = Param("properties", "Comma-separated properties to return.", parse=
 SKIP_GEOMETRY = Param("skipGeometry", "Leave geometries out.", {"type": "boolean"}, _boolean("skipGeometry"),
                       default=False)
 FILTER = Param("filter", "A CQL2 filter (text by default).", parse=_filter_text)
-FILTER_LANG = Param("filter-lang", "Language of filter.",
-                    {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}, _filter_lang,
+FILTER_LANG = Param("filter-lang", "Language of filter (cql-text is read as cql2-text).",
+                    {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"], "default": "cql2-text"},
+                    _filter_lang,
                     default="cql2-text")
 
 DRAWER = (DATETIME, VIEW, RECORDED)

@@ -134,6 +134,14 @@ def test_bad_filter_lang_is_400(client):
     get_json(client, "/collections/dltb/items?filter=DLBM='0101'&filter-lang=sql", status=400)
 
 
+
+@pytest.mark.parametrize("lang", ["cql-text", "CQL-TEXT", "cql2-text"])
+def test_filter_lang_cql_text_is_cql2_text(client, lang):
+    """GDAL's OAPIF driver (and older clients of Part 3's drafts) send filter-lang=cql-text: the same text."""
+    cql = "DLBM='0101' AND TBMJ > 10000"
+    expected = matched(client, cql)
+    assert expected and matched(client, cql, extra=f"&filter-lang={lang}") == expected
+
 def test_sql_injection_attempts_are_values(client):
     r = client.get("/collections/dltb/items?filter=" + urllib.parse.quote("DLBM = '0101'' OR 1=1 --'"))
     # a quote inside a CQL2 string is either refused or stays part of the value
