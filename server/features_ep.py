@@ -39,7 +39,7 @@ from onemap.providers.store.base import FILED_STATES
 from .access import reaches
 from .downloads import download, download_links, items_response
 from .http import GEOJSON, HTML, JSON, SCHEMA_JSON, json_response
-from .links import Links
+from .links import Links, link_header
 from .pygeoapi_bridge import Pygeoapi
 from .routing import APIFactory, Call, Instance, Route
 
@@ -340,6 +340,7 @@ class FeaturesAPI(APIFactory):
              "title": "this document as HTML" if fmt == "json" else "this document as GeoJSON",
              "href": f"{base}?{qs(args, ('f',), {'f': 'html' if fmt == 'json' else 'json'})}"},
             self.links.link("collection", JSON, "collections", layer.id, title=layer.t("title")),
+            self.links.link(REL + "queryables", SCHEMA_JSON, "collections", layer.id, "queryables", title="Queryables"),
             *download_links(base, args, qs),
         ]
         more = len(res.features) == limit
@@ -391,8 +392,11 @@ class FeaturesAPI(APIFactory):
                 "dataset_path": self.links.url("collections", layer.id),
                 "collections_path": self.links.url("collections"), "id_field": "fid",
             })
-            return self.pg.render("collections/items/index.html", data, call.args["lang"])
-        return json_response(doc, media_type=GEOJSON, headers={"Content-Crs": f"<{q.crs}>"},
+            page = self.pg.render("collections/items/index.html", data, call.args["lang"])
+            page.headers["Link"] = link_header(doc["links"])
+            return page
+        return json_response(doc, media_type=GEOJSON, headers={"Content-Crs": f"<{q.crs}>",
+                                                                "Link": link_header(doc["links"])},
                              pretty=self.settings.pretty_print)
 
     def item(self, call: Call, collectionId: str, featureId: str) -> Response:
@@ -416,6 +420,9 @@ class FeaturesAPI(APIFactory):
                 "items_path": self.links.url("collections", layer.id, "items"),
                 "prev": None, "next": None,
             })
-            return self.pg.render("collections/items/item.html", data, call.args["lang"])
-        return json_response(feat, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"},
+            page = self.pg.render("collections/items/item.html", data, call.args["lang"])
+            page.headers["Link"] = link_header(feat["links"])
+            return page
+        return json_response(feat, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>",
+                                                                 "Link": link_header(feat["links"])},
                              pretty=self.settings.pretty_print)

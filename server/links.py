@@ -24,6 +24,12 @@ def _pair(k: str, v: str) -> str:
     return f"{urllib.parse.quote(k, safe=',:/')}={urllib.parse.quote(v, safe=',:/')}"
 
 
+
+def link_header(links: Iterable[Mapping[str, Any]]) -> str:
+    """Link objects as an RFC 8288 ``Link`` header value (clients such as the OGC API - Features Part 3 test
+    suite read a collection's queryables from it). Titles stay in the document: headers are Latin-1."""
+    return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"' for link in links)
+
 class Links:
     """The link builder of one application."""
 

@@ -312,6 +312,20 @@ def get_json(client, url: str, status: int = 200, **kw) -> dict:
     return json.loads(r.data)
 
 
+
+def header_links(resp) -> list[dict[str, str]]:
+    """The links of a response's ``Link`` headers (RFC 8288), each as ``{"href": ..., "rel": ..., ...}``."""
+    import re
+
+    out = []
+    for value in resp.headers.getlist("Link"):
+        for m in re.finditer(r'<([^>]*)>((?:\s*;\s*[^;,=]+=(?:"[^"]*"|[^;,]*))*)', value):
+            link = {"href": m.group(1)}
+            for pm in re.finditer(r';\s*([^;,=\s]+)=(?:"([^"]*)"|([^;,]*))', m.group(2)):
+                link[pm.group(1).lower()] = pm.group(2) if pm.group(2) is not None else pm.group(3)
+            out.append(link)
+    return out
+
 def all_items(client, url: str) -> list[dict]:
     """Follow ``next`` links like QGIS does (bounded)."""
     feats: list[dict] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import get_json
+from .conftest import get_json, header_links
 
 
 def test_item_by_id(client):
@@ -15,6 +15,16 @@ def test_item_by_id(client):
     assert doc["properties"] == page["features"][0]["properties"]
     assert {link["rel"] for link in doc["links"]} >= {"self", "collection"}
 
+
+
+def test_item_link_headers(client):
+    """The feature's links as RFC 8288 Link headers too (self, alternate, collection)."""
+    fid = get_json(client, "/collections/czkfbj/items?limit=1")["features"][0]["id"]
+    r = client.get(f"/collections/czkfbj/items/{fid}")
+    linked = {(link["rel"], link["href"]) for link in header_links(r)}
+    assert {rel for rel, _ in linked} >= {"self", "alternate", "collection"}
+    assert linked == {(link["rel"], link["href"]) for link in r.get_json()["links"]}
+    assert header_links(client.get(f"/collections/czkfbj/items/{fid}?f=html"))
 
 def test_superseded_feature_stays_addressable(client):
     doc = get_json(client, "/collections/czkfbj/items?plan_id=990100-city-master-2021&limit=1")

@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from .auth import admin_client
-from .conftest import all_items, get_json
+from .conftest import all_items, get_json, header_links
 
 
 def ids(doc: dict) -> list[int]:
@@ -43,6 +43,26 @@ def test_offset_paging_and_prev(client):
     assert not set(ids(first)) & set(ids(second))
     assert any(link["rel"] == "prev" for link in second["links"])
 
+
+
+@pytest.mark.parametrize("f", ["json", "html"])
+def test_link_headers_carry_the_pages_links(client, f):
+    """RFC 8288 Link headers with the document's own links and the queryables (the OGC API - Features Part 3
+    test suite finds the queryables of a collection through the Link header of its items)."""
+    r = client.get(f"/collections/xzq/items?limit=3&offset=3&f={f}")
+    assert r.status_code == 200
+    linked = header_links(r)
+    rels = [link["rel"] for link in linked]
+    assert {"self", "alternate", "next", "prev", "collection",
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables"} <= set(rels), rels
+    if f == "json":
+        body = {(link["rel"], link["href"]) for link in r.get_json()["links"]}
+        assert {(link["rel"], link["href"]) for link in linked} == body
+        assert next(link for link in linked if link["rel"] == "self")["type"] == "application/geo+json"
+    queryables = next(link["href"] for link in linked if link["rel"].endswith("/queryables"))
+    assert client.get(queryables.removeprefix("http://testserver")).status_code == 200
+    nxt = next(link["href"] for link in linked if link["rel"] == "next")
+    assert "offset=6" in nxt and "limit=3" in nxt
 
 def test_limit_above_maximum_is_capped(client, settings):
     doc = get_json(client, f"/collections/dltb/items?limit={settings.max_items * 10}&skipGeometry=true")
