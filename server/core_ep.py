@@ -13,7 +13,7 @@ from onemap.providers.params import LANG, F
 from onemap.providers.store import Store
 
 from .http import JSON, json_response
-from .links import Links
+from .links import Links, without_jsonld
 from .pygeoapi_bridge import STATIC, Pygeoapi
 from .routing import APIFactory, Call, Route
 
@@ -69,8 +69,15 @@ class CoreAPI(APIFactory):
         return cached
 
     def landing(self, call: Call) -> Response:
+        """pygeoapi's landing page with OneMap's links: no link a caller cannot follow. pygeoapi's tiling schemes
+        (``/TileMatrixSets``) are OneMap's ``/tileMatrixSets``; the job list needs a signed-in user; JSON-LD is
+        not offered (pygeoapi writes it only for its own items path, and no client of the one map reads it)."""
+        signed_in = getattr(call.principal, "name", None) is not None
+
         def post(doc: dict) -> dict:
-            doc["links"] = [link for link in doc.get("links", []) if "tilematrixsets" not in link.get("rel", "")]
+            doc["links"] = [link for link in without_jsonld(doc.get("links", []))
+                            if "/TileMatrixSets" not in link.get("href", "")
+                            and (signed_in or link.get("rel") != REL + "job-list")]
             doc["links"] += [
                 self.links.link(REL + "tiling-schemes", JSON, "tileMatrixSets", title="Tile matrix sets"),
                 self.links.link(REL + "tilesets-vector", JSON, "tiles", title="Vector tiles of the one map"),

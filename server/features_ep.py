@@ -39,7 +39,7 @@ from onemap.providers.store.base import FILED_STATES
 from .access import reaches
 from .downloads import download, download_links, items_response
 from .http import GEOJSON, HTML, JSON, SCHEMA_JSON, json_response
-from .links import Links, link_header
+from .links import Links, link_header, without_jsonld
 from .pygeoapi_bridge import Pygeoapi
 from .routing import APIFactory, Call, Instance, Route
 
@@ -195,7 +195,9 @@ class FeaturesAPI(APIFactory):
         return [f"{min(begins).isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z" if end else None]
 
     def amend_collection(self, doc: dict[str, Any], lang: str) -> dict[str, Any]:
-        """Extents from the store (they change as plans are filed), CRS lists, category, links."""
+        """Extents from the store (they change as plans are filed), CRS lists, category, links (no JSON-LD: the
+        collection routes answer JSON and HTML)."""
+        doc["links"] = without_jsonld(doc.get("links", []))
         layer = self.catalogue.collections.get(doc.get("id", ""))
         if layer is None:  # an overlay resource: pygeoapi's document as it is
             return doc
@@ -241,6 +243,7 @@ class FeaturesAPI(APIFactory):
 
         def post(doc: dict) -> dict:
             doc["collections"] = [self.amend_collection(c, lang) for c in doc.get("collections", [])]
+            doc["links"] = without_jsonld(doc.get("links", []))
             return doc
 
         return self.pg.describe(None, post, call.principal)

@@ -30,6 +30,15 @@ def link_header(links: Iterable[Mapping[str, Any]]) -> str:
     suite read a collection's queryables from it). Titles stay in the document: headers are Latin-1."""
     return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"' for link in links)
 
+
+JSONLD = "application/ld+json"
+
+
+def without_jsonld(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """pygeoapi's links less its JSON-LD alternates: OneMap's routes answer JSON and HTML (a JSON-LD link was
+    a 400; see ``core_ep.CoreAPI.landing``)."""
+    return [link for link in links if link.get("type") != JSONLD]
+
 class Links:
     """The link builder of one application."""
 
