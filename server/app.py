@@ -98,7 +98,7 @@ class OneMap:
         self.factories: list[APIFactory] = [
             CoreAPI(self.store, self.links, self.pg, lambda: self.conformance, lambda role: self.openapi_docs[role]),
             FeaturesAPI(self.catalogue, self.store, self.features, settings, self.params, self.links, self.pg),
-            tiles_api := TilesAPI(self.catalogue, self.store, self.tiles, self.links),
+            tiles_api := TilesAPI(self.catalogue, self.store, self.tiles, self.links, self.pg),
             MapsAPI(self.catalogue, self.store, self.maps, tiles_api, self.links),
             self._processes_api,
             DrawersAPI(self.catalogue, self.store, settings, self.links),

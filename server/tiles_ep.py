@@ -15,7 +15,7 @@ from flask import Response
 
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
-from onemap.providers.params import DRAWER, F_JSON, LANG, Param, ParamContext, format_param
+from onemap.providers.params import DRAWER, LANG, F, Param, ParamContext, format_param
 from onemap.providers.store import Store
 from onemap.providers.vector_tiles import VectorTileService, tile_properties
 from onemap.tiles import tms as tmsmod
@@ -26,6 +26,7 @@ from .access import reaches, tiers_of
 from .features_ep import operation
 from .http import JSON, json_response
 from .links import Links
+from .pygeoapi_bridge import Pygeoapi
 from .routing import APIFactory, Call, Instance, Route
 
 CONFORMS_TO = (
@@ -53,8 +54,9 @@ def _collections(raw: str, ctx: ParamContext) -> tuple[str, ...]:
     return names
 
 
-F_TILESET = format_param("json", "tilejson", key="f-tileset",
-                         description="json, or tilejson for a Web Mercator tileset")
+F_TILESET = format_param("json", "tilejson", "html", key="f-tileset",
+                         description="json, tilejson for a Web Mercator tileset, or html")
+PAGES = ("json", "html")  # the tiles documents' formats (f=html: pygeoapi's page, ``TilesAPI._page``)
 F_MVT = format_param("mvt", "pbf", key="f-mvt", description="Vector tiles are served as Mapbox Vector Tiles.")
 COLLECTIONS = Param("collections", "Comma-separated collections (default: all public layers)", parse=_collections)
 ZYX = {n: {"type": "integer", "minimum": 0} for n in ("tileMatrix", "tileRow", "tileCol")}
@@ -76,11 +78,13 @@ class TilesAPI(APIFactory):
     conforms_to = CONFORMS_TO
     tags = ({"name": "tiles", "description": "OGC API - Tiles (vector tiles, MVT)"},)
 
-    def __init__(self, catalogue: Catalogue, store: Store, tiles: VectorTileService, links: Links) -> None:
+    def __init__(self, catalogue: Catalogue, store: Store, tiles: VectorTileService, links: Links,
+                 pg: Pygeoapi) -> None:
         self.catalogue = catalogue
         self.store = store
         self.tiles = tiles
         self.links = links
+        self.pg = pg
 
     def tiled_layer(self, collection_id: str) -> Layer:
         """A data layer that has tiles (the registry collection has none)."""
@@ -100,24 +104,25 @@ class TilesAPI(APIFactory):
         ours = lambda p: p["collectionId"] in self.catalogue.collections
         return [
             Route("/tileMatrixSets", self.tile_matrix_sets, "getTileMatrixSets", "Tile matrix sets", ("tiles",),
-                  query=(F_JSON, LANG), responses=META_OK),
+                  query=(F, LANG), responses=META_OK, formats=PAGES),
             Route("/tileMatrixSets/{tileMatrixSetId}", self.tile_matrix_set, "getTileMatrixSet",
-                  "One tile matrix set", ("tiles",), query=(F_JSON, LANG), path_params=tms_enum, responses=META_OK),
+                  "One tile matrix set", ("tiles",), query=(F, LANG), path_params=tms_enum, responses=META_OK,
+                  formats=PAGES),
             Route("/tiles", self.dataset_tilesets, "getDatasetTilesets", "Vector tilesets of the whole one map",
-                  ("tiles",), query=(F_JSON, LANG, COLLECTIONS), responses=META_OK),
+                  ("tiles",), query=(F, LANG, COLLECTIONS), responses=META_OK, formats=PAGES),
             Route("/tiles/{tileMatrixSetId}", self.dataset_tileset, "getDatasetTileset",
                   "A vector tileset of the whole one map", ("tiles",), query=(F_TILESET, LANG, COLLECTIONS),
-                  path_params=tms_enum, responses=META_OK),
+                  path_params=tms_enum, responses=META_OK, formats=PAGES),
             Route("/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}", self.dataset_tile,
                   "getDatasetTile", "A vector tile of the one map (one MVT layer per collection)", ("tiles",),
                   query=(F_MVT, *DRAWER, COLLECTIONS), path_params={**tms_enum, **ZYX}, responses=TILE_OK,
                   formats=("mvt",)),
             Route("/collections/{collectionId}/tiles", self.collection_tilesets, "get{op}Tilesets",
-                  "{title}: vector tilesets", (), query=(F_JSON, LANG), path_params=one, responses=META_OK,
-                  applies=ours, instances=self._instances, guard="collection"),
+                  "{title}: vector tilesets", (), query=(F, LANG), path_params=one, responses=META_OK,
+                  formats=PAGES, applies=ours, instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}", self.collection_tileset, "get{op}Tileset",
                   "{title}: a vector tileset", (), query=(F_TILESET, LANG), path_params={**one, **tms_enum},
-                  responses=META_OK, applies=ours, instances=self._instances, guard="collection"),
+                  responses=META_OK, formats=PAGES, applies=ours, instances=self._instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
                   self.collection_tile, "get{op}Tile", "{title}: a vector tile", (), query=(F_MVT, *DRAWER),
                   path_params={**one, **tms_enum, **ZYX}, responses=TILE_OK, formats=("mvt",), applies=ours,
@@ -134,10 +139,40 @@ class TilesAPI(APIFactory):
             doc = tmsmod.tms_document(t)
             sets.append({"id": tid, "title": t.title, "uri": doc["uri"], "crs": doc["crs"],
                          "links": [self.links.link("self", JSON, "tileMatrixSets", tid), self._tms_link(tid)]})
-        return json_response({"tileMatrixSets": sets, "links": [self.links.link("self", JSON, "tileMatrixSets")]})
+        doc = {"tileMatrixSets": sets, "links": [self.links.link("self", JSON, "tileMatrixSets")]}
+        if call.args["f"] == "html":  # pygeoapi's page links each set's first link: its page
+            pages = [{**ts, "links": [self.links.link("self", "text/html", "tileMatrixSets", ts["id"],
+                                                      query={"f": "html"})]} for ts in sets]
+            return self._page(call, "tilematrixsets/index.html", {**doc, "tileMatrixSets": pages}, "tileMatrixSets")
+        return json_response(doc)
 
     def tile_matrix_set(self, call: Call, tileMatrixSetId: str) -> Response:
-        return json_response(tmsmod.tms_document(tmsmod.get(tileMatrixSetId)))
+        doc = tmsmod.tms_document(tmsmod.get(tileMatrixSetId))
+        if call.args["f"] == "html":
+            return self._page(call, "tilematrixsets/tilematrixset.html", doc, "tileMatrixSets", tileMatrixSetId)
+        return json_response(doc)
+
+    def _page(self, call: Call, template: str, doc: dict[str, Any], *segments: str, **data: Any) -> Response:
+        """A tiles document in pygeoapi's page (its templates, or OneMap's in server/templates), linking the
+        document as JSON."""
+        json_link = self.links.link("alternate", JSON, *segments, query={"f": "json"}, title="JSON")
+        return self.pg.render(template, {**doc, **data, "links": [json_link]}, call.args["lang"])
+
+    def _tilesets_page(self, call: Call, segments: tuple[str, ...], title: str,
+                       tilesets: list[tuple[str, dict[str, Any]]], layers: list[dict[str, Any]]) -> Response:
+        """Tilesets (a list, or one) in ``tiles/tilesets.html``, with the way back up as crumbs."""
+        if segments[0] == "collections":
+            crumbs = [{"href": self.links.url("collections"), "title": "Collections"},
+                      {"href": self.links.url(*segments[:2]), "title": title}]
+        else:
+            crumbs = []
+        crumbs.append({"href": self.links.url(*segments[:3] if segments[0] == "collections" else segments[:1],
+                                               query={"f": "html"}), "title": "Tiles"})
+        if len(tilesets) == 1 and len(segments) in (2, 4):
+            crumbs.append({"href": self.links.url(*segments, query={"f": "html"}), "title": tilesets[0][0]})
+        sets = [{**ts, "tileMatrixSetId": tid} for tid, ts in tilesets]
+        return self._page(call, "tiles/tilesets.html", {"title": title}, *segments, tilesets=sets, layers=layers,
+                          crumbs=crumbs)
 
     # ---- tilesets ---------------------------------------------------------------------------------------
     def _tileset(self, segments: tuple[str, ...], tms_id: str, layers: list[Layer], title: str, lang: str) -> dict:
@@ -191,11 +226,14 @@ class TilesAPI(APIFactory):
                                "minzoom": 0, "maxzoom": maxzoom} for layer in layers],
         }
 
-    def _tilesets_list(self, segments: tuple[str, ...], layers: list[Layer], title: str, lang: str) -> Response:
+    def _tilesets_list(self, call: Call, segments: tuple[str, ...], layers: list[Layer], title: str,
+                       lang: str) -> Response:
         sets = []
         for tid in tmsmod.registry():
             doc = self._tileset(segments, tid, layers, title, lang)
             sets.append({k: doc[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI", "links")})
+        if call.args["f"] == "html":
+            return self._tilesets_page(call, segments, title, list(zip(tmsmod.registry(), sets, strict=True)), [])
         return json_response({"tilesets": sets, "links": [self.links.link("self", JSON, *segments)]})
 
     def _tileset_response(self, call: Call, segments: tuple[str, ...], tms_id: str, layers: list[Layer],
@@ -206,12 +244,15 @@ class TilesAPI(APIFactory):
             if tms_id != "WebMercatorQuad":
                 raise InvalidParameterValue("TileJSON describes Web Mercator (XYZ) tiles: use WebMercatorQuad")
             return json_response(self._tilejson(segments, layers, title, lang))
-        return json_response(self._tileset(segments, tms_id, layers, title, lang))
+        doc = self._tileset(segments, tms_id, layers, title, lang)
+        if call.args["f"] == "html":
+            return self._tilesets_page(call, (*segments, tms_id), title, [(tms_id, doc)], doc["layers"])
+        return json_response(doc)
 
     def collection_tilesets(self, call: Call, collectionId: str) -> Response:
         layer = self.tiled_layer(collectionId)
-        return self._tilesets_list(("collections", layer.id, "tiles"), [layer], layer.t("title", call.args["lang"]),
-                                   call.args["lang"])
+        return self._tilesets_list(call, ("collections", layer.id, "tiles"), [layer],
+                                   layer.t("title", call.args["lang"]), call.args["lang"])
 
     def collection_tileset(self, call: Call, collectionId: str, tileMatrixSetId: str) -> Response:
         layer = self.tiled_layer(collectionId)
@@ -231,7 +272,7 @@ class TilesAPI(APIFactory):
         return out
 
     def dataset_tilesets(self, call: Call) -> Response:
-        return self._tilesets_list(("tiles",), self.dataset_layers(call), ONE_MAP_TITLE, call.args["lang"])
+        return self._tilesets_list(call, ("tiles",), self.dataset_layers(call), ONE_MAP_TITLE, call.args["lang"])
 
     def dataset_tileset(self, call: Call, tileMatrixSetId: str) -> Response:
         return self._tileset_response(call, ("tiles",), tileMatrixSetId, self.dataset_layers(call), ONE_MAP_TITLE)

@@ -469,3 +469,24 @@ def test_equivalent_requests_share_one_cached_tile(own_cache, today):
     t1, t2 = max((a, b) for a, b in itertools.pairwise(times) if b <= last and b - a > dt.timedelta(milliseconds=1))
     between = [t1 + (t2 - t1) * k / 101 for k in range(1, 101)]
     one_entry([{"recorded": (t.astimezone(dt.UTC) if k % 2 else t).isoformat()} for k, t in enumerate(between)])
+
+
+@pytest.mark.parametrize("path", ["/tileMatrixSets", "/tileMatrixSets/CGCS2000Quad", "/tiles", "/tiles/WebMercatorQuad",
+                                  "/collections/czkfbj/tiles", "/collections/czkfbj/tiles/CGCS2000Quad"])
+def test_tiles_pages_in_html(anonymous, path):
+    """f=html (or a browser's Accept) on the tiles documents: pygeoapi's page, with the document's links live."""
+    import re
+    import urllib.parse
+
+    for r in (anonymous.get(path + "?f=html"), anonymous.get(path, headers={"Accept": "text/html"})):
+        assert r.status_code == 200 and r.mimetype == "text/html", (path, r.status_code, r.data[:300])
+    page = r.get_data(as_text=True)
+    doc = anonymous.get(path + "?f=json").get_json()
+    names = [doc[k] for k in ("id", "title") if k in doc] or [t["title"] for t in doc.get("tilesets", [])[:1]]
+    assert any(name in page for name in names) or "tileMatrixSets" in doc, names
+    hrefs = {urllib.parse.urljoin("http://testserver" + path, h.replace("&amp;", "&"))
+             for h in re.findall(r'href="([^"#]*)"', page)}
+    ours = {h for h in hrefs if h.startswith("http://testserver/") and "{" not in h and "/static/" not in h}
+    assert any(h.split("?")[0].endswith(path) and "f=json" in h for h in ours), ours
+    for href in ours:
+        assert anonymous.get(href.removeprefix("http://testserver")).status_code < 400, (path, href)
