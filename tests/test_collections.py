@@ -34,6 +34,21 @@ def test_spatial_extent_is_computed_from_the_data(client, ref):
     assert abs(bbox[0] - minx) < 1e-6 and abs(bbox[3] - maxy) < 1e-6
 
 
+
+def test_every_collections_extent_is_the_union_of_its_data(client, ref):
+    """On both backends: each collection's bbox is the bounds of what the store holds for it (the plan registry's
+    too: the union of its entries' outlines, not a default box over all of China)."""
+    import shapely
+
+    for c in get_json(client, "/collections")["collections"]:
+        if c["id"] not in {*LAYERS, "plans"}:
+            continue
+        _, _, geoms = ref.layer(c["id"])
+        want = shapely.total_bounds(geoms)
+        got = c["extent"]["spatial"]["bbox"][0]
+        assert all(abs(g - w) < 1e-6 for g, w in zip(got, want, strict=True)), (c["id"], got, list(want))
+        assert get_json(client, f"/collections/{c['id']}")["extent"]["spatial"]["bbox"][0] == got
+
 def test_temporal_extent_from_the_drawers(client):
     t = get_json(client, "/collections/czkfbj")["extent"]["temporal"]["interval"][0]
     assert t[0].startswith("2021-") and t[1] is None

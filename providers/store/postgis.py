@@ -727,7 +727,11 @@ class PostgisStore(Store):
     def layer_extent(self, layer: Layer | str, plan_ids: Iterable[str] | None = None
                      ) -> tuple[float, float, float, float] | None:
         name = layer if isinstance(layer, str) else layer.id
-        if plan_ids is None:
+        if plan_ids is None and name not in self.catalogue.layers:
+            # the registry (``plans``): its entries' outlines, one row each (layer_extent keeps the data layers')
+            rows = self._fetchall(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                  f"(SELECT ST_Extent(geom) e FROM {qualified(name)}) x")
+        elif plan_ids is None:
             rows = self._fetchall(f"SELECT minx, miny, maxx, maxy FROM {qualified('layer_extent')} "
                                   "WHERE layer = %s", (name,))
         else:
