@@ -593,6 +593,10 @@ class BasemapsAPI(APIFactory):
             self._check_view(parsed)
         except RequestError as err:
             status = err.status or 400
+            if err.request is not None and not _draws_exceptions(err.request):
+                # MapProxy would draw the report as an image with no size or format to draw in (and fail: a
+                # 500): its XML report instead
+                err.request.prevent_image_exception = True
             resp = err.render()
             resp.status = status  # also for an exception drawn as an image (EXCEPTIONS=INIMAGE), which says 200
             return cast(Callable[..., Iterable[bytes]], resp)
@@ -796,6 +800,19 @@ def _json_error(err: OneMapError, rid: str, start_response: Callable, extra: Seq
                    [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", rid),
                     *CORS_HEADERS, *extra])
     return [body]
+
+
+def _draws_exceptions(req: Any) -> bool:
+    """Can MapProxy draw its exception report as the picture a WMS client asks for (EXCEPTIONS=INIMAGE or BLANK):
+    only in a GetMap of at least a pixel (a GetFeatureInfo has no image format, a zero or malformed size no
+    image)."""
+    if getattr(req, "request_handler_name", None) != "map":
+        return False
+    try:
+        width, height = req.params.size
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+    return width >= 1 and height >= 1
 
 
 def _check_wms(server: Any, req: Any) -> None:

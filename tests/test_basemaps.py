@@ -393,6 +393,10 @@ MALFORMED = [
     _GETFEATUREINFO + "QUERY_LAYERS=basemap&I=1&J=1&INFO_FORMAT=text/plain",  # not queryable
     _GETFEATUREINFO + "QUERY_LAYERS=nope&I=1&J=1",
     _GETFEATUREINFO + "QUERY_LAYERS=basemap&I=a&J=1",
+    # an exception asked for as a picture where there is none to draw (was a 500: MapProxy failed writing it)
+    _GETFEATUREINFO + "QUERY_LAYERS=basemap&I=1&J=1&INFO_FORMAT=text/plain&EXCEPTIONS=INIMAGE",
+    _GETMAP.replace("LAYERS=basemap", "LAYERS=nope") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=0&HEIGHT=10&EXCEPTIONS=INIMAGE",
+    _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=0&EXCEPTIONS=BLANK",
     "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=nope&FORMAT=image/png",
     "/basemaps/service?SERVICE=WMTS&REQUEST=GetTile",
     _GETTILE + "TILEMATRIX=x&TILEROW=0&TILECOL=0",
