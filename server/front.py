@@ -47,6 +47,16 @@ http {{
   upstream onemap {{ server {upstream}; }}
   server {{
     listen {host}:{port};
+    # nginx answers TRACE and CONNECT itself, with a bare 405: OneMap answers them, saying what the path takes
+    error_page 405 = @onemap;
+    location @onemap {{
+      proxy_pass http://onemap;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
     location / {{
       proxy_pass http://onemap;
       proxy_http_version 1.1;

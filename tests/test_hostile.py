@@ -39,3 +39,25 @@ def test_heavy_reviews_leave_a_worker_for_light_requests(data):
     # one review runs, the other finds the host's one slot taken: a 503 at once, never a held worker
     assert sorted(statuses) == [200, 503], statuses
     assert seen.failed == 0, seen.summary()
+
+
+def test_methods_nginx_refuses_itself_say_what_the_path_takes(data):
+    """nginx answers TRACE and CONNECT itself (a bare HTML 405): OneMap's answer comes through, a 405 with the
+    path's methods in Allow (RFC 9110) and the API's JSON error."""
+    import http.client
+    import json
+    import urllib.parse
+
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false"}) as url:
+        host = urllib.parse.urlsplit(url).netloc
+        for method in ("TRACE", "CONNECT"):
+            for path, allowed in (("/collections/czkfbj/items", {"GET", "POST"}),
+                                  ("/processes/compliance-review/execution", {"POST"}), ("/basemaps/service", {"GET"})):
+                conn = http.client.HTTPConnection(host, timeout=30)
+                conn.request(method, path)
+                r = conn.getresponse()
+                body = r.read()
+                conn.close()
+                assert r.status == 405, (method, path, r.status)
+                assert allowed <= {m.strip() for m in (r.getheader("Allow") or "").split(",")}, (method, path)
+                assert json.loads(body)["code"] == "InvalidRequest", (method, path, body[:200])
