@@ -222,9 +222,14 @@ class FeaturesAPI(APIFactory):
             "drawerTypes": list(layer.drawer_types),
             "geometryType": layer.geometry,
         }
+        for link in doc.get("links", []):
+            if link.get("rel") == "items" and link.get("type") == GEOJSON:
+                # without pygeoapi's ?f=json (GeoJSON is what a client asking for it gets): GDAL looks the link's
+                # URL up in the OpenAPI document's paths for limit's maximum, its page size, and finds none with it
+                link["href"] = self.links.url("collections", layer.id, "items")
         rels = {link.get("rel") for link in doc.get("links", [])}
         extra = [
-            ("items", GEOJSON, "items", {"f": "json"}, "Items as GeoJSON"),
+            ("items", GEOJSON, "items", None, "Items as GeoJSON"),
             (REL + "queryables", SCHEMA_JSON, "queryables", None, "Queryables"),
             (REL + "schema", SCHEMA_JSON, "schema", None, "Schema"),
         ]

@@ -76,3 +76,17 @@ def test_refused_choices_in_accept_are_never_a_server_error(client):
         url = re.sub(r"\{(\w+)\}", lambda m, v=values: str(v.get(m.group(1), "nope")), path)
         r = client.get(url, headers={"Accept": "text/html;q=0"})
         assert r.status_code < 500 and r.status_code != 406, (url, r.status_code, r.data[:300])
+
+
+def test_limit_states_the_servers_maximum(client, settings):
+    """Every operation taking ``limit`` says its real maximum (GDAL picks its page size from it)."""
+    doc = get_json(client, "/openapi")
+    seen = 0
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            for p in op.get("parameters", []) if isinstance(op, dict) else []:
+                p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+                if p.get("name") == "limit" and path.endswith("/items"):
+                    assert p["schema"]["maximum"] == settings.max_items, path
+                    seen += 1
+    assert seen

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from .conftest import Reference
+from .conftest import Reference, copy_store
 from .liveserver import serve
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,
@@ -89,6 +89,32 @@ def test_gdal_reads_the_whole_layer_once(server, gdal_env, tmp_path):
     assert len(bsm) == expected_count(data, "dltb")
     assert len(set(bsm)) == len(bsm)
 
+
+
+def test_gdal_pages_with_the_advertised_maximum(demo_dir, tmp_path):
+    """GDAL 3.8 and later (pyogrio's) take their page size from the OpenAPI document: the ``limit`` maximum of the
+    path of the collection's items link (up to GDAL's own 1000). With a server maximum of 500 it asks for pages of
+    500; with pygeoapi's ``?f=json`` in that link it found no path and asked for 1000 whatever the maximum. (The
+    Debian ogrinfo here, GDAL 3.6, reads no maximum: it pages by 10 unless given -oo PAGE_SIZE.)"""
+    import re
+    import sys
+    import urllib.parse
+
+    data = tmp_path / "data"
+    data.mkdir()
+    copy_store(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
+    shutil.copyfile(demo_dir / "dem.tif", data / "dem.tif")
+    with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_MAX_ITEMS": "500", "ONEMAP_TILE_CACHE": "false"}) as url:
+        # GDAL's debug output names every URL it fetches (in a process of its own: GDAL opens its log once)
+        read = (f"import pyogrio; print(len(pyogrio.raw.read({f'OAPIF:{url}/collections/xzq'!r}, layer='xzq', "
+                "read_geometry=False, return_fids=True)[1]))")
+        out = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, timeout=120, check=False,
+                             env={**os.environ, "CPL_DEBUG": "ON"})
+    assert out.returncode == 0 and int(out.stdout) > 0, out.stderr[-2000:]
+    fetched = re.findall(r"Fetch\((\S*/collections/xzq/items\S*)\)", out.stderr)
+    limits = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query).get("limit", ["10"])[0] for u in fetched]
+    # (the first request, for the layer's fields, is GDAL's own small one)
+    assert limits and limits[-1] == "500", fetched
 
 # ---- vector tiles, read by GDAL ---------------------------------------------------------------------
 def _tile(tms_id: str, z: int) -> tuple[int, int]:
