@@ -32,12 +32,15 @@ def links_of(doc: object) -> Iterator[dict]:
             yield from links_of(value)
 
 
-def _items_key(url: str) -> str | None:
-    """The collection of an items page or single item (the crawl follows a few of each)."""
-    path = urllib.parse.urlsplit(url).path
-    parts = path.strip("/").split("/")
+def _items_key(url: str, rel: str) -> str | None:
+    """The collection of a further items page (next, prev) or of a single item: the crawl follows a few of each
+    (every format of the first page is followed)."""
+    parts = urllib.parse.urlsplit(url).path.strip("/").split("/")
     if len(parts) >= 3 and parts[0] == "collections" and parts[2] == "items":
-        return f"{parts[1]}:{'item' if len(parts) > 3 else 'page'}"
+        if len(parts) > 3:
+            return f"{parts[1]}:item"
+        if rel in ("next", "prev"):
+            return f"{parts[1]}:page"
     return None
 
 
@@ -69,7 +72,7 @@ def crawl(client) -> tuple[dict[str, int], dict[str, str]]:
             href = href.split("#", 1)[0]
             if href in seen or href in source:
                 continue
-            key = _items_key(href)
+            key = _items_key(href, link["rel"])
             if key is not None:
                 if per_items.get(key, 0) >= ITEM_PAGES:
                     continue
