@@ -88,3 +88,7 @@ frame
 
 # flask.g: the call a request's audit record is written for (server/access.py, read in Access.after)
 _.onemap_call
+
+# read by MapProxy (its WMS request's exception_handler): the XML report where no picture can be drawn
+# (server/basemaps.py, _kvp_refusal)
+_.prevent_image_exception
