@@ -826,6 +826,10 @@ def _check_wms(server: Any, req: Any) -> None:
     kind = req.request_handler_name
     if kind == "legendgraphic":
         server.check_legend_request(req)
+        if req.params.format_mime_type not in server.image_formats:  # (MapProxy looks it up as it draws: a KeyError)
+            raise RequestError(f"unsupported legend format: {req.params.format_mime_type}", code="InvalidFormat",
+                               request=req)
+        _ = req.params.scale  # a number or nothing (MapProxy reads it with float())
     if kind not in ("map", "featureinfo"):
         return
     width, height = req.params.size
@@ -844,6 +848,9 @@ def _check_wms(server: Any, req: Any) -> None:
         raise RequestError(f"BBOX is smaller than a pixel of the finest level ({FINEST_PIXEL_M:.2f} m)",
                            code="InvalidParameterValue", request=req)
     if kind == "featureinfo":
+        count = req.params.get("feature_count")
+        if count is not None:
+            int(count)  # a number or nothing (the layers' sources read it with int())
         i, j = req.params.pos
         if not (0 <= i < width and 0 <= j < height):
             raise RequestError("I and J (X and Y) must lie in the image", code="InvalidPoint", request=req)

@@ -398,6 +398,11 @@ MALFORMED = [
     _GETMAP.replace("LAYERS=basemap", "LAYERS=nope") + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=0&HEIGHT=10&EXCEPTIONS=INIMAGE",
     _GETMAP + "CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH=10&HEIGHT=0&EXCEPTIONS=BLANK",
     "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=nope&FORMAT=image/png",
+    # a rendered layer's legend and features (were 500s: MapProxy reads these numbers and formats late)
+    "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=czkfbj&FORMAT=nope",
+    "/basemaps/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=czkfbj&FORMAT=image/png&SCALE=abc",
+    _GETFEATUREINFO.replace("=basemap", "=czkfbj") + "QUERY_LAYERS=czkfbj&I=1&J=1&INFO_FORMAT=application/json"
+                                                    "&FEATURE_COUNT=abc",
     "/basemaps/service?SERVICE=WMTS&REQUEST=GetTile",
     _GETTILE + "TILEMATRIX=x&TILEROW=0&TILECOL=0",
     _GETTILE + "TILEMATRIX=1&TILEROW=1.5&TILECOL=0",
