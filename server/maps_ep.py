@@ -15,7 +15,7 @@ from flask import Response
 
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue
-from onemap.providers.params import BBOX, DRAWER, F_JSON, LANG, Param, ParamContext, format_param
+from onemap.providers.params import BBOX, DRAWER, LANG, F, Param, ParamContext, format_param
 from onemap.providers.store import Store
 from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import etag
@@ -24,7 +24,7 @@ from .http import JSON, json_response
 from .links import Links
 from .map_render import MAX_SIDE, PNG_MEDIA_TYPE, MapBox, MapRenderer, MapView, encode_png, mercator
 from .routing import APIFactory, Call, Route
-from .tiles_ep import REL, TILE_TEMPLATE, ZYX, TilesAPI, tile_headers
+from .tiles_ep import PAGES, REL, TILE_TEMPLATE, ZYX, TilesAPI, tile_headers
 
 CONFORMS_TO = (
     "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/core",
@@ -130,11 +130,11 @@ class MapsAPI(APIFactory):
                   path_params=one, responses=PNG_OK, formats=("png",), applies=ours, instances=inst,
                   guard="collection"),
             Route("/collections/{collectionId}/map/tiles", self.tilesets, "get{op}MapTilesets",
-                  "{title}: map tilesets", (), query=(F_JSON, LANG), path_params=one, responses=META_OK,
-                  applies=ours, instances=inst, guard="collection"),
+                  "{title}: map tilesets", (), query=(F, LANG), path_params=one, responses=META_OK,
+                  formats=PAGES, applies=ours, instances=inst, guard="collection"),
             Route("/collections/{collectionId}/map/tiles/{tileMatrixSetId}", self.tileset, "get{op}MapTileset",
-                  "{title}: a map tileset", (), query=(F_JSON, LANG), path_params={**one, **tms_enum},
-                  responses=META_OK, applies=ours, instances=inst, guard="collection"),
+                  "{title}: a map tileset", (), query=(F, LANG), path_params={**one, **tms_enum},
+                  responses=META_OK, formats=PAGES, applies=ours, instances=inst, guard="collection"),
             Route("/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
                   self.tile, "get{op}MapTile", "{title}: a map tile", (), query=(F_PNG, *DRAWER),
                   path_params={**one, **tms_enum, **ZYX}, responses=TILE_OK, formats=("png",), applies=ours,
@@ -196,13 +196,21 @@ class MapsAPI(APIFactory):
         for tid in tmsmod.registry():
             doc = self._tileset(layer, tid, lang)
             sets.append({k: doc[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI", "links")})
+        if call.args["f"] == "html":
+            return self.tiles.tilesets_page(call, ("collections", layer.id, "map", "tiles"), layer.t("title", lang),
+                                            list(zip(tmsmod.registry(), sets, strict=True)), [])
         return json_response({"tilesets": sets, "links": [
             self.links.link("self", JSON, "collections", layer.id, "map", "tiles")]})
 
     def tileset(self, call: Call, collectionId: str, tileMatrixSetId: str) -> Response:
         layer = self.tiles.tiled_layer(collectionId)
         tmsmod.get(tileMatrixSetId)
-        return json_response(self._tileset(layer, tileMatrixSetId, call.args["lang"]))
+        lang = call.args["lang"]
+        doc = self._tileset(layer, tileMatrixSetId, lang)
+        if call.args["f"] == "html":
+            return self.tiles.tilesets_page(call, ("collections", layer.id, "map", "tiles", tileMatrixSetId),
+                                            layer.t("title", lang), [(tileMatrixSetId, doc)], [])
+        return json_response(doc)
 
     def tile(self, call: Call, collectionId: str, tileMatrixSetId: str, tileMatrix: str, tileRow: str,
              tileCol: str) -> Response:

@@ -158,7 +158,7 @@ class TilesAPI(APIFactory):
         json_link = self.links.link("alternate", JSON, *segments, query={"f": "json"}, title="JSON")
         return self.pg.render(template, {**doc, **data, "links": [json_link]}, call.args["lang"])
 
-    def _tilesets_page(self, call: Call, segments: tuple[str, ...], title: str,
+    def tilesets_page(self, call: Call, segments: tuple[str, ...], title: str,
                        tilesets: list[tuple[str, dict[str, Any]]], layers: list[dict[str, Any]]) -> Response:
         """Tilesets (a list, or one) in ``tiles/tilesets.html``, with the way back up as crumbs."""
         if segments[0] == "collections":
@@ -166,9 +166,9 @@ class TilesAPI(APIFactory):
                       {"href": self.links.url(*segments[:2]), "title": title}]
         else:
             crumbs = []
-        crumbs.append({"href": self.links.url(*segments[:3] if segments[0] == "collections" else segments[:1],
-                                               query={"f": "html"}), "title": "Tiles"})
-        if len(tilesets) == 1 and len(segments) in (2, 4):
+        listed = segments[:segments.index("tiles") + 1]  # the tilesets list (vector or map tiles)
+        crumbs.append({"href": self.links.url(*listed, query={"f": "html"}), "title": "Tiles"})
+        if len(tilesets) == 1 and segments[-1] == tilesets[0][0]:
             crumbs.append({"href": self.links.url(*segments, query={"f": "html"}), "title": tilesets[0][0]})
         sets = [{**ts, "tileMatrixSetId": tid} for tid, ts in tilesets]
         return self._page(call, "tiles/tilesets.html", {"title": title}, *segments, tilesets=sets, layers=layers,
@@ -233,7 +233,7 @@ class TilesAPI(APIFactory):
             doc = self._tileset(segments, tid, layers, title, lang)
             sets.append({k: doc[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI", "links")})
         if call.args["f"] == "html":
-            return self._tilesets_page(call, segments, title, list(zip(tmsmod.registry(), sets, strict=True)), [])
+            return self.tilesets_page(call, segments, title, list(zip(tmsmod.registry(), sets, strict=True)), [])
         return json_response({"tilesets": sets, "links": [self.links.link("self", JSON, *segments)]})
 
     def _tileset_response(self, call: Call, segments: tuple[str, ...], tms_id: str, layers: list[Layer],
@@ -246,7 +246,7 @@ class TilesAPI(APIFactory):
             return json_response(self._tilejson(segments, layers, title, lang))
         doc = self._tileset(segments, tms_id, layers, title, lang)
         if call.args["f"] == "html":
-            return self._tilesets_page(call, (*segments, tms_id), title, [(tms_id, doc)], doc["layers"])
+            return self.tilesets_page(call, (*segments, tms_id), title, [(tms_id, doc)], doc["layers"])
         return json_response(doc)
 
     def collection_tilesets(self, call: Call, collectionId: str) -> Response:

@@ -203,3 +203,12 @@ def test_capabilities_give_each_layer_its_own_box(client):
               == "czkfbj")
     lower = [float(v) for v in el.findtext("ows:WGS84BoundingBox/ows:LowerCorner", namespaces=ns).split()]
     assert lower == pytest.approx([west, south], abs=1e-5)
+
+
+def test_map_tilesets_in_html(client):
+    """The map tilesets are pages too (f=html), linking their tiles and the way back up."""
+    page = client.get("/collections/czkfbj/map/tiles?f=html")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert b"TiandituC" in page.data and b"/collections/czkfbj/map/tiles?f=html" in page.data
+    one = client.get("/collections/czkfbj/map/tiles/TiandituC?f=html")
+    assert one.status_code == 200 and b"/collections/czkfbj/map/tiles/TiandituC/{tileMatrix}" in one.data
