@@ -77,14 +77,20 @@ def test_vendored_files_are_the_ones_recorded(folder):
 
 
 def test_pyproject_ships_every_vendored_folder():
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    line = re.search(r'"onemap\.server\.static\.vendor" = \[(.*?)\]', text, re.DOTALL)
-    assert line
-    globs = set(re.findall(r'"([^"]+)"', line.group(1)))
+    """Every vendored folder is in the wheel: by a glob of the vendor package, or, where setuptools wants a
+    folder with an importable name listed as a package of its own, as that package with all its files."""
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    data = conf["package-data"]
+    globs = set(data["onemap.server.static.vendor"])
     folders = {str(p.relative_to(VENDOR)) for p in VENDOR.rglob("*") if p.is_dir()}
-    assert {f"{f}/*" for f in folders} <= globs, folders
-    for sub in ("collections", "collections.items", "openapi"):
-        assert f'"onemap.server.templates.{sub}"' in text
+    for folder in folders:
+        package = "onemap.server.static.vendor." + folder.replace("/", ".")
+        shipped = f"{folder}/*" in globs or (package in conf["packages"] and data.get(package) == ["*"])
+        assert shipped, folder
+    for sub in ("collections", "collections.items", "openapi", "tilematrixsets", "tiles"):
+        assert f"onemap.server.templates.{sub}" in conf["packages"]
 
 
 # ---- the templates ------------------------------------------------------------------------------------
