@@ -298,6 +298,20 @@ def half_covered_tile(geoms: list, bounds_of, z: int, box: tuple[float, float, f
     return best[1], best[2]
 
 
+def half_covered_tile_of(city, tms_id: str, z: int) -> tuple[list, Grid, int, int]:
+    """The features in the CRS of ``tms_id``, and the grid, column and row of a tile at ``z`` the features cover
+    about half of, from the matrix set's definition: Tianditu's c level n spans 360 / 2^n degrees,
+    CGCS2000Quad's and WorldCRS84Quad's level n is Tianditu's n + 1, Tianditu's w is Web Mercator."""
+    _, geoms, ll_grid = city
+    if tms_id in ("WebMercatorQuad", "TiandituW"):
+        crs, bounds_of, level = "EPSG:3857", wm_tile_bounds, z
+    else:
+        crs, bounds_of, level = "EPSG:4490", tianditu_c_bounds, z + (0 if tms_id == "TiandituC" else 1)
+    here = in_crs(geoms, crs)
+    col, row = half_covered_tile(here, bounds_of, level, box_in(crs, ll_grid.bbox))
+    return here, Grid(crs, bounds_of(level, col, row), (256, 256)), col, row
+
+
 # ---- the demo's boundary, read through the API --------------------------------------------------------------
 @pytest.fixture()
 def city(anonymous):
@@ -394,14 +408,7 @@ def test_wmts_tile_draws_the_boundary_where_the_features_are(anonymous, city, gr
     """A RESTful WMTS tile (the raster map tile an OGC API/ArcGIS-style client asks for) of czkfbj: coloured
     where the features are, on the tile's own extent computed here from the grid's definition (Tianditu's c
     level n spans 360 / 2^n degrees; CGCS2000Quad level n is Tianditu's n + 1; Tianditu's w is Web Mercator)."""
-    _, geoms, ll_grid = city
-    if grid_id in ("WebMercatorQuad", "TiandituW"):
-        crs, bounds_of, level = "EPSG:3857", wm_tile_bounds, z
-    else:
-        crs, bounds_of, level = "EPSG:4490", tianditu_c_bounds, z + (1 if grid_id == "CGCS2000Quad" else 0)
-    here = in_crs(geoms, crs)
-    col, row = half_covered_tile(here, bounds_of, level, box_in(crs, ll_grid.bbox))
-    grid = Grid(crs, bounds_of(level, col, row), (256, 256))
+    here, grid, col, row = half_covered_tile_of(city, grid_id, z)
     img = rgba(anonymous.get(f"/basemaps/wmts/{LAYER}/{grid_id}/{z}/{col}/{row}.png"))
     m = assert_drawn_where_features_are(img, here, grid, f"WMTS {grid_id} {z}/{col}/{row}")
     if z == 11:
@@ -451,14 +458,7 @@ def test_ogc_api_map_tile_draws_the_boundary_where_the_features_are(anonymous, c
     """/collections/czkfbj/map/tiles/{tms}/{z}/{row}/{col}: the raster OGC API map tile lies on the features
     rasterised on the tile's extent (from the matrix set's definition: WorldCRS84Quad level n is
     CGCS2000Quad's, in lon/lat), and is the same picture as MapProxy's WMTS tile of the same address."""
-    _, geoms, ll_grid = city
-    if tms_id in ("WebMercatorQuad", "TiandituW"):
-        crs, bounds_of, level = "EPSG:3857", wm_tile_bounds, z
-    else:
-        crs, bounds_of, level = "EPSG:4490", tianditu_c_bounds, z + (0 if tms_id == "TiandituC" else 1)
-    here = in_crs(geoms, crs)
-    col, row = half_covered_tile(here, bounds_of, level, box_in(crs, ll_grid.bbox))
-    grid = Grid(crs, bounds_of(level, col, row), (256, 256))
+    here, grid, col, row = half_covered_tile_of(city, tms_id, z)
     r = anonymous.get(f"/collections/{LAYER}/map/tiles/{tms_id}/{z}/{row}/{col}")
     img = rgba(r)
     m = assert_drawn_where_features_are(img, here, grid, f"map tile {tms_id} {z}/{row}/{col}")
