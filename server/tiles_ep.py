@@ -2,7 +2,7 @@
 
 pygeoapi 0.24's tiles API only knows WebMercatorQuad and WorldCRS84Quad (a package-internal
 enum) and its MVT-postgresql provider transforms with text SRIDs (~70x slower); these
-endpoints serve our three tile matrix sets from the store, with the collections' drawer
+endpoints serve our five tile matrix sets (Tianditu's two among them) from the store, with the collections' drawer
 semantics (``datetime``) and a disk cache that is invalidated when plans change.
 """
 
