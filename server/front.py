@@ -47,23 +47,19 @@ http {{
   upstream onemap {{ server {upstream}; }}
   server {{
     listen {host}:{port};
+    # how both locations ask gunicorn (locations that set none of these inherit them)
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Proto $scheme;
     # nginx answers TRACE and CONNECT itself, with a bare 405: OneMap answers them, saying what the path takes
     error_page 405 = @onemap;
     location @onemap {{
       proxy_pass http://onemap;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
     }}
     location / {{
       proxy_pass http://onemap;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
       proxy_request_buffering on;
       proxy_buffering on;
       proxy_read_timeout 900s;
