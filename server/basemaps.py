@@ -424,7 +424,6 @@ def renderer_key(settings: Any) -> str:
     return str(mapproxy_dir(settings))
 
 
-
 # what MapProxy is asked with (HEAD as GET); any other method is a 405, on both ways in
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 OWS_PATHS = ("service", "ows", "wms")  # MapProxy's names of its KVP endpoint (WMS and WMTS)
@@ -456,6 +455,7 @@ class BasemapsAPI(APIFactory):
         self.store = store
         self.links = links
         self.keys = keys
+        self.renderer = renderer  # the catalogue layers' (None: the basemaps alone)
         self.renderer_key: str | None = None
         if renderer is not None:
             self.renderer_key = renderer_key(settings)
@@ -543,7 +543,6 @@ class BasemapsAPI(APIFactory):
         """The answer to a request MapProxy would answer with a 500 (or with a map for a malformed one): an
         error, or MapProxy's own exception document with a 4xx status; None for a request MapProxy takes.
         ``environ`` is MapProxy's (``_environ``), ``mapproxy`` the caller's."""
-
         path = environ.get("PATH_INFO", "").lstrip("/")
         head = path.split("/", 1)[0]
         # the drawer view asked for (datetime or TIME, view, recorded) reaches the catalogue layers' source
@@ -551,24 +550,27 @@ class BasemapsAPI(APIFactory):
         args = {k.lower(): v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items() if v}
         dims = {k: args[k] for k in mapproxy_plugin.FORWARDED if k in args}
         mapproxy_plugin.REQUEST_DIMENSIONS.set(dims or None)
-        if dims and head in ("wmts", "tiles", "tms"):
-            renderer = mapproxy_plugin.RENDERERS.get(renderer_key(self.settings))
-            if renderer is not None:
-                try:
-                    mapproxy_plugin.view_of(dims, renderer.params)
-                except OneMapError as err:
-                    return err
+        view_error = None
+        if dims and self.renderer is not None:
+            try:
+                mapproxy_plugin.view_of(dims, self.renderer.params)
+            except OneMapError as err:
+                view_error = err
+        if view_error is not None and head in ("wmts", "tiles", "tms"):
+            return view_error
         if head in ("wmts", "tiles", "tms") and not _TILE_PATH.match(path):
             # MapProxy answers some malformed tile paths with a 500
             return NotFound(f"no such basemap resource: {MOUNT}/{path}")
         if head in OWS_PATHS and "/" not in path.rstrip("/") and environ.get("REQUEST_METHOD") != "OPTIONS":
-            return self._kvp_refusal(environ, mapproxy)
+            return self._kvp_refusal(environ, mapproxy, view_error)
         return None
 
-    def _kvp_refusal(self, environ: dict[str, Any], mapproxy: Any) -> Callable[..., Iterable[bytes]] | None:
+    def _kvp_refusal(self, environ: dict[str, Any], mapproxy: Any, view_error: OneMapError | None = None
+                     ) -> Callable[..., Iterable[bytes]] | None:
         """A WMS or WMTS KVP request checked as MapProxy checks it before it renders, and for what MapProxy
         lets through and then fails on (a malformed number, a BBOX that is not finite, an empty image): a
-        client's mistake is MapProxy's exception document with a 400 (MapProxy's WMS says 500 for every one);
+        client's mistake is MapProxy's exception document with a 400 (MapProxy's WMS says 500 for every one),
+        ``view_error`` among them for a map, feature info or tile (a malformed TIME, view or recorded);
         whatever goes wrong after these checks is the server's."""
         from mapproxy.exception import RequestError
         from mapproxy.request.base import Request as MapProxyRequest
@@ -590,7 +592,8 @@ class BasemapsAPI(APIFactory):
                 _check_wms(server, parsed)
             else:
                 _check_wmts(server, parsed)
-            self._check_view(parsed)
+            if view_error is not None and parsed.request_handler_name in ("map", "featureinfo", "tile"):
+                raise RequestError(str(view_error), code="InvalidParameterValue", request=parsed, status=400)
         except RequestError as err:
             status = err.status or 400
             if err.request is not None and not _draws_exceptions(err.request):
@@ -610,7 +613,7 @@ class BasemapsAPI(APIFactory):
 
     def _ours(self, environ: dict[str, Any]) -> bool:
         """Does the request name a catalogue layer, or ask for capabilities (which OneMap rewrites)?"""
-        renderer = mapproxy_plugin.RENDERERS.get(self.renderer_key or "")
+        renderer = self.renderer
         if renderer is None:
             return False
         path = environ.get("PATH_INFO", "").lstrip("/")
@@ -631,8 +634,7 @@ class BasemapsAPI(APIFactory):
 
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         root = etree.fromstring(body, parser)
-        renderer = mapproxy_plugin.RENDERERS.get(self.renderer_key or "")
-        layers = renderer.catalogue.layers if renderer is not None else {}
+        layers = self.renderer.catalogue.layers if self.renderer is not None else {}
 
         def extent(name: str | None) -> tuple[float, float, float, float] | None:
             layer = layers.get(name or "")
@@ -654,23 +656,6 @@ class BasemapsAPI(APIFactory):
             if box:
                 _wms_boxes(el, box)
         return cast(bytes, etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))
-
-    def _check_view(self, req: Any) -> None:
-        """TIME (or datetime), view and recorded of a WMS map or feature info or a WMTS tile, as the API
-        checks them."""
-        from mapproxy.exception import RequestError
-
-
-        if req.request_handler_name not in ("map", "featureinfo", "tile"):
-            return
-        params = {k.lower(): v for k, v in req.params.items()}
-        dims = {k: params[k] for k in mapproxy_plugin.FORWARDED if k in params}
-        renderer = mapproxy_plugin.RENDERERS.get(renderer_key(self.settings))
-        if dims and renderer is not None:
-            try:
-                mapproxy_plugin.view_of(dims, renderer.params)
-            except OneMapError as err:
-                raise RequestError(str(err), code="InvalidParameterValue", request=req, status=400) from None
 
     def serve(self, call: Call, path: str = "") -> Response:
         """The basemaps through Flask (where route dependencies run), shown as the caller may see them."""
@@ -787,7 +772,7 @@ def _grid_level_ids(tms: Any, ns: dict[str, str]) -> None:
 def _wms_boxes(layer: Any, box: tuple[float, float, float, float]) -> None:
     """A WMS layer's bounding boxes set to ``box`` (lon/lat): the geographic one and one per CRS, in each
     CRS's axis order (WMS 1.3.0's EPSG:4490 and EPSG:4326 are lat, lon; 1.1.1's SRS boxes are x, y)."""
-    from .map_render import mercator
+    from onemap.tiles.mvt import mercator
 
     west, south, east, north = box
     geo = layer.find("{*}EX_GeographicBoundingBox")

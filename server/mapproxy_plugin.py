@@ -237,6 +237,14 @@ RENDERERS: dict[str, Any] = {}
 REQUEST_DIMENSIONS: ContextVar[dict[str, Any] | None] = ContextVar("onemap_request_dimensions", default=None)
 
 
+def renderer_of(key: str) -> Any:
+    """The map renderer a source's configuration names (a source error where none runs in this process)."""
+    renderer = RENDERERS.get(key)
+    if renderer is None:
+        raise SourceError("the map renderer is not running in this process")
+    return renderer
+
+
 def view_of(dimensions: dict[str, Any] | None, ctx: Any) -> Any:
     """The drawer view a map asks for: WMS TIME (or datetime), view and recorded, parsed as the API parses
     them (the values were checked before MapProxy got the request)."""
@@ -268,12 +276,6 @@ class LayerSource(MapLayer):
         self.extent = DefaultMapExtent()
         self.transparent = True
 
-    def _renderer(self) -> Any:
-        renderer = RENDERERS.get(self.key)
-        if renderer is None:
-            raise SourceError("the map renderer is not running in this process")
-        return renderer
-
     def is_opaque(self, query: Any) -> bool:
         return False
 
@@ -282,7 +284,7 @@ class LayerSource(MapLayer):
 
         from onemap.server.map_render import MapBox
 
-        r = self._renderer()
+        r = renderer_of(self.key)
         layer = r.catalogue.layers[self.layer_id]
         box = MapBox.of(query.srs.srs_code, tuple(query.bbox), tuple(query.size))
         view = view_of(query.dimensions or REQUEST_DIMENSIONS.get(), r.params)
@@ -317,9 +319,7 @@ class LayerInfoSource:
 
         from onemap.server.map_render import MapBox, info_html, info_text
 
-        r = RENDERERS.get(self.key)
-        if r is None:
-            raise SourceError("the map renderer is not running in this process")
+        r = renderer_of(self.key)
         layer = r.catalogue.layers[self.layer_id]
         box = MapBox.of(query.srs.srs_code, tuple(query.bbox), tuple(query.size))
         i, j = query.pos
@@ -350,9 +350,7 @@ class LayerLegendSource:
     def get_legend(self, query: Any) -> ImageResult:
         import io
 
-        r = RENDERERS.get(self.key)
-        if r is None:
-            raise SourceError("the map renderer is not running in this process")
+        r = renderer_of(self.key)
         return ImageResult(io.BytesIO(r.legend_png(r.catalogue.layers[self.layer_id])))
 
 
