@@ -118,12 +118,6 @@ class MapBox:
         return (math.degrees(x / 6378137.0), math.degrees(2 * math.atan(math.exp(y / 6378137.0)) - math.pi / 2))
 
 
-def mercator(lon: float, lat: float) -> tuple[float, float]:
-    """Spherical Web Mercator of a lon/lat (latitudes clipped to the projection's square)."""
-    lat = max(-85.05112878, min(85.05112878, lat))
-    return (math.radians(lon) * 6378137.0, math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0)
-
-
 # ---- the style's paint, evaluated per feature --------------------------------------------------------------
 def evaluate(expr: Any, props: dict[str, Any], zoom: float) -> Any:
     """A MapLibre style expression of the kinds ``map_style`` writes (get, to-string, concat, match,

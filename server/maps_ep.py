@@ -19,10 +19,11 @@ from onemap.providers.params import BBOX, DRAWER, LANG, F, Param, ParamContext, 
 from onemap.providers.store import Store
 from onemap.tiles import tms as tmsmod
 from onemap.tiles.cache import etag
+from onemap.tiles.mvt import mercator
 
 from .http import JSON, json_response
 from .links import Links
-from .map_render import MAX_SIDE, PNG_MEDIA_TYPE, MapBox, MapRenderer, MapView, encode_png, mercator
+from .map_render import MAX_SIDE, PNG_MEDIA_TYPE, MapBox, MapRenderer, MapView, encode_png
 from .routing import APIFactory, Call, Route
 from .tiles_ep import PAGES, REL, TILE_TEMPLATE, ZYX, TilesAPI, tile_headers
 

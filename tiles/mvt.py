@@ -69,7 +69,8 @@ class TileSpec:
 _R = 6378137.0
 
 
-def _mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mercator(x: Any, y: Any) -> tuple[Any, Any]:
+    """Lon/lat (arrays or numbers) to spherical Web Mercator metres, latitudes clipped to its square."""
     # Spherical Web Mercator written out: PROJ only has a null datum shift from CGCS2000 to
     # WGS 84 anyway, and building its Transformer costs ~0.15 s.
     lat = np.clip(y, -85.05112878, 85.05112878)
@@ -79,7 +80,7 @@ def _mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _to_native(geoms: np.ndarray, ref: TileRef) -> np.ndarray:
     if ref.geographic:
         return geoms
-    return shapely.transform(geoms, _mercator, interleaved=False)
+    return shapely.transform(geoms, mercator, interleaved=False)
 
 
 def encode(spec: TileSpec, fids: list[int], props: list[dict[str, Any]], wkb: list[bytes | None]) -> bytes:
