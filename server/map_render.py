@@ -380,7 +380,7 @@ class MapRenderer:
         t = tmsmod.get(ref.tms_id)
         m = t.matrix(ref.z)
         box = MapBox(ref.tms_id, ref.native, (m.tileWidth, m.tileHeight))
-        rgba = self.draw([layer], box, view)
+        rgba = self.paint([(layer, [(ref, self.decoded(layer, ref, view))])], box)  # the tile is known: no search
         data = encode_png(rgba) if rgba[..., 3].any() else b""
         if path is not None and self.cache is not None:
             self.cache.put(path, data, started)
