@@ -251,10 +251,9 @@ def view_of(dimensions: dict[str, Any] | None, ctx: Any) -> Any:
     from onemap.providers.params import DATETIME, RECORDED, VIEW
     from onemap.server.map_render import MapView
 
+    # values are strings: MapProxy joins a repeated parameter's values (request_params.RequestParams)
     dims = {k.lower(): v for k, v in (dimensions or {}).items()}
     raw_time = dims.get("datetime") or dims.get("time")
-    if isinstance(raw_time, (list, tuple)):
-        raw_time = raw_time[0] if raw_time else None
     return MapView(DATETIME.read(raw_time or None, ctx), VIEW.read(dims.get("view") or None, ctx),
                    RECORDED.read(dims.get("recorded") or None, ctx))
 
