@@ -124,7 +124,7 @@ class MapsAPI(APIFactory):
         tms_enum = {"tileMatrixSetId": {"type": "string", "enum": list(tmsmod.registry())}}
         one = {"collectionId": {"type": "string"}}
         ours = lambda p: p["collectionId"] in self.catalogue.layers
-        inst = self.tiles._instances
+        inst = self.tiles.instances
         return [
             Route("/collections/{collectionId}/map", self.map, "get{op}Map", "{title}: a map", (),
                   query=(F_PNG, BBOX, WIDTH, HEIGHT, MAP_CRS_PARAM, TRANSPARENT, BGCOLOR, *DRAWER),
@@ -181,7 +181,7 @@ class MapsAPI(APIFactory):
 
     # ---- map tiles -----------------------------------------------------------------------------------------
     def _tileset(self, layer: Layer, tms_id: str, lang: str) -> dict[str, Any]:
-        doc = self.tiles._tileset(("collections", layer.id, "map", "tiles"), tms_id, [layer],
+        doc = self.tiles.tileset(("collections", layer.id, "map", "tiles"), tms_id, [layer],
                                   layer.t("title", lang), lang)
         doc["dataType"] = "map"
         doc.pop("layers", None)

@@ -94,7 +94,8 @@ class TilesAPI(APIFactory):
                            else f"collection {collection_id!r} does not exist")
         return layer
 
-    def _instances(self) -> list[Instance]:
+    def instances(self) -> list[Instance]:
+        """One instance per catalogue layer (the tiles routes' and the maps routes' OpenAPI operations)."""
         return [Instance({"collectionId": lid}, lid, layer.t("title"), operation(lid))
                 for lid, layer in self.catalogue.layers.items()]
 
@@ -119,14 +120,14 @@ class TilesAPI(APIFactory):
                   formats=("mvt",)),
             Route("/collections/{collectionId}/tiles", self.collection_tilesets, "get{op}Tilesets",
                   "{title}: vector tilesets", (), query=(F, LANG), path_params=one, responses=META_OK,
-                  formats=PAGES, applies=ours, instances=self._instances, guard="collection"),
+                  formats=PAGES, applies=ours, instances=self.instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}", self.collection_tileset, "get{op}Tileset",
                   "{title}: a vector tileset", (), query=(F_TILESET, LANG), path_params={**one, **tms_enum},
-                  responses=META_OK, formats=PAGES, applies=ours, instances=self._instances, guard="collection"),
+                  responses=META_OK, formats=PAGES, applies=ours, instances=self.instances, guard="collection"),
             Route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
                   self.collection_tile, "get{op}Tile", "{title}: a vector tile", (), query=(F_MVT, *DRAWER),
                   path_params={**one, **tms_enum, **ZYX}, responses=TILE_OK, formats=("mvt",), applies=ours,
-                  instances=self._instances, guard="collection"),
+                  instances=self.instances, guard="collection"),
         ]
 
     def _tms_link(self, tms_id: str) -> dict:
@@ -175,7 +176,8 @@ class TilesAPI(APIFactory):
                           crumbs=crumbs)
 
     # ---- tilesets ---------------------------------------------------------------------------------------
-    def _tileset(self, segments: tuple[str, ...], tms_id: str, layers: list[Layer], title: str, lang: str) -> dict:
+    def tileset(self, segments: tuple[str, ...], tms_id: str, layers: list[Layer], title: str, lang: str) -> dict:
+        """The tileset document of ``layers`` in one matrix set, under the path ``segments``."""
         t = tmsmod.get(tms_id)
         bbox = self._bounds(layers)
         tms_doc = tmsmod.tms_document(t)
@@ -230,7 +232,7 @@ class TilesAPI(APIFactory):
                        lang: str) -> Response:
         sets = []
         for tid in tmsmod.registry():
-            doc = self._tileset(segments, tid, layers, title, lang)
+            doc = self.tileset(segments, tid, layers, title, lang)
             sets.append({k: doc[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI", "links")})
         if call.args["f"] == "html":
             return self.tilesets_page(call, segments, title, list(zip(tmsmod.registry(), sets, strict=True)), [])
@@ -244,7 +246,7 @@ class TilesAPI(APIFactory):
             if tms_id != "WebMercatorQuad":
                 raise InvalidParameterValue("TileJSON describes Web Mercator (XYZ) tiles: use WebMercatorQuad")
             return json_response(self._tilejson(segments, layers, title, lang))
-        doc = self._tileset(segments, tms_id, layers, title, lang)
+        doc = self.tileset(segments, tms_id, layers, title, lang)
         if call.args["f"] == "html":
             return self.tilesets_page(call, (*segments, tms_id), title, [(tms_id, doc)], doc["layers"])
         return json_response(doc)
