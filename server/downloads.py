@@ -20,10 +20,10 @@ from onemap.config.settings import Settings
 from onemap.providers.export import FORMATS, columns, csv_chunks, file_chunks, temporary_folder, write_file
 from onemap.providers.features import FeatureService, ItemsQuery
 
+from .http import GEOJSON
 from .routing import Call
 
 BATCH = 2_000  # features per query: a few MB of parcels in memory, few round trips
-GEOJSON = "application/geo+json"
 
 
 def items_response(maximum: int) -> dict[str, Any]:
