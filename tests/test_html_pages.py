@@ -45,9 +45,6 @@ LEFT_AS_THEY_ARE = {
                                         "not vendored yet (covjson-reader, leaflet-coverage, c3, d3)",
     "collections/edr/query.html": "only an operator's EDR collection (overlay) has this page: as coverages",
 }
-# links of pygeoapi's documents that another part of issue 15 closes: the ld+json alternates (item 4, no
-# 400 links). Drop the entry when its fix lands.
-PENDING = {"f=jsonld": "issue 15, item 4"}
 
 
 # ---- the vendored assets ----------------------------------------------------------------------------
@@ -164,10 +161,18 @@ def test_landing_page_links_the_map_and_no_redoc(client, lang, label):
     assert "XMLHttpRequest" not in html  # no script fetching JSON-LD into the page
 
 
-def test_no_guessed_json_ld_link(client):
-    """A JSON-LD link only where the document offers JSON-LD (pygeoapi's page guesses ?f=jsonld)."""
-    html = client.get("/conformance?f=html").data.decode("utf-8")
-    assert "jsonld" not in html and "XMLHttpRequest" not in html
+@pytest.mark.parametrize("path", ["/", "/conformance", "/collections", "/collections/dltb", "/collections/plans",
+                                  "/collections/dltb/items", "/processes"])
+def test_no_json_ld_link(client, path):
+    """No page links JSON-LD, which OneMap does not serve: pygeoapi's landing and collection documents
+    name ?f=jsonld alternates (in the head, the header and the collection's link list) and its base
+    template guesses one for every page."""
+    assert client.get(path + "?f=jsonld").status_code == 400
+    r = client.get(path + "?f=html")
+    assert r.status_code == 200
+    html = r.data.decode("utf-8")
+    assert "jsonld" not in html and "ld+json" not in html and "XMLHttpRequest" not in html
+    assert re.search(r'<a href="[^"]*f=json">json</a>', html)  # the JSON alternate stays
 
 
 def test_items_page_draws_on_onemap_s_basemap(client):
@@ -317,6 +322,5 @@ def test_browser_every_link_of_the_server_answers(who, request):
     report = request.getfixturevalue(who)
     assert len(report["links"]) > 50
     broken = {u: s for u, s in report["links"].items()
-              if s["status"] != 200 and not (s["status"] == 405 and u.endswith("/execution"))
-              and not any(p in u for p in PENDING)}
+              if s["status"] != 200 and not (s["status"] == 405 and u.endswith("/execution"))}
     assert broken == {}
