@@ -109,6 +109,11 @@ class Layer(BaseModel):
     # below the detail zoom, vector tiles carry only these fields (the class and its name that the
     # map is drawn by): a parcel layer's full attributes triple the size of an overview tile
     tile_overview_fields: tuple[str, ...] | None = None
+    # the field holding the administrative division each feature lies in (a code whose prefixes are its
+    # township, county, city and province): statistics by region sum by it instead of cutting features by
+    # region outlines. Only for a layer whose features never cross a division (the survey's parcels are
+    # drawn up to the 权属 boundaries, and its 汇总表 sums them by 坐落单位)
+    region_field: str | None = None
 
     @field_validator("fields")
     @classmethod
@@ -124,6 +129,8 @@ class Layer(BaseModel):
         unknown = set(self.tile_overview_fields or ()) - {f.name for f in self.fields}
         if unknown:
             raise ValueError(f"tile_overview_fields names unknown fields {sorted(unknown)}")
+        if self.region_field is not None and self.region_field not in {f.name for f in self.fields}:
+            raise ValueError(f"region_field names an unknown field {self.region_field!r}")
         return self
 
     @model_validator(mode="after")

@@ -78,6 +78,24 @@ class FeatureQuery:
     clip: dict[str, shapely.Geometry] | None = None
 
 
+@dataclass(frozen=True)
+class Group:
+    """A GROUP BY key of an aggregate: a field, or the first ``prefix`` characters of one (a region
+    code cut to a level: 9 characters of a 三调 坐落单位代码 are its township)."""
+
+    field: str
+    prefix: int | None = None
+
+
+@dataclass(frozen=True)
+class AggregateRow:
+    """One group of an aggregate: its key values, geodesic area (m², CGCS2000) and feature count."""
+
+    key: tuple[Any, ...]
+    m2: float
+    count: int
+
+
 @dataclass
 class FeaturePage:
     """Rows of one page: fids, property dicts and WKB geometries (storage CRS)."""
@@ -535,6 +553,55 @@ class Store(ABC):
             wkb=[self._wkb(r[-1]) for r in rows],
             number_matched=matched, matched_exact=exact,
         )
+
+    def aggregate(self, q: FeatureQuery, groups: Sequence[Group] = (), area: shapely.Geometry | None = None
+                  ) -> list[AggregateRow]:
+        """Geodesic area and count of the features ``q`` selects (drawer entries, where each governs,
+        bbox, property and CQL2 filters) per group, summed by the database; with ``area``, of their parts
+        inside it. Each row's area is stored with it (``AREA_COLUMN``); only a feature an edge (of ``area``
+        or of where its entry governs) cuts is measured again."""
+        from .sql import AREA_COLUMN, TableSpec, build_where, quote_ident
+
+        table = TableSpec.for_layer(q.layer)
+        for grp in groups:
+            if grp.field not in table.fields:
+                raise InvalidParameterValue(f"{q.layer.id} has no field {grp.field!r} to group by")
+        if q.bbox is not None and q.plan_ids:
+            q = replace(q, plan_ids=self._meeting(table.name, q.plan_ids, q.bbox))
+        where = build_where(self.dialect, table, plan_ids=q.plan_ids, bbox=q.bbox, filter_=q.filter,
+                            props=q.props, transform=q.filter_transform, clip=q.clip)
+        g = quote_ident(table.geom)
+        if area is not None:
+            area_params: list[Any] = []
+            where.add(self.dialect.interiors_meet(g, area, area_params, table), area_params)
+        sel: list[Any] = []
+        m2 = self._m2_expr(table, q.clip, area, sel) if (q.clip or area is not None) else AREA_COLUMN
+        keys = [f"substr({quote_ident(k.field)}, 1, {int(k.prefix)})" if k.prefix else quote_ident(k.field)
+                for k in groups]
+        cols = ", ".join([*keys, f"COALESCE(SUM({m2}), 0)", "COUNT(*)"])
+        sql = f"SELECT {cols} FROM {self._table_sql(table.name)} WHERE {where.sql()}"
+        if keys:
+            positions = ", ".join(str(i + 1) for i in range(len(keys)))
+            sql += f" GROUP BY {positions} ORDER BY {positions}"
+        rows = self._rows(sql, [*sel, *where.params])
+        n = len(keys)
+        return [AggregateRow(tuple(r[:n]), float(r[n] or 0.0), int(r[n + 1])) for r in rows if int(r[n + 1])]
+
+    def _m2_expr(self, table: Any, clip: dict[str, shapely.Geometry] | None, area: shapely.Geometry | None,
+                 params: list[Any]) -> str:
+        """Each row's area inside ``area`` and, for an entry in ``clip``, inside where it governs."""
+        from .sql import AREA_COLUMN, quote_ident
+
+        g = quote_ident(table.geom)
+        whens = []
+        for plan_id, part in sorted((clip or {}).items()):
+            cut = part if area is None else shapely.intersection(part, area)
+            params.append(plan_id)
+            whens.append(f"WHEN {self.dialect.param} THEN {self.dialect.clipped_m2(g, AREA_COLUMN, cut, params)}")
+        rest = AREA_COLUMN if area is None else self.dialect.clipped_m2(g, AREA_COLUMN, area, params)
+        if not whens:
+            return rest
+        return f"(CASE {quote_ident(table.plan_column)} {' '.join(whens)} ELSE {rest} END)"
 
     def get(self, layer: Layer, fid: int) -> FeaturePage:
         """The feature with this id (an empty page when there is none)."""

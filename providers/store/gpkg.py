@@ -23,7 +23,7 @@ import shapely
 from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
 from onemap.config.errors import Conflict, OneMapError, ServiceUnavailable, StoreError
 
-from ..geometry import STORAGE_SRID, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
+from ..geometry import STORAGE_SRID, geodesic_area, gpkg_envelope, gpkg_wkb, to_gpkg_blobs
 from .access import create_access_tables
 from .base import (
     DRAWER_KEYS,
@@ -37,13 +37,13 @@ from .base import (
     backfill_history,
     plan_from_row,
 )
-from .sql import Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
+from .sql import AREA_COLUMN, Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
 
 LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "7"  # 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "8"  # 8: each row's geodesic area (onemap_m2); 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -137,6 +137,20 @@ def _sql_clip(blob: bytes | None, literal_wkb: bytes, dim: int) -> bytes | None:
     return to_gpkg_blobs([multi(parts)])[0]
 
 
+def _sql_clipped_m2(blob: bytes | None, m2: float | None, literal_wkb: bytes) -> float | None:
+    """The geodesic area of the feature's part inside the literal (its stored area when covered)."""
+    if blob is None:
+        return None
+    area, g = _prepared(literal_wkb), shapely.from_wkb(gpkg_wkb(blob))
+    if m2 is not None and shapely.covers(area, g):
+        return float(m2)
+    return geodesic_area(shapely.intersection(g, area))
+
+
+def _sql_geodesic_m2(blob: bytes | None) -> float | None:
+    return None if blob is None else geodesic_area(shapely.from_wkb(gpkg_wkb(blob)))
+
+
 def _sql_bbox_intersects(blob: bytes | None, minx: float, miny: float, maxx: float, maxy: float) -> int:
     """Exact bbox test; a feature whose envelope lies inside the box needs no decoding."""
     if blob is None:
@@ -203,6 +217,10 @@ class GpkgDialect(Dialect):
     def clipped(self, column: str, geom: shapely.Geometry, dim: int, params: list) -> str:
         params.append(shapely.to_wkb(geom, byte_order=1, flavor="iso"))
         return f"onemap_clip({column}, ?, {int(dim)})"
+
+    def clipped_m2(self, column: str, m2_column: str, geom: shapely.Geometry, params: list) -> str:
+        params.append(shapely.to_wkb(geom, byte_order=1, flavor="iso"))
+        return f"onemap_clipped_m2({column}, {m2_column}, ?)"
 
     def bbox(self, table: TableSpec, bbox: tuple[float, float, float, float], params: list) -> str:
         minx, miny, maxx, maxy = bbox
@@ -321,6 +339,8 @@ class GpkgStore(Store):
             c.create_function("onemap_bbox", 5, _sql_bbox_intersects, deterministic=True)
             c.create_function("onemap_interiors_meet", 2, _sql_interiors_meet, deterministic=True)
             c.create_function("onemap_clip", 3, _sql_clip, deterministic=True)
+            c.create_function("onemap_clipped_m2", 3, _sql_clipped_m2, deterministic=True)
+            c.create_function("onemap_geodesic_m2", 1, _sql_geodesic_m2, deterministic=True)
             self._local.conn = c
             with self._conns_lock:
                 self._all_conns.append(c)
@@ -359,8 +379,8 @@ class GpkgStore(Store):
             self._create_core(c)
             for layer in self.catalogue.layers.values():
                 self._create_feature_table(c, layer.id, layer.table_code, layer.t("title"),
-                                           [(f.name, _sql_type(f)) for f in layer.stored_fields],
-                                           layer.geometry.upper())
+                                           [*((f.name, _sql_type(f)) for f in layer.stored_fields),
+                                            (AREA_COLUMN, "DOUBLE")], layer.geometry.upper())
                 c.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(layer.id + '_plan_id')} "
                           f"ON {quote_ident(layer.id)} (plan_id)")
             self._create_feature_table(c, "plans", "PLANS", "规划目录（抽屉）", list(PLAN_COLUMNS),
@@ -377,7 +397,11 @@ class GpkgStore(Store):
             self._add_missing_columns(c, "plans", PLAN_COLUMNS)
             self._add_missing_columns(c, "plan_events", EVENT_COLUMN_TYPES)
             for layer in self.catalogue.layers.values():
-                self._add_missing_columns(c, layer.id, [(f.name, _sql_type(f)) for f in layer.stored_fields])
+                self._add_missing_columns(c, layer.id, [*((f.name, _sql_type(f)) for f in layer.stored_fields),
+                                                        (AREA_COLUMN, "DOUBLE")])
+                # rows written before schema 8 are measured once
+                c.execute(f"UPDATE {quote_ident(layer.id)} SET {AREA_COLUMN} = onemap_geodesic_m2(geom) "
+                          f"WHERE {AREA_COLUMN} IS NULL AND geom IS NOT NULL")
             c.execute("""CREATE TABLE IF NOT EXISTS plan_layers (plan_id TEXT NOT NULL, layer TEXT NOT NULL,
                 features INTEGER NOT NULL, minx DOUBLE, miny DOUBLE, maxx DOUBLE, maxy DOUBLE,
                 minfid INTEGER, maxfid INTEGER, PRIMARY KEY (plan_id, layer))""")
@@ -643,12 +667,13 @@ class GpkgStore(Store):
             start = seq[0] + 1
         fids = range(start, start + n)
         blobs = to_gpkg_blobs(batch.geometry)
+        m2 = geodesic_area(batch.geometry).tolist()
         cols = [np.asarray(batch.columns[nm], dtype=object).tolist() for nm in names]
-        rows = ([fid, *[_to_db(col[i]) for col in cols], *drawer, blobs[i]]
+        rows = ([fid, *[_to_db(col[i]) for col in cols], *drawer, m2[i], blobs[i]]
                 for i, fid in enumerate(fids))
         col_sql = ", ".join(["fid", *(quote_ident(nm) for nm in names),
-                             *(quote_ident(f.name) for f in DRAWER_FIELDS), "geom"])
-        ph = ", ".join("?" * (len(names) + len(DRAWER_FIELDS) + 2))
+                             *(quote_ident(f.name) for f in DRAWER_FIELDS), AREA_COLUMN, "geom"])
+        ph = ", ".join("?" * (len(names) + len(DRAWER_FIELDS) + 3))
         t = quote_ident(layer.id)
         trig = quote_ident(f"rtree_{layer.id}_geom_insert")
         # Bulk path: the R-tree is filled from bounds computed in one numpy pass instead of

@@ -28,7 +28,7 @@ import shapely
 from onemap.config.catalogue import DRAWER_FIELDS, Catalogue, FieldDef, Layer
 from onemap.config.errors import Conflict, InvalidParameterValue, ServiceUnavailable, StoreError
 
-from ..geometry import STORAGE_SRID
+from ..geometry import STORAGE_SRID, geodesic_area
 from .access import create_access_tables
 from .base import (
     DRAWER_KEYS,
@@ -45,7 +45,7 @@ from .base import (
     backfill_history,
     plan_from_row,
 )
-from .sql import Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
+from .sql import AREA_COLUMN, Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
 from .watch import CHANNEL, RegistryWatcher
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "11"  # 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "12"  # 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 # the advisory lock class of a new drawer entry's load (two-key locks: apart from init_schema's one-key lock)
 LOAD_LOCK = 4491
@@ -170,6 +170,12 @@ class PostgisDialect(Dialect):
         b = self.geometry_literal(geom, params)
         return (f"(CASE WHEN ST_CoveredBy({column}, {a}) THEN {column} "
                 f"ELSE ST_Multi(ST_CollectionExtract(ST_Intersection({column}, {b}), {int(dim)})) END)")
+
+    def clipped_m2(self, column: str, m2_column: str, geom: shapely.Geometry, params: list) -> str:
+        a = self.geometry_literal(geom, params)
+        b = self.geometry_literal(geom, params)
+        return (f"(CASE WHEN {m2_column} IS NOT NULL AND ST_CoveredBy({column}, {a}) THEN {m2_column} "
+                f"ELSE ST_Area(ST_Intersection({column}, {b})::geography) END)")
 
     def bbox(self, table: TableSpec, bbox: tuple[float, float, float, float], params: list) -> str:
         box = [float(v) for v in bbox]  # numpy floats would reach psycopg2 as their repr
@@ -350,6 +356,10 @@ class PostgisStore(Store):
                 for f in layer.stored_fields:
                     cur.execute(f"ALTER TABLE {qualified(layer.id)} ADD COLUMN IF NOT EXISTS {quote_ident(f.name)} "
                                 f"{_sql_type(f)}")
+                cur.execute(f"ALTER TABLE {qualified(layer.id)} ADD COLUMN IF NOT EXISTS {AREA_COLUMN} double precision")
+                # rows written before schema 12 are measured once, on the same ellipsoid (4490 is GRS80)
+                cur.execute(f"UPDATE {qualified(layer.id)} SET {AREA_COLUMN} = ST_Area(geom::geography) "
+                            f"WHERE {AREA_COLUMN} IS NULL")
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_layers')} (plan_id text NOT NULL,
                 layer text NOT NULL, features bigint NOT NULL, minx double precision, miny double precision,
                 maxx double precision, maxy double precision, minfid bigint, maxfid bigint,
@@ -411,7 +421,7 @@ class PostgisStore(Store):
         cols = ", ".join(f"{quote_ident(f.name)} {_sql_type(f)}" for f in layer.stored_fields)
         cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {seq}")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {t} (fid bigint NOT NULL DEFAULT nextval('{seq}'), {cols}, "
-                    f"geom geometry({layer.geometry}, {STORAGE_SRID}) NOT NULL, PRIMARY KEY (plan_id, fid)) "
+                    f"{AREA_COLUMN} double precision, geom geometry({layer.geometry}, {STORAGE_SRID}) NOT NULL, PRIMARY KEY (plan_id, fid)) "
                     "PARTITION BY LIST (plan_id)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(layer.id + '_fid')} ON {t} (fid)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(layer.id + '_geom_gist')} ON {t} USING gist (geom)")
@@ -579,13 +589,14 @@ class PostgisStore(Store):
         cols = [np.asarray(batch.columns.get(nm, [None] * n), dtype=object).tolist() for nm in names]
         geoms = shapely.set_srid(np.asarray(batch.geometry, dtype=object), STORAGE_SRID)
         hexes = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        m2 = geodesic_area(geoms).tolist()
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         for i in range(n):
-            w.writerow([*(_csv_value(col[i]) for col in cols), *plan, hexes[i]])
+            w.writerow([*(_csv_value(col[i]) for col in cols), *plan, repr(m2[i]), hexes[i]])
         buf.seek(0)
         col_sql = ", ".join([*(quote_ident(nm) for nm in names), *(quote_ident(f.name) for f in DRAWER_FIELDS),
-                             "geom"])
+                             AREA_COLUMN, "geom"])
         cur.copy_expert(f"COPY {qualified(layer.id)} ({col_sql}) FROM STDIN WITH (FORMAT csv)", buf)
         if not n:
             return None

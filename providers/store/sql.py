@@ -46,6 +46,9 @@ ARITHMETIC_SQL = {
     ast.ArithmeticOp.DIV: "/",
 }
 GEOMETRY_PROPERTY = "geometry"
+# every layer row's geodesic area on CGCS2000 (m²), written with the row: statistics and indicators sum it in the
+# database instead of measuring every geometry per question (10x faster at a million parcels); never served
+AREA_COLUMN = "onemap_m2"
 MAX_FILTER_NODES = 500
 # nesting of a filter's conditions and expressions (a chain of ANDs or of ORs is one level): SQLite's
 # parser refuses SQL nested much deeper (its parser stack holds about 100 entries, NOT (...) takes 2)
@@ -90,6 +93,11 @@ class Dialect:
 
     def clipped(self, column: str, geom: shapely.Geometry, dim: int, params: list) -> str:
         """The feature cut to the literal (itself when the literal covers it), as a multi-geometry."""
+        raise NotImplementedError
+
+    def clipped_m2(self, column: str, m2_column: str, geom: shapely.Geometry, params: list) -> str:
+        """The geodesic area (m²) of the feature's part inside the literal: the stored area when the literal
+        covers the feature, measured on CGCS2000 otherwise."""
         raise NotImplementedError
 
     def casei(self, expr: str) -> str:
