@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .files import read_yaml
@@ -19,16 +19,84 @@ INDICATORS_PATH = Path(__file__).resolve().parent / "indicators.yaml"
 I18n = dict[str, str]
 
 
+class Measure(BaseModel):
+    """A layer's features, those whose fields hold the listed codes (``"03*"``: codes starting ``03``;
+    several fields must all match)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layer: str
+    where: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
+class Formula(BaseModel):
+    """How an indicator is computed, declaratively (nothing in it runs as code). Exactly one of:
+    ``area`` (geodesic m² of the features), ``count``, ``region_area`` (the region's own outline, m²),
+    ``sum`` of formulas or ``ratio`` (numerator, denominator); ``scale`` multiplies the result (100 for a
+    percentage)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    area: Measure | None = None
+    count: Measure | None = None
+    region_area: bool | None = None
+    sum: tuple[Formula, ...] | None = None
+    ratio: tuple[Formula, Formula] | None = None
+    scale: float = 1.0
+
+    @model_validator(mode="after")
+    def _one(self) -> Formula:
+        kinds = [k for k in ("area", "count", "region_area", "sum", "ratio") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError(f"a formula is exactly one of area, count, region_area, sum, ratio "
+                             f"(found {', '.join(kinds) or 'none'})")
+        return self
+
+    def measures(self) -> list[Measure]:
+        """Every layer measure in the formula."""
+        own = [m for m in (self.area, self.count) if m is not None]
+        return own + [m for f in (*(self.sum or ()), *(self.ratio or ())) for m in f.measures()]
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    confidence: Literal["HIGH", "MEDIUM", "LOW"]
+
+
 class IndicatorDef(BaseModel):
-    """One indicator: the layer whose area it measures, min or max, its unit."""
+    """One indicator: its unit, binding type, levels and formula; ``kind`` says which way its target
+    binds (min: a protection task the value must not fall below; max: a scale it must not exceed).
+    ``layer`` (a control line's or plan layer's area) is what the transmission check compares a lower
+    plan's own features with."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,30}$")
     title: I18n
-    layer: str
+    layer: str | None = None
     kind: Literal["min", "max"]
     unit: str
+    binding: Literal["约束性", "预期性"] = "约束性"
+    levels: tuple[Literal["province", "city", "county", "township"], ...] = ("province", "city", "county")
+    formula: Formula | None = None
+    warn_margin: float | None = Field(default=None, ge=0, lt=1)
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _formula(self) -> IndicatorDef:
+        if self.formula is None and self.layer is None:
+            raise ValueError("an indicator needs a formula or a layer")
+        return self
+
+    @property
+    def computed(self) -> Formula:
+        """The formula (a ``layer`` indicator's is the geodesic area of that layer's features)."""
+        if self.formula is not None:
+            return self.formula
+        assert self.layer is not None
+        return Formula(area=Measure(layer=self.layer))
 
 
 class TableField(BaseModel):
@@ -56,7 +124,13 @@ class Indicators(BaseModel):
     version: Literal[1]
     table: IndicatorTableDef
     units: dict[str, float]
+    # units of values that are not areas, and what they mean (the formula gives them as they are)
+    plain_units: dict[str, I18n] = Field(default_factory=dict)
+    # 达标 / 预警 / 超标: a value within this share of its target (on the side that is still allowed) warns
+    warn_margin: float = Field(default=0.05, ge=0, lt=1)
     indicators: tuple[IndicatorDef, ...]
+    # indicators of the national lists that need data a one-map server does not hold
+    not_computed: tuple[dict[str, str], ...] = ()
 
     @property
     def by_code(self) -> dict[str, IndicatorDef]:
@@ -87,10 +161,12 @@ def load_indicators(path: Path = INDICATORS_PATH, layers: set[str] | None = None
     if missing:
         raise ConfigError(f"{path.name}: the indicator table must have the fields {', '.join(missing)}")
     for i in ind.indicators:
-        if i.unit not in ind.units:
-            raise ConfigError(f"{path.name}: indicator {i.code}: unit {i.unit!r} is not in 'units'")
-        if layers is not None and i.layer not in layers:
-            raise ConfigError(f"{path.name}: indicator {i.code}: no layer {i.layer!r} in the catalogue")
+        if i.unit not in ind.units and i.unit not in ind.plain_units:
+            raise ConfigError(f"{path.name}: indicator {i.code}: unit {i.unit!r} is not in 'units' or 'plain_units'")
+        named = [m.layer for m in i.computed.measures()] + ([i.layer] if i.layer else [])
+        for layer in named:
+            if layers is not None and layer not in layers:
+                raise ConfigError(f"{path.name}: indicator {i.code}: no layer {layer!r} in the catalogue")
     if table_codes is not None and ind.table.table_code in table_codes:
         raise ConfigError(f"{path.name}: table code {ind.table.table_code} is a layer's table code")
     return ind

@@ -397,7 +397,9 @@ def _indicator_checks(store: Store, rules: dict, pair: Pair, tol: float, cache: 
         return [{"id": "indicators", "kind": "indicator", "title": spec["title"], "requirement": spec["requirement"],
                  "result": "pass", "applicable": False, "area": area_units(0.0), "upper_plans": [],
                  "message": dict(spec["none"])}]
-    order = {d.code: i for i, d in enumerate(ind.indicators)}
+    # a lower plan's own features answer only the indicators measured on a plan layer; the survey's (耕地保有量,
+    # 建设用地总规模...) are supervision's, judged on the survey in force (providers.indicators)
+    order = {d.code: i for i, d in enumerate(ind.indicators) if d.layer is not None}
     # the targets of the nearest upper plan that sets any for this region
     targets, setter = [], None
     for upper in pair.uppers:
@@ -413,6 +415,7 @@ def _indicator_checks(store: Store, rules: dict, pair: Pair, tol: float, cache: 
     out = []
     for t in targets:
         d = ind.by_code[t.code]
+        assert d.layer is not None
         lo = _lower_features(store, store.catalogue.layers[d.layer], pair.lower.id, cache)
         total = lo.m2
         target = ind.m2(t.value, t.unit)

@@ -81,20 +81,21 @@ def statistics(store: Store, sq: StatisticsQuery) -> list[dict[str, Any]]:
     A region group adds ``region`` (its code) and ``region_name``; groups holding no feature are left out.
     """
     layer = sq.layer
+    sq = replace(sq, group_by=check_group_by(layer, sq.group_by))
     regions = Regions(store, sq.day) if (sq.region or any(region_level(k) for k in sq.group_by)) else None
     limit = regions.get(sq.region) if (regions is not None and sq.region) else None
     level = next((lv for k in sq.group_by if (lv := region_level(k))), None)
     fields = [k for k in sq.group_by if region_level(k) is None]
     q = _feature_query(store, sq, limit)
-    by_field = layer.region_field is not None
+    region_field = layer.region_field
     if level is not None and limit is not None and LEVELS[level] < LEVELS[limit.level]:
         raise InvalidParameterValue(f"group_by: region:{level} is above the region {limit.code} ({limit.level})")
 
     rows: list[tuple[Region | str | None, AggregateRow]] = []
-    if by_field:
+    if region_field is not None:
         # one query: the region is the code's prefix (the limit's level when there is no region group)
         cut = LEVELS[level] if level else (LEVELS[limit.level] if limit else None)
-        groups = ([Group(layer.region_field, cut)] if cut else []) + [Group(f) for f in fields]
+        groups = ([Group(region_field, cut)] if cut else []) + [Group(f) for f in fields]
         for row in store.aggregate(q, groups, sq.boundary):
             region = None
             if cut:

@@ -37,6 +37,7 @@ from .cors import Cors
 from .drawers_ep import DrawersAPI
 from .features_ep import FeaturesAPI
 from .http import install
+from .indicators_ep import IndicatorsAPI
 from .lifecycle_ep import PlansAPI
 from .links import Links
 from .map_ep import MapPage
@@ -105,6 +106,7 @@ class OneMap:
             MapPage(self.catalogue, self.store, settings, self.links, self.basemaps.xyz_path),
             PlansAPI(self.store, settings, self.links, self._processes_api.check_plan),
             AuditAPI(self.store, self.links),
+            IndicatorsAPI(self.catalogue, self.store, self.links, settings.timezone),
             self.basemaps,
             OverlayAPI(self.pg),
         ]

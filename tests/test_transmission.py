@@ -489,7 +489,7 @@ def _edit_row(t: Table, i: int, **values) -> None:
 
 
 BAD_ROWS = [
-    ("unknown code", {"ZBDM": "GDBYL"}, ["ZBDM 'GDBYL' is not an indicator code"]),
+    ("unknown code", {"ZBDM": "YSZL"}, ["ZBDM 'YSZL' is not an indicator code"]),  # 用水总量: not in the model
     ("bad region code", {"XZQDM": "99012"}, ["XZQDM '99012' is not an administrative division code"]),
     ("region of another city", {"XZQDM": "990221"}, ["990221 is not in the plan's region 990100"]),
     ("region not in the survey", {"XZQDM": "990199"}, ["there is no region 990199"]),
@@ -571,8 +571,12 @@ def test_an_older_store_gets_the_indicator_table(fresh_settings):
 
 @pytest.mark.parametrize(("old", "new", "says"), [
     ("layer: yjjbnt", "layer: nosuch", "no layer 'nosuch'"),
-    ("kind: max", "kind: most", "kind"),
-    ("    unit: 公顷\n  - code: YJJBNTBHMJ", "    unit: 英亩\n  - code: YJJBNTBHMJ", "unit '英亩'"),
+    ("    layer: czkfbj\n    kind: max", "    layer: czkfbj\n    kind: most", "kind"),
+    ("    layer: stbhhx\n    kind: min\n    unit: 公顷", "    layer: stbhhx\n    kind: min\n    unit: 英亩", "unit '英亩'"),
+    # formulas: exactly one kind, and only catalogue layers
+    ("formula: {count: {layer: dltb,", "formula: {region_area: true, count: {layer: dltb,", "exactly one of"),
+    ("formula: {area: {layer: dltb, where: {DLBM: [\"0101\"", "formula: {area: {layer: nosuch, where: {DLBM: [\"0101\"",
+     "no layer 'nosuch'"),
     ("table_code: GHZBB", "table_code: STBHHX", "is a layer's table code"),
     ("  - code: YJJBNTBHMJ", "  - code: STBHHXMJ", "listed twice"),
 ])

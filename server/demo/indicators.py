@@ -51,6 +51,8 @@ def plan_targets(batches: list[LayerBatch]) -> list[PlanIndicator]:
     for plan_id, regions in TARGETS.items():
         for region in regions:
             for d in ind.indicators:
+                if d.layer is None:  # the survey's indicators: targets below (survey_targets)
+                    continue
                 sources = SCALE_FROM.get((plan_id, d.layer), (plan_id,))
                 found = [by_key[(pid, d.layer)] for pid in sources if (pid, d.layer) in by_key]
                 value = _area_m2(found, region) / ind.units[d.unit]

@@ -1,0 +1,205 @@
+"""指标: the indicators of config/indicators.yaml evaluated for a region and a date, with target and status.
+
+A value is computed from the one map as it stands on the date: the survey in force and the plans that
+govern each place (``providers.statistics``). Its target is the one the nearest upper plan in force on
+that date sets for the region in its indicator table (a city plan for its counties, the province's for
+its cities). The status compares the two in the direction the indicator binds: 超标 past the bound,
+预警 within the warning margin of it, 达标 otherwise. A time series has one value per survey year held.
+
+Values are cached per registry version: filing, withdrawing or loading anything changes the version,
+so a cached value is never stale; an unchanged registry answers from memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pygeofilter import ast
+
+from onemap.config.catalogue import Layer
+from onemap.config.errors import NotFound
+from onemap.config.indicators import Formula, IndicatorDef, Indicators, Measure, get_indicators
+from onemap.domain.dates import When
+from onemap.domain.plans import Plan
+from onemap.domain.regions import region_covers
+
+from .geometry import geodesic_area
+from .regions import Region, Regions
+from .statistics import StatisticsQuery, statistics
+from .store.base import PlanIndicator, Store
+
+STATUS = {"ok": {"zh": "达标", "en": "met"}, "warning": {"zh": "预警", "en": "warning"},
+          "breach": {"zh": "超标", "en": "breached"}, "none": {"zh": "无目标", "en": "no target"}}
+PLAN_LEVELS = ("national", "province", "city", "county", "township")
+CACHE_SIZE = 4096
+
+
+def where_filter(measure: Measure) -> Any:
+    """The CQL2 expression of a measure's ``where`` (None when it has none)."""
+    parts = []
+    for name, codes in sorted(measure.where.items()):
+        attr = ast.Attribute(name)
+        exact = [c for c in codes if not c.endswith("*")]
+        alts: list[Any] = [ast.In(attr, exact, False)] if exact else []
+        alts += [ast.Like(attr, c[:-1] + "%", False, "%", "_", "\\", False) for c in codes if c.endswith("*")]
+        parts.append(_join(ast.Or, alts))
+    return _join(ast.And, parts) if parts else None
+
+
+def _join(op: Any, nodes: list[Any]) -> Any:
+    out = nodes[0]
+    for n in nodes[1:]:
+        out = op(out, n)
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    value: float
+    unit: str
+    plan_id: str
+
+
+class IndicatorService:
+    """Indicator values of one store (one per process, shared by its threads)."""
+
+    def __init__(self, store: Store, indicators: Indicators | None = None) -> None:
+        self.store = store
+        self.ind = indicators or get_indicators()
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ---- lookups -------------------------------------------------------------------------------------
+    def definition(self, code: str) -> IndicatorDef:
+        found = self.ind.by_code.get(code)
+        if found is None:
+            raise NotFound(f"no indicator {code!r}; the indicators are {', '.join(self.ind.by_code)}")
+        return found
+
+    def survey_dates(self) -> list[tuple[str, dt.date]]:
+        """(survey year, the date it came into force) for every survey version held, oldest first."""
+        held = self.store.plan_layer_index()
+        out: dict[str, dt.date] = {}
+        for p in self.store.plans().values():
+            if p.type != "survey" or "dltb" not in held.get(p.id, {}) or p.valid_from is None:
+                continue
+            out[p.version] = min(out.get(p.version, p.valid_from), p.valid_from)
+        return sorted(out.items(), key=lambda kv: kv[1])
+
+    # ---- values --------------------------------------------------------------------------------------
+    def evaluate(self, region: Region, day: dt.date, codes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every indicator (or those in ``codes``) for one region on one date."""
+        defs = [self.definition(c) for c in codes] if codes else [d for d in self.ind.indicators
+                                                                 if region.level in d.levels]
+        return [self._cached(("value", d.code, region.code, day), lambda d=d: self._value(d, region, day))
+                for d in defs]
+
+    def series(self, code: str, region_code: str) -> list[dict[str, Any]]:
+        """One value per survey year held (on the date each came into force), oldest first."""
+        d = self.definition(code)
+        out = []
+        for year, day in self.survey_dates():
+            region = Regions(self.store, day).get(region_code)
+            value = self.evaluate(region, day, [d.code])[0]
+            out.append({"year": year, **value})
+        return out
+
+    def by_level(self, code: str, level: str, day: dt.date, within: str | None = None
+                 ) -> list[tuple[Region, dict[str, Any]]]:
+        """One indicator for every region of a level on a date (the regions under ``within`` only)."""
+        d = self.definition(code)
+        regions = Regions(self.store, day).at_level(level, within)
+        return [(r, self.evaluate(r, day, [d.code])[0]) for r in regions]
+
+    def _cached(self, key: tuple, compute: Any) -> Any:
+        key = (self.store._current_version(), *key)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return value
+
+    def _value(self, d: IndicatorDef, region: Region, day: dt.date) -> dict[str, Any]:
+        raw = self._formula(d.computed, region, day)
+        value = None if raw is None else self._in_unit(raw, d)
+        target = self.target(d, region.code, day)
+        out: dict[str, Any] = {
+            "code": d.code, "name": d.title["zh"], "name_en": d.title.get("en", d.code), "unit": d.unit,
+            "binding": d.binding, "kind": d.kind, "region": region.code, "region_name": region.name,
+            "level": region.level, "datetime": day.isoformat(),
+            "value": None if value is None else round(value, 4),
+            "target": None, "target_plan": None, "gap": None, "status": "none",
+        }
+        if target is not None and value is not None:
+            goal = self._target_in_unit(target, d)
+            # the gap is how far the value is from breaking the bound: negative when broken
+            gap = value - goal if d.kind == "min" else goal - value
+            margin = abs(goal) * (d.warn_margin if d.warn_margin is not None else self.ind.warn_margin)
+            out.update(target=round(goal, 4), target_plan=target.plan_id, gap=round(gap, 4),
+                       status="breach" if gap < 0 else ("warning" if gap <= margin else "ok"))
+        out["status_label"] = STATUS[out["status"]]
+        return out
+
+    def _in_unit(self, raw: float, d: IndicatorDef) -> float:
+        return raw / self.ind.units[d.unit] if d.unit in self.ind.units else raw
+
+    def _target_in_unit(self, t: Target, d: IndicatorDef) -> float:
+        if t.unit == d.unit or t.unit not in self.ind.units or d.unit not in self.ind.units:
+            return t.value
+        return self.ind.m2(t.value, t.unit) / self.ind.units[d.unit]
+
+    def _formula(self, f: Formula, region: Region, day: dt.date) -> float | None:
+        """The formula's raw value (m² for areas) in the region on the day; None when undefined (0/0)."""
+        if f.region_area:
+            raw: float | None = float(geodesic_area(region.outline))
+        elif f.area is not None or f.count is not None:
+            measure = f.area or f.count
+            assert measure is not None
+            m2, count = self._measure(measure, region, day)
+            raw = m2 if f.area is not None else float(count)
+        elif f.sum is not None:
+            parts = [self._formula(s, region, day) for s in f.sum]
+            raw = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        else:
+            assert f.ratio is not None
+            num, den = (self._formula(s, region, day) for s in f.ratio)
+            raw = None if num is None or not den else num / den
+        return None if raw is None else raw * f.scale
+
+    def _measure(self, m: Measure, region: Region, day: dt.date) -> tuple[float, int]:
+        def compute() -> tuple[float, int]:
+            layer: Layer = self.store.catalogue.layer(m.layer)
+            rows = statistics(self.store, StatisticsQuery(layer=layer, day=day, region=region.code,
+                                                          filter=where_filter(m)))
+            return sum(r["m2"] for r in rows), sum(r["count"] for r in rows)
+
+        key = ("measure", m.layer, tuple(sorted(m.where.items())), region.code, day)
+        result: tuple[float, int] = self._cached(key, compute)
+        return result
+
+    # ---- targets -------------------------------------------------------------------------------------
+    def target(self, d: IndicatorDef, region: str, day: dt.date) -> Target | None:
+        """The target the nearest upper master plan in force on ``day`` sets for the region."""
+        found: list[tuple[int, dt.date, Plan, PlanIndicator]] = []
+        for p in self.store.plans().values():
+            if p.type != "master" or not p.in_force(When.at(day)) or p.region == region \
+                    or not region_covers(p.region, region):
+                continue
+            for t in self.store.plan_indicators(p.id):
+                if t.region == region and t.code == d.code:
+                    found.append((PLAN_LEVELS.index(p.level) if p.level in PLAN_LEVELS else 0,
+                                  p.valid_from or dt.date.min, p, t))
+        if not found:
+            return None
+        _, _, plan, row = max(found, key=lambda f: (f[0], f[1], f[2].id))
+        return Target(row.value, row.unit, plan.id)

@@ -1,0 +1,145 @@
+"""指标 over HTTP: the indicator model, an indicator's time series for a region, and its values for every
+region of a level as GeoJSON (region outlines with value, target and status: a choropleth in QGIS or
+on ``/map``).
+
+An indicator is offered to a caller who may read every layer its formula measures (the red line's
+area is as restricted as the red line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import shapely
+from flask import Response
+
+from onemap.config.catalogue import Catalogue
+from onemap.config.errors import InvalidParameterValue, NotFound
+from onemap.config.indicators import IndicatorDef
+from onemap.domain.dates import When, today
+from onemap.providers.indicators import STATUS, IndicatorService
+from onemap.providers.params import DATETIME, LANG, Param, ParamContext, format_param
+from onemap.providers.regions import LEVELS, Regions, check_level
+from onemap.providers.store import Store
+
+from .access import reaches
+from .http import JSON, json_response
+from .links import Links
+from .routing import APIFactory, Call, Route
+
+GEOJSON = "application/geo+json"
+
+
+def _region(raw: str, ctx: ParamContext) -> str:
+    from onemap.domain.regions import check_region
+
+    return check_region(raw)
+
+
+REGION = Param("region", "Administrative division code (6 or 9 digits) the indicator is computed for.",
+               {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region, key="indicator-region")
+WITHIN = Param("region", "Only the regions under this division (6 or 9 digits).",
+               {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region, key="indicator-within")
+LEVEL = Param("level", "The level whose regions are listed.", {"type": "string", "enum": list(LEVELS),
+              "default": "county"}, lambda raw, ctx: check_level(raw), default="county", key="indicator-level")
+F_GEOJSON = format_param("json", key="f-indicator-regions", description="Output format: GeoJSON.")
+
+
+def _day(when: When | None) -> dt.date | None:
+    if when is None:
+        return None
+    if not when.is_instant or when.start is None:
+        raise InvalidParameterValue("datetime: indicators are computed for one date, not an interval")
+    return when.start
+
+
+class IndicatorsAPI(APIFactory):
+    """The indicator model (config/indicators.yaml) and its values."""
+
+    tags = ({"name": "indicators", "description": "指标: indicators, targets and status (实施监督)"},)
+
+    def __init__(self, catalogue: Catalogue, store: Store, links: Links, timezone: str) -> None:
+        self.catalogue = catalogue
+        self.service = IndicatorService(store)
+        self.store = store
+        self.links = links
+        self.tz = timezone
+
+    def routes(self) -> list[Route]:
+        doc = {"200": {"description": "JSON.", "content": {JSON: {"schema": {"type": "object"}}}}}
+        return [
+            Route("/indicators", self.model, "getIndicators", "The indicator model: every indicator the caller may "
+                  "read, with unit, binding type, levels and source, and those that need data not held",
+                  ("indicators",), query=(LANG,), responses=doc),
+            Route("/indicators/{code}", self.values, "getIndicator", "An indicator for a region: one value per "
+                  "survey year held (its time series), or its value on one date (datetime); each with the target of "
+                  "the governing upper plan, the gap and a status (达标/预警/超标)", ("indicators",),
+                  path_params={"code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,30}$"}},
+                  query=(REGION, DATETIME, LANG), responses=doc),
+            Route("/indicators/{code}/regions", self.regions, "getIndicatorRegions", "An indicator for every region "
+                  "of a level on a date, as GeoJSON: region outlines with value, target, gap and status",
+                  ("indicators",), path_params={"code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,30}$"}},
+                  query=(LEVEL, WITHIN, DATETIME, F_GEOJSON, LANG),
+                  responses={"200": {"description": "A FeatureCollection.",
+                                     "content": {GEOJSON: {"schema": {"type": "object"}}}}}),
+        ]
+
+    # ---- access ----------------------------------------------------------------------------------------
+    def _readable(self, d: IndicatorDef, principal: Any) -> bool:
+        layers = {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
+        return all(lid in self.catalogue.collections and reaches(principal, self.catalogue.collections[lid].tier)
+                   for lid in layers)
+
+    def _definition(self, code: str, principal: Any) -> IndicatorDef:
+        d = self.service.definition(code)
+        if not self._readable(d, principal):
+            raise NotFound(f"no indicator {code!r}")  # as for a collection the caller does not reach
+        return d
+
+    def _describe(self, d: IndicatorDef, lang: str) -> dict[str, Any]:
+        return {"code": d.code, "title": d.title.get(lang, d.title["zh"]), "name": d.title["zh"],
+                "unit": d.unit, "binding": d.binding, "kind": d.kind, "levels": list(d.levels),
+                "formula": d.computed.model_dump(exclude_none=True, exclude_defaults=True),
+                "source": d.source.model_dump() if d.source else None,
+                "links": [self.links.link("self", JSON, "indicators", d.code)]}
+
+    # ---- handlers --------------------------------------------------------------------------------------
+    def model(self, call: Call) -> Response:
+        lang = call.args["lang"]
+        ind = self.service.ind
+        return json_response({
+            "indicators": [self._describe(d, lang) for d in ind.indicators if self._readable(d, call.principal)],
+            "warn_margin": ind.warn_margin, "status": STATUS,
+            "not_computed": list(ind.not_computed),
+            "links": [self.links.link("self", JSON, "indicators")],
+        })
+
+    def values(self, call: Call, code: str) -> Response:
+        d = self._definition(code, call.principal)
+        region = call.args.get("region")
+        if region is None:
+            raise InvalidParameterValue("region: give the administrative division code to compute the indicator for")
+        day = _day(call.args.get("datetime"))
+        if day is None:
+            values = self.service.series(d.code, region)
+            if not values:
+                raise NotFound("no survey is held: an indicator has no time series without one")
+        else:
+            values = self.service.evaluate(Regions(self.store, day).get(region), day, [d.code])
+        return json_response({"indicator": self._describe(d, call.args["lang"]), "region": region,
+                              "values": values,
+                              "links": [self.links.link("self", JSON, "indicators", d.code, query={"region": region})]})
+
+    def regions(self, call: Call, code: str) -> Response:
+        d = self._definition(code, call.principal)
+        level = call.args["level"]
+        if level not in d.levels:
+            raise InvalidParameterValue(f"{d.code} is evaluated for {', '.join(d.levels)}, not {level}")
+        day = _day(call.args.get("datetime")) or today(self.tz)
+        features = []
+        for r, value in self.service.by_level(d.code, level, day, call.args.get("region")):
+            features.append({"type": "Feature", "id": r.code, "geometry": shapely.geometry.mapping(r.outline),
+                             "properties": {**value, "status_label": value["status_label"]["zh"]}})
+        return json_response({"type": "FeatureCollection", "features": features, "numberReturned": len(features),
+                              "indicator": self._describe(d, call.args["lang"])}, media_type=GEOJSON)

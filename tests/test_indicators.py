@@ -1,0 +1,195 @@
+"""/indicators: every implemented indicator against an independent computation.
+
+The independent side reads features through the items API only (the survey in force on the date; the
+plan layers with view=governing, cut by the region's outline read from the xzq items), measures them
+with pyproj's Geod on CGCS2000's ellipsoid, and evaluates each indicator's formula as ``/indicators``
+publishes it, in a few lines of its own: it never calls providers/statistics or Store.aggregate.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import shapely
+from pyproj import Geod
+
+from .conftest import get_json
+
+GEOD = Geod(ellps="GRS80")
+DAY = "2024-01-01"
+REGIONS = ["990121", "990121101", "990122", "990102001"]
+UNITS = {"公顷": 10_000.0, "平方米": 1.0, "平方公里": 1_000_000.0, "亩": 10_000.0 / 15}
+
+
+def _geodesic(geom) -> float:
+    if geom is None or geom.is_empty:
+        return 0.0
+    return abs(GEOD.geometry_area_perimeter(geom)[0])
+
+
+@functools.cache
+def _features(client_key, layer: str, day: str, governing: bool) -> tuple:
+    client = _CLIENTS[client_key]
+    url = f"/collections/{layer}/items?f=json&limit=10000&datetime={day}"
+    if governing:
+        url += "&view=governing"
+    out = []
+    while url:
+        doc = get_json(client, url)
+        out += [(f["properties"], shapely.geometry.shape(f["geometry"])) for f in doc["features"]]
+        url = next((lk["href"] for lk in doc["links"] if lk["rel"] == "next"), None)
+        url = url and url.replace("http://testserver", "")
+    return tuple(out)
+
+
+_CLIENTS: dict = {}
+
+
+def _matches(props: dict, where: dict) -> bool:
+    for name, codes in where.items():
+        value = str(props.get(name) or "")
+        if not any(value.startswith(c[:-1]) if c.endswith("*") else value == c for c in codes):
+            return False
+    return True
+
+
+def _outline(key, region: str, day: str):
+    found = [g for p, g in _features(key, "xzq", day, False) if p["XZQDM"] == region]
+    assert len(found) == 1, region
+    return found[0]
+
+
+def _measure(key, m: dict, region: str, day: str) -> tuple[float, int]:
+    layer, where = m["layer"], m.get("where", {})
+    if layer == "dltb":  # parcels lie in one 坐落单位: by its code, as the 汇总表
+        prefix = region[:2] if region.endswith("0000") else region[:4] if region.endswith("00") else region
+        rows = [(p, g) for p, g in _features(key, layer, day, False)
+                if str(p["ZLDWDM"]).startswith(prefix) and _matches(p, where)]
+        return sum(_geodesic(g) for _, g in rows), len(rows)
+    outline = _outline(key, region, day)
+    rows = [(p, g) for p, g in _features(key, layer, day, True) if _matches(p, where)]
+    cut = [shapely.intersection(g, outline) for _, g in rows]
+    kept = [c for c in cut if not c.is_empty and c.area > 0]
+    return sum(_geodesic(c) for c in kept), len(kept)
+
+
+def _formula(key, f: dict, region: str, day: str) -> float | None:
+    scale = f.get("scale", 1.0)
+    if f.get("region_area"):
+        raw = _geodesic(_outline(key, region, day))
+    elif "area" in f:
+        raw = _measure(key, f["area"], region, day)[0]
+    elif "count" in f:
+        raw = float(_measure(key, f["count"], region, day)[1])
+    elif "sum" in f:
+        raw = sum(_formula(key, s, region, day) or 0.0 for s in f["sum"])
+    else:
+        num, den = (_formula(key, s, region, day) for s in f["ratio"])
+        if not den:
+            return None
+        raw = num / den
+    return raw * scale
+
+
+@pytest.fixture()
+def model(client):
+    _CLIENTS[id(client.application)] = client
+    return get_json(client, "/indicators")
+
+
+def test_the_model_lists_each_indicator_with_its_unit_binding_and_source(model):
+    codes = [d["code"] for d in model["indicators"]]
+    assert {"STBHHXMJ", "YJJBNTBHMJ", "CZKFBJMJ", "GDBYL", "JSYDZMJ", "GTKFQD"} <= set(codes)
+    for d in model["indicators"]:
+        assert d["binding"] in ("约束性", "预期性") and d["kind"] in ("min", "max") and d["unit"]
+        assert d["source"]["confidence"] in ("HIGH", "MEDIUM", "LOW")
+    assert any(n["name"] == "用水总量" for n in model["not_computed"])
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_indicator_matches_an_independent_computation(client, model, region):
+    key = id(client.application)
+    level = "township" if len(region) == 9 else "county"
+    checked = 0
+    for d in model["indicators"]:
+        if level not in d["levels"]:
+            continue
+        doc = get_json(client, f"/indicators/{d['code']}?region={region}&datetime={DAY}")
+        (value,) = doc["values"]
+        expected = _formula(key, d["formula"], region, DAY)
+        if expected is not None and d["unit"] in UNITS:
+            expected /= UNITS[d["unit"]]
+        if expected is None:
+            assert value["value"] is None, d["code"]
+        elif expected == 0:
+            assert value["value"] == 0, d["code"]
+        else:
+            assert value["value"] == pytest.approx(expected, rel=1e-4, abs=1e-4), (d["code"], region)
+        checked += 1
+    assert checked >= 10
+
+
+def test_status_follows_target_gap_and_direction(client, model):
+    margin = model["warn_margin"]
+    seen = 0
+    for d in model["indicators"]:
+        doc = get_json(client, f"/indicators/{d['code']}?region=990121&datetime={DAY}")
+        (v,) = doc["values"]
+        if v["target"] is None:
+            assert v["status"] == "none" and v["gap"] is None
+            continue
+        seen += 1
+        gap = v["value"] - v["target"] if d["kind"] == "min" else v["target"] - v["value"]
+        assert v["gap"] == pytest.approx(gap, abs=1e-3)
+        want = "breach" if gap < 0 else ("warning" if gap <= abs(v["target"]) * margin else "ok")
+        assert v["status"] == want and v["status_label"]["zh"] in ("达标", "预警", "超标")
+        # the city master plan in force on the date sets the county's targets
+        assert v["target_plan"] == "990100-city-master-2023"
+    assert seen >= 3
+
+
+def test_the_time_series_has_one_value_per_survey_year(client, model):
+    key = id(client.application)
+    doc = get_json(client, "/indicators/GDBYL?region=990121")
+    years = [v["year"] for v in doc["values"]]
+    assert years == ["2022", "2023"]
+    gd = next(d for d in model["indicators"] if d["code"] == "GDBYL")
+    for v in doc["values"]:
+        expected = _formula(key, gd["formula"], "990121", v["datetime"]) / UNITS["公顷"]
+        assert v["value"] == pytest.approx(expected, rel=1e-4)
+    assert doc["values"][0]["value"] != doc["values"][1]["value"]  # the 2023 survey changed cropland
+
+
+def test_regions_of_a_level_as_geojson(client):
+    r = client.get(f"/indicators/STBHHXMJ/regions?level=township&region=990122&datetime={DAY}")
+    assert r.status_code == 200 and r.mimetype == "application/geo+json"
+    doc = r.get_json()
+    assert doc["features"] and all(f["id"].startswith("990122") and len(f["id"]) == 9 for f in doc["features"])
+    for f in doc["features"]:
+        one = get_json(client, f"/indicators/STBHHXMJ?region={f['id']}&datetime={DAY}")["values"][0]
+        assert f["properties"]["value"] == one["value"]
+        assert shapely.geometry.shape(f["geometry"]).area > 0
+
+
+def test_an_indicator_is_as_restricted_as_the_layers_it_measures(anonymous, model):
+    public = {d["code"] for d in get_json(anonymous, "/indicators")["indicators"]}
+    assert "CZKFBJMJ" in public  # the urban development boundary is public
+    assert "STBHHXMJ" not in public and "GDBYL" not in public  # the red line is internal, the survey partner
+    get_json(anonymous, f"/indicators/STBHHXMJ?region=990121&datetime={DAY}", status=404)
+    get_json(anonymous, f"/indicators/CZKFBJMJ?region=990121&datetime={DAY}")
+
+
+@pytest.mark.parametrize(("url", "status"), [
+    ("/indicators/NOPE?region=990121", 404),
+    ("/indicators/GDBYL", 400),
+    ("/indicators/GDBYL?region=12ab", 400),
+    ("/indicators/GDBYL?region=990199", 404),
+    ("/indicators/GDBYL?region=990121&datetime=2022-01-01/2023-01-01", 400),
+    ("/indicators/GDBYL?region=990121&datetime=yesterday", 400),
+    ("/indicators/CZKFBJKZBS/regions?level=township", 400),
+    ("/indicators/GDBYL/regions?level=village", 400),
+])
+def test_bad_requests(client, url, status):
+    doc = get_json(client, url, status=status)
+    assert doc["code"] and "Traceback" not in doc["description"]
