@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pygeofilter import ast
 
 from onemap.config.catalogue import Layer
@@ -49,6 +50,20 @@ def where_filter(measure: Measure) -> Any:
         alts += [ast.Like(attr, c[:-1] + "%", False, "%", "_", "\\", False) for c in codes if c.endswith("*")]
         parts.append(_join(ast.Or, alts))
     return _join(ast.And, parts) if parts else None
+
+
+def where_mask(measure: Measure, columns: dict[str, Any], n: int) -> np.ndarray:
+    """Which of ``n`` rows (columns of values) a measure's ``where`` selects (the same test as
+    ``where_filter``, for data not yet in a store: the demo's targets)."""
+    mask = np.ones(n, dtype=bool)
+    for name, codes in measure.where.items():
+        values = np.asarray([str(v or "") for v in columns[name]], dtype=object)
+        hit = np.zeros(n, dtype=bool)
+        for c in codes:
+            hit |= (np.char.startswith(values.astype(str), c[:-1]) if c.endswith("*")
+                    else values == c)
+        mask &= hit
+    return mask
 
 
 def _join(op: Any, nodes: list[Any]) -> Any:

@@ -8,6 +8,7 @@ publishes it, in a few lines of its own: it never calls providers/statistics or 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import pytest
@@ -193,3 +194,35 @@ def test_an_indicator_is_as_restricted_as_the_layers_it_measures(anonymous, mode
 def test_bad_requests(client, url, status):
     doc = get_json(client, url, status=status)
     assert doc["code"] and "Traceback" not in doc["description"]
+
+
+def test_the_demo_shows_every_status(client):
+    statuses = set()
+    for code in ("GDBYL", "JSYDZMJ", "CZJSYDMJ", "STBHHXMJ"):
+        for region in ("990102", "990121", "990122", "990123"):
+            statuses.add(get_json(client, f"/indicators/{code}?region={region}&datetime={DAY}")["values"][0]["status"])
+    assert {"ok", "warning", "breach"} <= statuses
+
+
+def test_a_withdrawn_plan_changes_the_values_at_once(fresh_settings):
+    """Values are cached per registry version: a withdrawal is answered from the registry as it now stands."""
+    from onemap.domain.dates import today
+    from onemap.providers.registry import Registry
+    from onemap.server.app import create_app
+
+    from .auth import admin_client
+
+    app = create_app(fresh_settings)
+    client = admin_client(app)
+    url = "/indicators/CZKFBJMJ?region=990121"
+    on_today = f"{url}&datetime={today().isoformat()}"
+    before = get_json(client, on_today)["values"][0]
+    assert before["target_plan"] == "990100-city-master-2023" and before["value"] > 0
+    assert get_json(client, on_today)["values"][0] == before  # the same registry: the cached answer
+    Registry(app.extensions["onemap"].store).withdraw("990100-city-master-2023", "示范市自然资源和规划局", "test",
+                                                      valid_to=today() - dt.timedelta(days=1))
+    after = get_json(client, on_today)["values"][0]
+    # the 2021 city plan is in force again: its targets, and its boundary where the county plan does not govern
+    assert after["target_plan"] == "990100-city-master-2021"
+    fresh = get_json(admin_client(create_app(fresh_settings)), on_today)["values"][0]
+    assert after == fresh

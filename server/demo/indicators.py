@@ -3,7 +3,10 @@
 The province plan sets the city's targets, each city plan version those of its district
 and counties. Every target is what the upper plan's own lines give in that region:
 protection tasks (min) rounded down, scale limits (max) rounded up, to 0.01 of the
-indicator's unit, so the lower plans, which carry the same lines, meet them. One exception:
+indicator's unit, so the lower plans, which carry the same lines, meet them. The survey's indicators
+(耕地保有量, 建设用地总面积, ...) are set from the 2022 survey where it holds any: protection tasks at 94% of
+it, scale limits at 108% of it, so the 2023 survey, which loses cropland to building, meets some and warns or breaks on
+others (a supervision demo with every status). One exception:
 the province transmits the urban development boundary to the city by its scale (see
 config/transmission.yaml), and that scale holds both city versions, 2021 and the 2023
 revision, which gives up land on one side and grows on another.
@@ -16,8 +19,10 @@ import math
 import numpy as np
 import shapely
 
-from onemap.config.indicators import get_indicators
+from onemap.config.indicators import IndicatorDef, get_indicators
+from onemap.domain.regions import region_prefix
 from onemap.providers.geometry import geodesic_area
+from onemap.providers.indicators import where_mask
 from onemap.providers.store.base import PlanIndicator
 
 from .admin import CITY, COUNTIES
@@ -43,6 +48,24 @@ def _area_m2(batches: list[LayerBatch], region: str) -> float:
     return float(geodesic_area(shapely.union_all(geoms))) if geoms else 0.0
 
 
+# the survey's targets: a share of the 2022 survey's value (protection tasks below it, scale limits above it)
+SURVEY_SHARE = {"min": 0.94, "max": 1.08}
+
+
+def _survey_value_m2(batches: list[LayerBatch], d: IndicatorDef, region: str) -> float | None:
+    """An area indicator of the 2022 survey in a region (None for one that is not a plain area)."""
+    if d.formula is None or d.formula.area is None or d.formula.area.layer != "dltb" or d.formula.scale != 1.0:
+        return None
+    total = 0.0
+    for b in batches:
+        if b.layer_id != "dltb" or not b.plan_id.endswith("-survey-2022"):
+            continue
+        mask = where_mask(d.formula.area, b.columns, len(b.geometry))
+        mask &= np.asarray([str(z).startswith(region_prefix(region)) for z in b.columns["ZLDWDM"]], dtype=bool)
+        total += float(geodesic_area(np.asarray(b.geometry, dtype=object)[mask]).sum())
+    return total
+
+
 def plan_targets(batches: list[LayerBatch]) -> list[PlanIndicator]:
     """The indicator rows of every upper plan of the demo."""
     ind = get_indicators()
@@ -51,7 +74,13 @@ def plan_targets(batches: list[LayerBatch]) -> list[PlanIndicator]:
     for plan_id, regions in TARGETS.items():
         for region in regions:
             for d in ind.indicators:
-                if d.layer is None:  # the survey's indicators: targets below (survey_targets)
+                if d.layer is None:
+                    m2 = _survey_value_m2(batches, d, region) if d.unit in ind.units else None
+                    if m2:  # no target for a class the region does not have
+                        value = m2 * SURVEY_SHARE[d.kind] / ind.units[d.unit]
+                        rounded = math.floor(value * 100) if d.kind == "min" else math.ceil(value * 100)
+                        out.append(PlanIndicator(plan_id=plan_id, region=region, code=d.code, value=rounded / 100,
+                                                 unit=d.unit, kind=d.kind, name=d.title["zh"]))
                     continue
                 sources = SCALE_FROM.get((plan_id, d.layer), (plan_id,))
                 found = [by_key[(pid, d.layer)] for pid in sources if (pid, d.layer) in by_key]
