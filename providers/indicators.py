@@ -192,15 +192,32 @@ class IndicatorService:
         return None if raw is None else raw * f.scale
 
     def _measure(self, m: Measure, region: Region, day: dt.date) -> tuple[float, int]:
-        def compute() -> tuple[float, int]:
-            layer: Layer = self.store.catalogue.layer(m.layer)
+        """Area (m²) and count of a measure's features in the region on the day.
+
+        On a layer summed by its region field (the survey), one query answers every region of the level
+        at once, and all of them are cached: a county's indicator set, or a level's choropleth, costs one
+        query per measure, not one per region.
+        """
+        layer: Layer = self.store.catalogue.layer(m.layer)
+        where = tuple(sorted(m.where.items()))
+        key = ("measure", m.layer, where, region.code, day)
+
+        def one() -> tuple[float, int]:
             rows = statistics(self.store, StatisticsQuery(layer=layer, day=day, region=region.code,
                                                           filter=where_filter(m)))
             return sum(r["m2"] for r in rows), sum(r["count"] for r in rows)
 
-        key = ("measure", m.layer, tuple(sorted(m.where.items())), region.code, day)
-        result: tuple[float, int] = self._cached(key, compute)
-        return result
+        if layer.region_field is None:
+            found: tuple[float, int] = self._cached(key, one)
+            return found
+
+        def level() -> dict[str, tuple[float, int]]:
+            rows = statistics(self.store, StatisticsQuery(layer=layer, day=day, group_by=(f"region:{region.level}",),
+                                                          filter=where_filter(m)))
+            return {r["region"]: (r["m2"], r["count"]) for r in rows}
+
+        by_region: dict[str, tuple[float, int]] = self._cached(("level", m.layer, where, region.level, day), level)
+        return by_region.get(region.code, (0.0, 0))
 
     # ---- targets -------------------------------------------------------------------------------------
     def target(self, d: IndicatorDef, region: str, day: dt.date) -> Target | None:
