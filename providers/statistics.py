@@ -75,6 +75,14 @@ def check_group_by(layer: Layer, keys: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check_filter(store: Store, layer: Layer, filter_: Any, transform: Any = None) -> None:
+    """A CQL2 filter the items API would take on this layer: translated once, without running (a 400 for an
+    unknown property, a mistyped literal or an unsupported operator), so a job is refused before it is queued."""
+    from .store.sql import CQLTranslator, TableSpec
+
+    CQLTranslator(store.dialect, TableSpec.for_layer(layer), transform).translate(filter_)
+
+
 def statistics(store: Store, sq: StatisticsQuery) -> list[dict[str, Any]]:
     """One row per group (in group order): the group's values, ``m2``, ``ha``, ``mu`` and ``count``.
 
@@ -86,15 +94,15 @@ def statistics(store: Store, sq: StatisticsQuery) -> list[dict[str, Any]]:
     level = next((lv for k in sq.group_by if (lv := region_level(k))), None)
     fields = [k for k in sq.group_by if region_level(k) is None]
     q = _feature_query(store, sq, limit)
-    by_field = layer.region_field is not None
+    region_field = layer.region_field
     if level is not None and limit is not None and LEVELS[level] < LEVELS[limit.level]:
         raise InvalidParameterValue(f"group_by: region:{level} is above the region {limit.code} ({limit.level})")
 
     rows: list[tuple[Region | str | None, AggregateRow]] = []
-    if by_field:
+    if region_field is not None:
         # one query: the region is the code's prefix (the limit's level when there is no region group)
         cut = LEVELS[level] if level else (LEVELS[limit.level] if limit else None)
-        groups = ([Group(layer.region_field, cut)] if cut else []) + [Group(f) for f in fields]
+        groups = ([Group(region_field, cut)] if cut else []) + [Group(f) for f in fields]
         for row in store.aggregate(q, groups, sq.boundary):
             region = None
             if cut:
