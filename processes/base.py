@@ -145,7 +145,8 @@ class OneMapProcessor(BaseProcessor):
 
     def authorize(self, inputs: dict[str, Any], store: Store, reader: Reader) -> None:
         """What the inputs name that the caller may not read (a layer above their tier) is refused, before a
-        job is queued, as if it did not exist (404); the endpoints call it with the caller's principal."""
+        job is queued and before any other check, as if it did not exist (404): ``JobRunner.prepare`` calls it with
+        what the caller of the execution may read."""
 
     def heavy(self, inputs: dict[str, Any], settings: Settings) -> bool:
         """Does this run take one of the host's slots for heavy work (processes/slots.py)? By default

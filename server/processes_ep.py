@@ -216,8 +216,7 @@ class ProcessesAPI(APIFactory):
             raise InvalidInput("the execute request is nested too deeply to be read") from None
         if body is None:
             raise InvalidInput("the execute request needs a JSON body with 'inputs'")
-        sub = self.runner.prepare(processId, body, owner=_owner(call))
-        sub.process.authorize(sub.inputs, self.runner.store, self.reader(call))
+        sub = self.runner.prepare(processId, body, owner=_owner(call), reader=self.reader(call))
         self._within_quota(call)
         prefer = req.headers.get("Prefer", "").lower()
         supports_async = "async-execute" in sub.process.metadata["jobControlOptions"]

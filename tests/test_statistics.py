@@ -286,8 +286,10 @@ def test_layers_the_caller_may_not_read_do_not_exist_for_them(app, client):
     partner = signed_in(app.test_client(), token_for(store, "partner"))
     assert partner.get("/collections/dltb/statistics?group_by=DLBM").status_code == 200
     assert partner.get("/collections/stbhhx/statistics").status_code == 404  # internal tier
-    r = partner.post("/processes/statistics/execution", json={"inputs": {"layer": "stbhhx"}})
-    assert r.status_code == 404 and json.loads(r.data)["description"] == "collection 'stbhhx' does not exist"
+    for inputs in ({"layer": "stbhhx"}, {"layer": "stbhhx", "group_by": ["NOPE"]}):  # no field list for them
+        r = partner.post("/processes/statistics/execution", json={"inputs": inputs})
+        assert r.status_code == 404 and json.loads(r.data)["description"] == "collection 'stbhhx' does not exist"
+    assert partner.get("/collections/stbhhx/statistics?group_by=NOPE").status_code == 404
     assert partner.post("/processes/statistics/execution", json={"inputs": {"layer": "nope"}}).status_code == 404
     assert partner.post("/processes/statistics/execution", json={"inputs": {"layer": "dltb"}}).status_code == 200
     # a submission under review is the internal tier's, as in the items API
