@@ -53,6 +53,8 @@ _.http_status_code
 _.ogc_exception_code
 PlanQcProcessor
 TransmissionCheckProcessor
+StatisticsProcessor
+LandUseSummaryProcessor
 
 # MapProxy: the source plugin (server/mapproxy_plugin.py): entry point, configuration class attributes
 # and the MapLayer interface; the seeder's progress-logger interface (server/basemaps.py)
@@ -94,3 +96,10 @@ _.onemap_call
 # read by MapProxy (its WMS request's exception_handler): the XML report where no picture can be drawn
 # (server/basemaps.py, _kvp_refusal)
 _.prevent_image_exception
+
+# openpyxl: cell and sheet properties written by assignment, read when the workbook is saved
+# (processes/statistics.py, processes/land_use_summary.py)
+_.number_format
+_.freeze_panes
+_.alignment
+_.border

@@ -1,4 +1,5 @@
-"""OGC API - Processes: compliance review, site selection, plan QC, transmission check."""
+"""OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics and the
+三调 汇总表."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ PROCESSES: dict[str, str] = {
     "site-selection": "onemap.processes.site_selection.SiteSelectionProcessor",
     "plan-qc": "onemap.processes.plan_qc.PlanQcProcessor",
     "transmission-check": "onemap.processes.transmission.TransmissionCheckProcessor",
+    "statistics": "onemap.processes.statistics.StatisticsProcessor",
+    "land-use-summary": "onemap.processes.land_use_summary.LandUseSummaryProcessor",
 }
 
 

@@ -61,6 +61,15 @@ class RunContext:
             raise JobCancelled()
 
 
+@dataclass(frozen=True)
+class Reader:
+    """What the caller of an execution may read (server/access.py's tiers, for ``OneMapProcessor.authorize``)."""
+
+    sees_layer: Callable[[str], bool]  # may the caller read this collection?
+    unfiled: bool  # does the caller see drawer entries under review (internal callers)?
+
+
+
 @dataclass
 class Output:
     media_type: str
@@ -133,6 +142,11 @@ class OneMapProcessor(BaseProcessor):
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
         """Checks that need more than the schema, done before a job is queued (400 on a mistake)."""
+
+    def authorize(self, inputs: dict[str, Any], store: Store, reader: Reader) -> None:
+        """What the inputs name that the caller may not read (a layer above their tier) is refused, before a
+        job is queued and before any other check, as if it did not exist (404): ``JobRunner.prepare`` calls it with
+        what the caller of the execution may read."""
 
     def heavy(self, inputs: dict[str, Any], settings: Settings) -> bool:
         """Does this run take one of the host's slots for heavy work (processes/slots.py)? By default

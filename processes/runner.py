@@ -29,7 +29,7 @@ from onemap.config.settings import Settings
 from onemap.providers.store import Store
 from onemap.providers.store.jobs import Job, JobStore
 
-from .base import JobCancelled, OneMapProcessor, Output, RunContext
+from .base import JobCancelled, OneMapProcessor, Output, Reader, RunContext
 from .slots import HeavySlots
 
 LOG = logging.getLogger("onemap.jobs")
@@ -147,8 +147,10 @@ class JobRunner:
         self.slots = HeavySlots(settings.data_dir / "run", settings.access.heavy_slots)
 
     # ---- submitting -------------------------------------------------------------------------
-    def prepare(self, process_id: str, body: Any, owner: str | None = None) -> Submission:
-        """Check an execute request of ``owner`` completely before anything runs (400 on any mistake)."""
+    def prepare(self, process_id: str, body: Any, owner: str | None = None, reader: Reader | None = None) -> Submission:
+        """Check an execute request of ``owner`` completely before anything runs (400 on any mistake); with
+        ``reader``, what the caller may read first (a layer above their tier answers 404 before any other
+        check could say something about it)."""
         process = self.processes.get(process_id)
         if process is None:
             raise NotFound(f"no process {process_id!r}")
@@ -162,6 +164,8 @@ class JobRunner:
             raise InvalidInput("'response' must be raw or document")
         inputs = process.validate(body.get("inputs", {}))
         outputs = process.outputs_requested(body.get("outputs"))
+        if reader is not None:
+            process.authorize(inputs, self.store, reader)
         process.check(inputs, self.settings, self.store)
         return Submission(process, inputs, outputs, response, owner)
 

@@ -381,8 +381,17 @@ FILTER_LANG = Param("filter-lang", "Language of filter (cql-text is read as cql2
                     _filter_lang,
                     default="cql2-text")
 
+GROUP_BY = Param("group_by", "Statistics: comma-separated fields to group by (at most 3, e.g. DLBM) and at most "
+                 "one region level (region:province, region:city, region:county or region:township).",
+                 parse=_names, default=())
+AREA = Param("area", "Statistics: only within this region (a 6, 9 or 12 digit code), as the land survey in force "
+             "on the date draws it.", {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region)
+F_STATISTICS = format_param("json", "csv", "xlsx", key="f-statistics",
+                            description="Output format: json, csv (UTF-8 with BOM, for Excel) or xlsx.")
+
 DRAWER = (DATETIME, VIEW, RECORDED)
 ITEMS = (F, LANG, BBOX, BBOX_CRS, CRS, DATETIME, LIMIT, OFFSET, AFTER, SORTBY, PROPERTIES, SKIP_GEOMETRY,
          FILTER, FILTER_LANG, FILTER_CRS, REGION, PLAN_ID, VIEW, RECORDED)
 ITEMS_POST = tuple(p for p in ITEMS if p not in (FILTER, FILTER_LANG))
 ITEM = (F, LANG, CRS)
+STATISTICS = (F_STATISTICS, LANG, GROUP_BY, AREA, DATETIME, FILTER, FILTER_LANG, PLAN_ID, RECORDED)

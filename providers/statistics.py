@@ -75,6 +75,14 @@ def check_group_by(layer: Layer, keys: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check_filter(store: Store, layer: Layer, filter_: Any, transform: Any = None) -> None:
+    """A CQL2 filter the items API would take on this layer: translated once, without running (a 400 for an
+    unknown property, a mistyped literal or an unsupported operator), so a job is refused before it is queued."""
+    from .store.sql import CQLTranslator, TableSpec
+
+    CQLTranslator(store.dialect, TableSpec.for_layer(layer), transform).translate(filter_)
+
+
 def statistics(store: Store, sq: StatisticsQuery) -> list[dict[str, Any]]:
     """One row per group (in group order): the group's values, ``m2``, ``ha``, ``mu`` and ``count``.
 

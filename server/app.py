@@ -27,7 +27,7 @@ from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
 
 from . import openapi as openapi_mod
-from .access import ROLE_RANK, Access, Identity, Limits, Policy, Principal
+from .access import ANONYMOUS, ROLE_RANK, Access, Identity, Limits, Policy, Principal
 from .audit_ep import AuditAPI
 from .basemaps import MOUNT as BASEMAPS_MOUNT
 from .basemaps import BasemapsAPI
@@ -46,6 +46,7 @@ from .maps_ep import MapsAPI
 from .processes_ep import ProcessesAPI
 from .pygeoapi_bridge import TEMPLATES, OverlayAPI, Pygeoapi, load_overlay
 from .routing import APIFactory, Instance, Route, RouteDependency, register
+from .statistics_ep import StatisticsAPI
 from .tiles_ep import TilesAPI
 
 
@@ -95,10 +96,12 @@ class OneMap:
         self.pg = Pygeoapi(self.pg_config, lambda role: self.openapi_docs[role], self.links, overlay,
                            settings.pretty_print, self.pygeoapi_visible)
         self._processes_api = ProcessesAPI(self.processes, self.runner, self.links, self.pg,
-                                           lambda p, pid: self.policy.sees_process(p or Principal(None, "public"), pid))
+                                           lambda p, pid: self.policy.sees_process(p or ANONYMOUS, pid),
+                                           lambda p, lid: self.policy.sees_collection(p or ANONYMOUS, lid))
         self.factories: list[APIFactory] = [
             CoreAPI(self.store, self.links, self.pg, lambda: self.conformance, lambda role: self.openapi_docs[role]),
             FeaturesAPI(self.catalogue, self.store, self.features, settings, self.params, self.links, self.pg),
+            StatisticsAPI(self.catalogue, self.store, settings),
             tiles_api := TilesAPI(self.catalogue, self.store, self.tiles, self.links, self.pg),
             MapsAPI(self.catalogue, self.store, self.maps, tiles_api, self.links),
             self._processes_api,

@@ -17,11 +17,12 @@ from typing import Any
 from flask import Response
 
 from onemap.config.errors import InvalidInput, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
-from onemap.processes.base import OneMapProcessor
+from onemap.processes.base import OneMapProcessor, Reader
 from onemap.processes.runner import JobRunner
 from onemap.providers.params import LANG, F, Param, parse_int
 from onemap.providers.store.jobs import Job
 
+from .access import reaches
 from .http import JSON, json_response
 from .links import Links
 from .pygeoapi_bridge import Pygeoapi
@@ -91,8 +92,10 @@ class ProcessesAPI(APIFactory):
     tags = ({"name": "processes", "description": "OGC API - Processes"},)
 
     def __init__(self, processes: dict[str, OneMapProcessor], runner: JobRunner, links: Links, pg: Pygeoapi,
-                 visible: Callable[[Any, str], bool] = lambda principal, pid: True) -> None:
+                 visible: Callable[[Any, str], bool] = lambda principal, pid: True,
+                 readable: Callable[[Any, str], bool] = lambda principal, layer_id: True) -> None:
         self.visible = visible  # may this caller see (and run) this process?
+        self.readable = readable  # may this caller read this collection (the layers a process's inputs name)?
         self.processes = processes
         self.runner = runner
         self.links = links
@@ -213,7 +216,7 @@ class ProcessesAPI(APIFactory):
             raise InvalidInput("the execute request is nested too deeply to be read") from None
         if body is None:
             raise InvalidInput("the execute request needs a JSON body with 'inputs'")
-        sub = self.runner.prepare(processId, body, owner=_owner(call))
+        sub = self.runner.prepare(processId, body, owner=_owner(call), reader=self.reader(call))
         self._within_quota(call)
         prefer = req.headers.get("Prefer", "").lower()
         supports_async = "async-execute" in sub.process.metadata["jobControlOptions"]
@@ -229,6 +232,11 @@ class ProcessesAPI(APIFactory):
             err = json.loads(content)
             return Response(content, status=err.get("status", 500), mimetype=media, headers=headers)
         return Response(content, status=200, mimetype=media, headers=headers)
+
+    def reader(self, call: Call) -> Reader:
+        """What this caller may read (everything where no access check ran, as in a test of one factory)."""
+        p = call.principal
+        return Reader(lambda layer_id: self.readable(p, layer_id), p is None or reaches(p, "internal"))
 
     def _within_quota(self, call: Call) -> None:
         """A caller starts at most ``jobs_per_day`` executions in 24 hours (an admin: any number)."""

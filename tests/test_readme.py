@@ -195,6 +195,21 @@ def test_the_site_outside_the_revised_line_in_the_readme_example_region(readme_c
     assert result["certificate"]["href"].startswith(BASE + "/certificates/")
 
 
+def test_the_statistics_examples_sum_the_county_and_print_its_table(readme_client):
+    """东岭县's parcels by class and township add up to the county's area; its 汇总表 prints its total."""
+    env = readme_client.readme_env
+    cmd = next(c for c in commands() if "statistics?group_by=DLBM,region:township&area=990121&datetime" in c)
+    method, path, headers, body = request_of(cmd)
+    doc = json.loads(readme_client.open(path, method=method, headers=with_env(headers, env)).data)
+    assert {r["region"][:6] for r in doc["rows"]} == {"990121"} and doc["total"]["ha"] > 0
+    assert abs(sum(r["m2"] for r in doc["rows"]) - doc["total"]["m2"]) < 1
+    cmd = next(c for c in commands() if "land-use-summary" in c)
+    method, path, headers, body = request_of(cmd)
+    html = readme_client.open(path, method=method, headers=with_env(headers, env), data=body).data.decode()
+    printed = float(re.search(r'<tfoot>.*?<td class="n">([0-9.]+)</td>', html, re.DOTALL).group(1))
+    assert "东岭县土地利用现状分类面积汇总表" in html and abs(printed - doc["total"]["ha"]) < 0.5
+
+
 def test_readme_names_no_path_outside_the_project():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "../shared" not in text and "/work/" not in text
