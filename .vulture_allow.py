@@ -34,6 +34,7 @@ exc  # teardown_request passes the request's exception
 # calls (config/pygeoapi_config.py names them), processor and exception attributes pygeoapi reads,
 # and processors loaded by their dotted paths (processes/__init__.py)
 OneMapFeatureProvider
+IndicatorCollectionProvider  # named by the indicators resource (providers/indicator_provider.py)
 _.id_field
 _.title_field
 OneMapManager

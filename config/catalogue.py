@@ -27,6 +27,13 @@ _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 Tier = Literal["public", "partner", "internal"]  # who may see a layer or run a process (roles rank above)
+ROLE_RANK = {"public": 0, "partner": 1, "internal": 2, "admin": 3}
+TIER_RANK = {"public": 0, "partner": 1, "internal": 2}
+
+
+def role_reaches(role: str, tier: str) -> bool:
+    """May a caller of ``role`` see what has ``tier`` (an unknown tier is internal)?"""
+    return ROLE_RANK.get(role, 0) >= TIER_RANK.get(tier, 2)
 TIERS: tuple[str, ...] = ("public", "partner", "internal")
 
 class FieldDef(BaseModel):

@@ -13,6 +13,7 @@ so a cached value is never stale; an unchanged registry answers from memory.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 from pygeofilter import ast
 
-from onemap.config.catalogue import Layer
+from onemap.config.catalogue import Catalogue, Layer, role_reaches
 from onemap.config.errors import NotFound
 from onemap.config.indicators import Formula, IndicatorDef, Indicators, Measure, get_indicators
 from onemap.domain.dates import When
@@ -71,6 +72,13 @@ def _join(op: Any, nodes: list[Any]) -> Any:
     for n in nodes[1:]:
         out = op(out, n)
     return out
+
+
+def readable(catalogue: Catalogue, d: IndicatorDef, role: str) -> bool:
+    """May a caller of ``role`` read the indicator? Only when it may read every layer the formula measures
+    (the red line's area is as restricted as the red line)."""
+    layers = {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
+    return all(lid in catalogue.collections and role_reaches(role, catalogue.collections[lid].tier) for lid in layers)
 
 
 @dataclass(frozen=True)
@@ -235,3 +243,10 @@ class IndicatorService:
             return None
         _, _, plan, row = max(found, key=lambda f: (f[0], f[1], f[2].id))
         return Target(row.value, row.unit, plan.id)
+
+
+@functools.lru_cache(maxsize=8)
+def shared_service(store: Store) -> IndicatorService:
+    """The process's indicator service of a store: ``/indicators`` and the ``indicators`` collection share
+    one cache."""
+    return IndicatorService(store)

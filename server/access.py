@@ -29,15 +29,13 @@ from typing import Any
 
 from flask import Response, g
 
-from onemap.config.catalogue import Catalogue
+from onemap.config.catalogue import ROLE_RANK, TIER_RANK, Catalogue, role_reaches
 from onemap.config.errors import Forbidden, NotFound, OneMapError, TooManyRequests
 from onemap.config.settings import Settings
 from onemap.domain.regions import region_prefix
 from onemap.providers.store import Store
 
 LOG = logging.getLogger("onemap.access")
-ROLE_RANK = {"public": 0, "partner": 1, "internal": 2, "admin": 3}
-TIER_RANK = {"public": 0, "partner": 1, "internal": 2}
 TOKEN_CACHE_SECONDS = 30.0  # a revoked token or disabled user stops working within this time
 
 
@@ -62,7 +60,7 @@ class Principal:
         return self.name or "anonymous"
 
     def reaches(self, tier: str) -> bool:
-        return ROLE_RANK.get(self.role, 0) >= TIER_RANK.get(tier, 2)
+        return role_reaches(self.role, tier)
 
     def covers(self, region: str) -> bool:
         """May this caller change the drawers of ``region``?"""

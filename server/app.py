@@ -22,6 +22,8 @@ from onemap.config.errors import ConfigError
 from onemap.config.settings import Settings, get_settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService
+from onemap.providers.indicator_provider import COLLECTION_ID as INDICATORS_COLLECTION
+from onemap.providers.indicator_provider import indicators_resource
 from onemap.providers.params import ParamContext
 from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
@@ -78,8 +80,11 @@ class OneMap:
         self.crs_list = crsmod.supported_crs(self.gk_epsg)
         crsmod.warm_up(self.crs_list)
         self.params = ParamContext(tuple(self.crs_list), settings.timezone, settings.default_items, settings.max_items)
-        overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)) \
-            if settings.pygeoapi_overlay else {}
+        overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)
+                               | {INDICATORS_COLLECTION}) if settings.pygeoapi_overlay else {}
+        # the indicators by region: OneMap's own resource, served by pygeoapi as an overlay's are
+        overlay = {INDICATORS_COLLECTION: indicators_resource(settings.store_url, str(settings.catalogue),
+                                                              str(settings.codes_dir), settings.timezone), **overlay}
         self.maps = MapRenderer(self.catalogue, self.tiles, self.features,
                                 settings.data_dir / "tiles-maps" if settings.tile_cache else None, self.params)
         self.basemaps = BasemapsAPI(settings, self.store, self.links, renderer=self.maps)

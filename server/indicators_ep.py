@@ -1,6 +1,6 @@
-"""指标 over HTTP: the indicator model, an indicator's time series for a region, and its values for every
-region of a level as GeoJSON (region outlines with value, target and status: a choropleth in QGIS or
-on ``/map``).
+"""指标 over HTTP: the indicator model and an indicator's time series (or value on a date) for a region.
+The values of every region, with their outlines, are the ``indicators`` collection
+(providers/indicator_provider.py).
 
 An indicator is offered to a caller who may read every layer its formula measures (the red line's
 area is as restricted as the red line).
@@ -11,24 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import shapely
 from flask import Response
 
 from onemap.config.catalogue import Catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.config.indicators import IndicatorDef
-from onemap.domain.dates import When, today
-from onemap.providers.indicators import STATUS, IndicatorService
-from onemap.providers.params import DATETIME, LANG, Param, ParamContext, format_param
-from onemap.providers.regions import LEVELS, Regions, check_level
+from onemap.domain.dates import When
+from onemap.providers.indicators import STATUS, readable, shared_service
+from onemap.providers.params import DATETIME, LANG, Param, ParamContext
+from onemap.providers.regions import Regions
 from onemap.providers.store import Store
 
-from .access import reaches
 from .http import JSON, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
-
-GEOJSON = "application/geo+json"
 
 
 def _region(raw: str, ctx: ParamContext) -> str:
@@ -39,13 +35,6 @@ def _region(raw: str, ctx: ParamContext) -> str:
 
 REGION = Param("region", "Administrative division code (6 or 9 digits) the indicator is computed for.",
                {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region, key="indicator-region")
-WITHIN = Param("region", "Only the regions under this division (6 or 9 digits).",
-               {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region, key="indicator-within")
-LEVEL = Param("level", "The level whose regions are listed.", {"type": "string", "enum": list(LEVELS),
-              "default": "county"}, lambda raw, ctx: check_level(raw), default="county", key="indicator-level")
-F_GEOJSON = format_param("json", key="f-indicator-regions", description="Output format: GeoJSON.")
-
-
 def _day(when: When | None) -> dt.date | None:
     if when is None:
         return None
@@ -61,7 +50,7 @@ class IndicatorsAPI(APIFactory):
 
     def __init__(self, catalogue: Catalogue, store: Store, links: Links, timezone: str) -> None:
         self.catalogue = catalogue
-        self.service = IndicatorService(store)
+        self.service = shared_service(store)
         self.store = store
         self.links = links
         self.tz = timezone
@@ -77,19 +66,11 @@ class IndicatorsAPI(APIFactory):
                   "the governing upper plan, the gap and a status (达标/预警/超标)", ("indicators",),
                   path_params={"code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,30}$"}},
                   query=(REGION, DATETIME, LANG), responses=doc),
-            Route("/indicators/{code}/regions", self.regions, "getIndicatorRegions", "An indicator for every region "
-                  "of a level on a date, as GeoJSON: region outlines with value, target, gap and status",
-                  ("indicators",), path_params={"code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,30}$"}},
-                  query=(LEVEL, WITHIN, DATETIME, F_GEOJSON, LANG),
-                  responses={"200": {"description": "A FeatureCollection.",
-                                     "content": {GEOJSON: {"schema": {"type": "object"}}}}}),
         ]
 
     # ---- access ----------------------------------------------------------------------------------------
     def _readable(self, d: IndicatorDef, principal: Any) -> bool:
-        layers = {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
-        return all(lid in self.catalogue.collections and reaches(principal, self.catalogue.collections[lid].tier)
-                   for lid in layers)
+        return readable(self.catalogue, d, getattr(principal, "role", None) or "public")
 
     def _definition(self, code: str, principal: Any) -> IndicatorDef:
         d = self.service.definition(code)
@@ -130,16 +111,3 @@ class IndicatorsAPI(APIFactory):
         return json_response({"indicator": self._describe(d, call.args["lang"]), "region": region,
                               "values": values,
                               "links": [self.links.link("self", JSON, "indicators", d.code, query={"region": region})]})
-
-    def regions(self, call: Call, code: str) -> Response:
-        d = self._definition(code, call.principal)
-        level = call.args["level"]
-        if level not in d.levels:
-            raise InvalidParameterValue(f"{d.code} is evaluated for {', '.join(d.levels)}, not {level}")
-        day = _day(call.args.get("datetime")) or today(self.tz)
-        features = []
-        for r, value in self.service.by_level(d.code, level, day, call.args.get("region")):
-            features.append({"type": "Feature", "id": r.code, "geometry": shapely.geometry.mapping(r.outline),
-                             "properties": {**value, "status_label": value["status_label"]["zh"]}})
-        return json_response({"type": "FeatureCollection", "features": features, "numberReturned": len(features),
-                              "indicator": self._describe(d, call.args["lang"])}, media_type=GEOJSON)

@@ -194,9 +194,14 @@ class Pygeoapi:
                 api = self._apis.get(role)
                 if api is None:
                     cfg = dict(self.config)
-                    cfg["resources"] = {rid: res for rid, res in self.config["resources"].items()
-                                        if self._visible(role, rid, res)}
-                    api = self._apis[role] = API(copy.deepcopy(cfg), self._openapi_for(role))
+                    cfg["resources"] = copy.deepcopy({rid: res for rid, res in self.config["resources"].items()
+                                                      if self._visible(role, rid, res)})
+                    for res in cfg["resources"].values():
+                        for prov in res.get("providers") or []:
+                            # a provider whose answer depends on what the caller may read (the indicators)
+                            if prov.get("name", "").startswith("onemap."):
+                                prov["role"] = role
+                    api = self._apis[role] = API(cfg, self._openapi_for(role))
         return api
 
     @property

@@ -162,17 +162,6 @@ def test_the_time_series_has_one_value_per_survey_year(client, model):
     assert doc["values"][0]["value"] != doc["values"][1]["value"]  # the 2023 survey changed cropland
 
 
-def test_regions_of_a_level_as_geojson(client):
-    r = client.get(f"/indicators/STBHHXMJ/regions?level=township&region=990122&datetime={DAY}")
-    assert r.status_code == 200 and r.mimetype == "application/geo+json"
-    doc = r.get_json()
-    assert doc["features"] and all(f["id"].startswith("990122") and len(f["id"]) == 9 for f in doc["features"])
-    for f in doc["features"]:
-        one = get_json(client, f"/indicators/STBHHXMJ?region={f['id']}&datetime={DAY}")["values"][0]
-        assert f["properties"]["value"] == one["value"]
-        assert shapely.geometry.shape(f["geometry"]).area > 0
-
-
 def test_an_indicator_is_as_restricted_as_the_layers_it_measures(anonymous, model):
     public = {d["code"] for d in get_json(anonymous, "/indicators")["indicators"]}
     assert "CZKFBJMJ" in public  # the urban development boundary is public
@@ -188,8 +177,6 @@ def test_an_indicator_is_as_restricted_as_the_layers_it_measures(anonymous, mode
     ("/indicators/GDBYL?region=990199", 404),
     ("/indicators/GDBYL?region=990121&datetime=2022-01-01/2023-01-01", 400),
     ("/indicators/GDBYL?region=990121&datetime=yesterday", 400),
-    ("/indicators/CZKFBJKZBS/regions?level=township", 400),
-    ("/indicators/GDBYL/regions?level=village", 400),
 ])
 def test_bad_requests(client, url, status):
     doc = get_json(client, url, status=status)
