@@ -124,6 +124,7 @@ class Submission:
     outputs: dict[str, str]
     response: str  # raw | document
     owner: str | None = None  # the signed-in user who asked (the job is theirs)
+    tiers: tuple[str, ...] | None = None  # the tiers the caller reaches (None: no access check ran)
 
 
 class JobRunner:
@@ -147,7 +148,8 @@ class JobRunner:
         self.slots = HeavySlots(settings.data_dir / "run", settings.access.heavy_slots)
 
     # ---- submitting -------------------------------------------------------------------------
-    def prepare(self, process_id: str, body: Any, owner: str | None = None) -> Submission:
+    def prepare(self, process_id: str, body: Any, owner: str | None = None,
+                tiers: tuple[str, ...] | None = None) -> Submission:
         """Check an execute request of ``owner`` completely before anything runs (400 on any mistake)."""
         process = self.processes.get(process_id)
         if process is None:
@@ -163,7 +165,7 @@ class JobRunner:
         inputs = process.validate(body.get("inputs", {}))
         outputs = process.outputs_requested(body.get("outputs"))
         process.check(inputs, self.settings, self.store)
-        return Submission(process, inputs, outputs, response, owner)
+        return Submission(process, inputs, outputs, response, owner, tiers)
 
     def run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
         """Run now, in this request; the execution is kept as a job for the retention period. A heavy
@@ -179,7 +181,7 @@ class JobRunner:
         job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running",
                                worker=self.worker_id, lease_seconds=lease, owner=sub.owner)
         ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit,
-                         owner=sub.owner)
+                         owner=sub.owner, tiers=sub.tiers)
         try:
             with self._leases.holding(job.id):
                 outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
@@ -209,7 +211,10 @@ class JobRunner:
 
     @staticmethod
     def _request(sub: Submission) -> dict:
-        return {"inputs": sub.inputs, "outputs": sub.outputs, "response": sub.response}
+        req = {"inputs": sub.inputs, "outputs": sub.outputs, "response": sub.response}
+        if sub.tiers is not None:  # an async job runs later, maybe on another host: what its caller reaches goes with it
+            req["tiers"] = list(sub.tiers)
+        return req
 
     # ---- working ---------------------------------------------------------------------------------
     def start_threads(self, count: int | None = None) -> None:
@@ -267,8 +272,9 @@ class JobRunner:
         def report(percent: int, message: str) -> str:
             return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.jobs.lease_seconds)
 
+        tiers = req.get("tiers")
         ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit, report,
-                         owner=job.owner)
+                         owner=job.owner, tiers=None if tiers is None else tuple(tiers))
         try:
             report(1, "started")
             outputs = process.run(ctx, req["inputs"], req["outputs"])

@@ -18,7 +18,7 @@ from onemap.config.catalogue import Catalogue
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.config.indicators import IndicatorDef
 from onemap.domain.dates import When, today
-from onemap.providers.indicators import STATUS, IndicatorService
+from onemap.providers.indicators import STATUS, IndicatorService, readable
 from onemap.providers.params import DATETIME, LANG, Param, ParamContext, format_param
 from onemap.providers.regions import LEVELS, Regions, check_level
 from onemap.providers.store import Store
@@ -87,9 +87,7 @@ class IndicatorsAPI(APIFactory):
 
     # ---- access ----------------------------------------------------------------------------------------
     def _readable(self, d: IndicatorDef, principal: Any) -> bool:
-        layers = {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
-        return all(lid in self.catalogue.collections and reaches(principal, self.catalogue.collections[lid].tier)
-                   for lid in layers)
+        return readable(d, self.catalogue, lambda tier: reaches(principal, tier))
 
     def _definition(self, code: str, principal: Any) -> IndicatorDef:
         d = self.service.definition(code)
