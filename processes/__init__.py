@@ -1,4 +1,4 @@
-"""OGC API - Processes: compliance review, site selection, plan QC, transmission check."""
+"""OGC API - Processes: compliance review, site selection, plan QC, transmission check, the evaluations."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ PROCESSES: dict[str, str] = {
     "site-selection": "onemap.processes.site_selection.SiteSelectionProcessor",
     "plan-qc": "onemap.processes.plan_qc.PlanQcProcessor",
     "transmission-check": "onemap.processes.transmission.TransmissionCheckProcessor",
+    "status-evaluation": "onemap.processes.evaluation.StatusEvaluationProcessor",
+    "implementation-evaluation": "onemap.processes.evaluation.ImplementationEvaluationProcessor",
+    "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
 }
 
 
