@@ -208,15 +208,22 @@ def _direction(v1: float | None, v2: float | None, target: float | None) -> str:
     return "toward" if after < before else "away"
 
 
-def implementation_evaluation(ctx: RunContext, region_code: str, from_year: str | None,
-                              to_year: str | None) -> dict[str, Any]:
-    store, svc = ctx.store, service(ctx.store)
-    ctx.progress(5, "finding the surveys")
+def _two_years(svc: IndicatorService, from_year: str | None, to_year: str | None
+               ) -> tuple[tuple[str, dt.date], tuple[str, dt.date]]:
+    """The two survey years compared, the earlier first (400 unless ``from_year`` comes before ``to_year``)."""
     y1, d1 = _survey_year(svc, from_year, "from_year", 0)
     y2, d2 = _survey_year(svc, to_year, "to_year", -1)
     if d1 >= d2:
         raise InvalidInput(f"the earlier survey year (from_year {y1}) must come before the later one "
                            f"(to_year {y2}); the survey years held are {', '.join(y for y, _ in svc.survey_dates())}")
+    return (y1, d1), (y2, d2)
+
+
+def implementation_evaluation(ctx: RunContext, region_code: str, from_year: str | None,
+                              to_year: str | None) -> dict[str, Any]:
+    store, svc = ctx.store, service(ctx.store)
+    ctx.progress(5, "finding the surveys")
+    (y1, d1), (y2, d2) = _two_years(svc, from_year, to_year)
     r1 = _region(store, region_code, d1)
     r2 = _region(store, region_code, d2)
     ctx.progress(20, f"evaluating {y1}")
@@ -543,8 +550,7 @@ class ImplementationEvaluationProcessor(_Evaluation):
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
         svc = service(store or get_store(settings.store_url))
-        for name, default in (("from_year", 0), ("to_year", -1)):
-            _, day = _survey_year(svc, inputs.get(name), name, default)
+        for _, day in _two_years(svc, inputs.get("from_year"), inputs.get("to_year")):
             _region(svc.store, inputs["region"], day)
 
     def evaluate(self, ctx: RunContext, inputs: dict[str, Any]) -> dict[str, Any]:
