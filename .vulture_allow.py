@@ -56,6 +56,12 @@ PlanQcProcessor
 TransmissionCheckProcessor
 StatisticsProcessor
 LandUseSummaryProcessor
+StatusEvaluationProcessor
+ImplementationEvaluationProcessor
+CityHealthCheckProcessor
+
+# openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)
+_.freeze_panes
 
 # MapProxy: the source plugin (server/mapproxy_plugin.py): entry point, configuration class attributes
 # and the MapLayer interface; the seeder's progress-logger interface (server/basemaps.py)

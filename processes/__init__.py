@@ -1,5 +1,5 @@
-"""OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics and the
-三调 汇总表."""
+"""OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics, the
+三调 汇总表 and the evaluation reports."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ PROCESSES: dict[str, str] = {
     "transmission-check": "onemap.processes.transmission.TransmissionCheckProcessor",
     "statistics": "onemap.processes.statistics.StatisticsProcessor",
     "land-use-summary": "onemap.processes.land_use_summary.LandUseSummaryProcessor",
+    "status-evaluation": "onemap.processes.evaluation.StatusEvaluationProcessor",
+    "implementation-evaluation": "onemap.processes.evaluation.ImplementationEvaluationProcessor",
+    "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
 }
 
 

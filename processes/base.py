@@ -52,6 +52,13 @@ class RunContext:
     report: Callable[[int, str], str] | None = None  # returns the job's status ("dismissed" = stop)
     notes: list[str] = field(default_factory=list)
     owner: str | None = None  # the signed-in user the run is for (certificates and registry moves name them)
+    # the catalogue tiers the caller reaches, for processes that answer only with what the caller may read
+    # (the evaluations list only the indicators whose layers it reads); None: a run with no caller (the CLI, tests)
+    tiers: tuple[str, ...] | None = None
+
+    def reaches(self, tier: str) -> bool:
+        """May the caller the run is for read what the catalogue gives this tier?"""
+        return self.tiers is None or tier in self.tiers
 
     def progress(self, percent: int, message: str) -> None:
         """Report progress; stops the run when the job was dismissed or its time is up."""

@@ -82,14 +82,17 @@ def reference(ctx: Any, process_id: str) -> dict[str, str]:
 
 def archive(ctx: Any, ref: dict[str, str], process_id: str, inputs: dict[str, Any], *, date: str | None,
             recorded: dt.datetime, plans: list[dict[str, Any]], rules: dict[str, str], result: dict[str, Any],
-            subject_plan_id: str | None = None, html: str | None = None) -> None:
-    """Write the certificate ``ref`` (from ``reference``) of one result, for good."""
+            subject_plan_id: str | None = None, html: str | None = None, pins_registry: bool = True) -> None:
+    """Write the certificate ``ref`` (from ``reference``) of one result, for good. ``pins_registry``: the
+    process takes a ``recorded`` input, which the rerun pins to the instant read (a process that reads the
+    registry as it stands records the instant, and its rerun asks again)."""
     cert_id = ref["id"]
     created = dt.datetime.now(dt.UTC)
     rerun = dict(inputs)
     if date is not None:
         rerun["date"] = date
-    rerun["recorded"] = recorded.isoformat()
+    if pins_registry:
+        rerun["recorded"] = recorded.isoformat()
     doc = {
         "id": cert_id,
         "process": process_id,

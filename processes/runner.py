@@ -124,6 +124,7 @@ class Submission:
     outputs: dict[str, str]
     response: str  # raw | document
     owner: str | None = None  # the signed-in user who asked (the job is theirs)
+    tiers: tuple[str, ...] | None = None  # the tiers the caller reaches (None: no access check ran)
 
 
 class JobRunner:
@@ -147,10 +148,12 @@ class JobRunner:
         self.slots = HeavySlots(settings.data_dir / "run", settings.access.heavy_slots)
 
     # ---- submitting -------------------------------------------------------------------------
-    def prepare(self, process_id: str, body: Any, owner: str | None = None, reader: Reader | None = None) -> Submission:
+    def prepare(self, process_id: str, body: Any, owner: str | None = None, reader: Reader | None = None,
+                tiers: tuple[str, ...] | None = None) -> Submission:
         """Check an execute request of ``owner`` completely before anything runs (400 on any mistake); with
         ``reader``, what the caller may read first (a layer above their tier answers 404 before any other
-        check could say something about it)."""
+        check could say something about it); ``tiers`` (what the caller reaches) go with the run, for
+        processes that answer only with what the caller may read."""
         process = self.processes.get(process_id)
         if process is None:
             raise NotFound(f"no process {process_id!r}")
@@ -167,7 +170,7 @@ class JobRunner:
         if reader is not None:
             process.authorize(inputs, self.store, reader)
         process.check(inputs, self.settings, self.store)
-        return Submission(process, inputs, outputs, response, owner)
+        return Submission(process, inputs, outputs, response, owner, tiers)
 
     def run_sync(self, sub: Submission) -> tuple[Job, str, bytes, bool]:
         """Run now, in this request; the execution is kept as a job for the retention period. A heavy
@@ -183,7 +186,7 @@ class JobRunner:
         job = self.jobs.create(sub.process.id, "sync", self._request(sub), status="running", message="running",
                                worker=self.worker_id, lease_seconds=lease, owner=sub.owner)
         ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit,
-                         owner=sub.owner)
+                         owner=sub.owner, tiers=sub.tiers)
         try:
             with self._leases.holding(job.id):
                 outputs = sub.process.run(ctx, sub.inputs, sub.outputs)
@@ -213,7 +216,10 @@ class JobRunner:
 
     @staticmethod
     def _request(sub: Submission) -> dict:
-        return {"inputs": sub.inputs, "outputs": sub.outputs, "response": sub.response}
+        req = {"inputs": sub.inputs, "outputs": sub.outputs, "response": sub.response}
+        if sub.tiers is not None:  # an async job runs later, maybe on another host: what its caller reaches goes with it
+            req["tiers"] = list(sub.tiers)
+        return req
 
     # ---- working ---------------------------------------------------------------------------------
     def start_threads(self, count: int | None = None) -> None:
@@ -271,8 +277,9 @@ class JobRunner:
         def report(percent: int, message: str) -> str:
             return self.jobs.progress(job.id, self.worker_id, percent, message, self.settings.jobs.lease_seconds)
 
+        tiers = req.get("tiers")
         ctx = RunContext(self.store, self.settings, time.monotonic() + self.settings.jobs.time_limit, report,
-                         owner=job.owner)
+                         owner=job.owner, tiers=None if tiers is None else tuple(tiers))
         try:
             report(1, "started")
             outputs = process.run(ctx, req["inputs"], req["outputs"])

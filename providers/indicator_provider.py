@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
-from onemap.config.catalogue import Catalogue, get_catalogue
+from onemap.config.catalogue import Catalogue, get_catalogue, role_reaches
 from onemap.config.errors import OneMapError
 from onemap.domain.dates import parse_when, today
 
@@ -86,7 +86,7 @@ class IndicatorCollectionProvider(BaseProvider):
         box = shapely.box(*bbox[:4]) if bbox else None
         out = []
         for d in self.service.ind.indicators:
-            if not readable(self.service.store.catalogue, d, self.role):
+            if not readable(d, self.service.store.catalogue, lambda tier: role_reaches(self.role, tier)):
                 continue
             if "code" in wanted and wanted["code"] != d.code or "binding" in wanted and wanted["binding"] != d.binding:
                 continue

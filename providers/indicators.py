@@ -16,14 +16,14 @@ import datetime as dt
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pygeofilter import ast
 
-from onemap.config.catalogue import Catalogue, Layer, role_reaches
+from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import NotFound
 from onemap.config.indicators import Formula, IndicatorDef, Indicators, Measure, get_indicators
 from onemap.domain.dates import When
@@ -74,11 +74,17 @@ def _join(op: Any, nodes: list[Any]) -> Any:
     return out
 
 
-def readable(catalogue: Catalogue, d: IndicatorDef, role: str) -> bool:
-    """May a caller of ``role`` read the indicator? Only when it may read every layer the formula measures
-    (the red line's area is as restricted as the red line)."""
-    layers = {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
-    return all(lid in catalogue.collections and role_reaches(role, catalogue.collections[lid].tier) for lid in layers)
+def indicator_layers(d: IndicatorDef) -> set[str]:
+    """Every layer an indicator reads: those its formula measures and the plan layer it names."""
+    return {m.layer for m in d.computed.measures()} | ({d.layer} if d.layer else set())
+
+
+def readable(d: IndicatorDef, catalogue: Catalogue, reaches: Callable[[str], bool]) -> bool:
+    """May a caller who reaches the tiers ``reaches`` says read this indicator? Only when it may read
+    every layer the indicator measures (the red line's area is as restricted as the red line). The
+    endpoints (``/indicators``) and the evaluation processes both ask this."""
+    return all(lid in catalogue.collections and reaches(catalogue.collections[lid].tier)
+               for lid in indicator_layers(d))
 
 
 @dataclass(frozen=True)
@@ -228,25 +234,27 @@ class IndicatorService:
         return by_region.get(region.code, (0.0, 0))
 
     # ---- targets -------------------------------------------------------------------------------------
+    def upper_plans(self, region: str, day: dt.date) -> list[Plan]:
+        """The master plans above the region in force on ``day`` that cover it, nearest first (the order in
+        which they set its targets)."""
+        found = [p for p in self.store.plans().values()
+                 if p.type == "master" and p.in_force(When.at(day)) and p.region != region
+                 and region_covers(p.region, region)]
+        return sorted(found, key=lambda p: (PLAN_LEVELS.index(p.level) if p.level in PLAN_LEVELS else 0,
+                                            p.valid_from or dt.date.min, p.id), reverse=True)
+
     def target(self, d: IndicatorDef, region: str, day: dt.date) -> Target | None:
         """The target the nearest upper master plan in force on ``day`` sets for the region."""
-        found: list[tuple[int, dt.date, Plan, PlanIndicator]] = []
-        for p in self.store.plans().values():
-            if p.type != "master" or not p.in_force(When.at(day)) or p.region == region \
-                    or not region_covers(p.region, region):
-                continue
-            for t in self.store.plan_indicators(p.id):
-                if t.region == region and t.code == d.code:
-                    found.append((PLAN_LEVELS.index(p.level) if p.level in PLAN_LEVELS else 0,
-                                  p.valid_from or dt.date.min, p, t))
-        if not found:
-            return None
-        _, _, plan, row = max(found, key=lambda f: (f[0], f[1], f[2].id))
-        return Target(row.value, row.unit, plan.id)
+        for p in self.upper_plans(region, day):
+            row: PlanIndicator | None = next((t for t in self.store.plan_indicators(p.id)
+                                              if t.region == region and t.code == d.code), None)
+            if row is not None:
+                return Target(row.value, row.unit, p.id)
+        return None
 
 
 @functools.lru_cache(maxsize=8)
 def shared_service(store: Store) -> IndicatorService:
-    """The process's indicator service of a store: ``/indicators`` and the ``indicators`` collection share
-    one cache."""
+    """The process's indicator service of a store: ``/indicators``, the ``indicators`` collection and the
+    evaluation processes share one cache."""
     return IndicatorService(store)

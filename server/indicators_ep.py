@@ -22,6 +22,7 @@ from onemap.providers.params import DATETIME, LANG, Param, ParamContext
 from onemap.providers.regions import Regions
 from onemap.providers.store import Store
 
+from .access import reaches
 from .http import JSON, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
@@ -70,7 +71,7 @@ class IndicatorsAPI(APIFactory):
 
     # ---- access ----------------------------------------------------------------------------------------
     def _readable(self, d: IndicatorDef, principal: Any) -> bool:
-        return readable(self.catalogue, d, getattr(principal, "role", None) or "public")
+        return readable(d, self.catalogue, lambda tier: reaches(principal, tier))
 
     def _definition(self, code: str, principal: Any) -> IndicatorDef:
         d = self.service.definition(code)

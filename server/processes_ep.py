@@ -22,7 +22,7 @@ from onemap.processes.runner import JobRunner
 from onemap.providers.params import LANG, F, Param, parse_int
 from onemap.providers.store.jobs import Job
 
-from .access import reaches
+from .access import reaches, tiers_of
 from .http import JSON, json_response
 from .links import Links
 from .pygeoapi_bridge import Pygeoapi
@@ -216,7 +216,7 @@ class ProcessesAPI(APIFactory):
             raise InvalidInput("the execute request is nested too deeply to be read") from None
         if body is None:
             raise InvalidInput("the execute request needs a JSON body with 'inputs'")
-        sub = self.runner.prepare(processId, body, owner=_owner(call), reader=self.reader(call))
+        sub = self.runner.prepare(processId, body, owner=_owner(call), reader=self.reader(call), tiers=_tiers(call))
         self._within_quota(call)
         prefer = req.headers.get("Prefer", "").lower()
         supports_async = "async-execute" in sub.process.metadata["jobControlOptions"]
@@ -251,7 +251,7 @@ class ProcessesAPI(APIFactory):
     def check_plan(self, call: Call, plan_id: str) -> Response:
         """A quality check of a drawer entry, queued as a ``plan-qc`` job of the caller (lifecycle step)."""
         sub = self.runner.prepare("plan-qc", {"inputs": {"plan_id": plan_id}, "response": "document"},
-                                  owner=_owner(call))
+                                  owner=_owner(call), tiers=_tiers(call))
         self._within_quota(call)
         job = self.runner.submit(sub)
         return json_response(self.status_info(job), status=201, headers={"Location": self.links.url("jobs", job.id)})
@@ -304,6 +304,12 @@ def _owner(call: Call) -> str | None:
     """Whose the jobs of this request are (None: no access check ran, as in a test of one factory)."""
     p = call.principal
     return p.name if p is not None else None
+
+
+def _tiers(call: Call) -> tuple[str, ...] | None:
+    """The catalogue tiers the caller reaches, for processes that answer with what the caller may read (None: no
+    access check ran, as in a test of one factory)."""
+    return tiers_of(call.principal) if call.principal is not None else None
 
 
 def _sees_every_job(call: Call) -> bool:

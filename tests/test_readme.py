@@ -181,6 +181,10 @@ def test_every_curl_example_answers(readme_client):
     assert len(trace["periods"]) == 2
     stations = json.loads(answers["/collections/stations/items?f=json"].data)
     assert next(f["properties"]["name"] for f in stations["features"]) == "玉带河水质监测站"
+    evaluations = {p.split("/")[2]: answers[p] for p in answers if "evaluation" in p or "health-check" in p}
+    assert json.loads(evaluations["status-evaluation"].data)["region"]["name"] == "东岭县"
+    assert evaluations["implementation-evaluation"].mimetype.endswith("spreadsheetml.sheet")
+    assert "城市体检评估报告" in evaluations["city-health-check"].get_data(as_text=True)
     cov = json.loads(answers["/collections/dem/coverage?f=json&bbox=117.0,31.4,117.002,31.402"].data)
     assert cov["type"] == "Coverage" and any(v is not None for v in next(iter(cov["ranges"].values()))["values"])
 
