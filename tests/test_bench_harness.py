@@ -203,3 +203,17 @@ def test_compare_end_to_end_against_onemap_alone(tmp_path):
                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
     assert "| request kind | onemap (req/s p50/p99) |" in md
     assert "| as a share of bbox (alternated rounds) | " + f"{paired['ratio']:.2f}x of" in md
+
+
+@pytest.mark.skipif(pg_bin() is None, reason="PostgreSQL 15 is not installed (deploy/system-packages.sh)")
+def test_statistics_bench_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "bench.statistics", "--parcels", "2000", "--rounds", "1",
+                        "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = (tmp_path / "statistics-2000.txt").read_text(encoding="utf-8")
+    assert report.strip() in r.stdout
+    # OneMap's rows matched every SQL variant's (else the bench stops before timing anything)
+    for label in ("OneMap statistics() in process", "psql: SUM(onemap_m2), entries in force named",
+                  "psql: SUM(ST_Area(geom::geography))", "HTTP, cold", "HTTP, warm", "onemap serve: each process"):
+        assert label in report
+    assert "2. The indicator set of 990121 on 2024-01-01: " in report
