@@ -141,8 +141,9 @@ def test_city_health_check_gives_the_city_and_each_county(client):
         same_value(row, ref)
     assert {r["code"] for r in result["indicators"]} == level_codes(client, "city")
     # the counties and districts, listed independently
-    fc = get_json(client, f"/indicators/STBHHXMJ/regions?level=county&region=990100&datetime={day}")
-    counties = sorted(f["id"] for f in fc["features"])
+    fc = get_json(client, f"/collections/xzq/items?f=json&limit=1000&datetime={day}")
+    counties = sorted(f["properties"]["XZQDM"] for f in fc["features"]
+                      if f["properties"]["XZQJB"] == "county" and f["properties"]["SJXZQDM"] == "990100")
     assert [c["code"] for c in result["counties"]] == counties and len(counties) == 4
     for c in result["counties"]:
         assert {r["code"] for r in c["indicators"]} == level_codes(client, "county")
