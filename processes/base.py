@@ -8,6 +8,7 @@ pygeoapi 0.24 lacks: inputs validated before anything runs, jobs kept in the dat
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from onemap.config.errors import InvalidInput, OneMapError
 from onemap.config.settings import Settings
+from onemap.domain.dates import today
 from onemap.providers.store import Store, get_store
 
 
@@ -81,6 +83,16 @@ class Reader:
 class Output:
     media_type: str
     value: Any  # a JSON-able value for application/json outputs, bytes or str otherwise
+
+
+def input_date(inputs: dict[str, Any], settings: Settings) -> dt.date:
+    """A process's ``date`` input (YYYY-MM-DD); today where the plans are in force when absent."""
+    if not inputs.get("date"):
+        return today(settings.timezone)
+    try:
+        return dt.date.fromisoformat(inputs["date"])
+    except ValueError:
+        raise InvalidInput(f"input 'date': {inputs['date']!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _fmt_path(path: Any) -> str:

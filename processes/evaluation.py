@@ -27,8 +27,6 @@ import csv
 import datetime as dt
 import io
 import re
-import threading
-import weakref
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,14 +34,14 @@ from typing import Any, ClassVar
 from onemap.config.errors import InvalidInput, NotFound
 from onemap.config.indicators import INDICATORS_PATH, get_indicators
 from onemap.config.settings import PACKAGE_DIR, Settings
-from onemap.domain.dates import When, today
+from onemap.domain.dates import When
 from onemap.domain.plans import Plan
 from onemap.domain.regions import region_covers
-from onemap.providers.indicators import STATUS, IndicatorService, readable
+from onemap.providers.indicators import STATUS, IndicatorService, readable, shared_service
 from onemap.providers.regions import Region, Regions
 from onemap.providers.store import Store, get_store
 
-from .base import OneMapProcessor, Output, RunContext
+from .base import OneMapProcessor, Output, RunContext, input_date
 from .certificates import archive, file_hashes, pinned_recorded, plan_entry, reference
 
 REFERENCE_PATH = PACKAGE_DIR / "reference" / "indicators_reference.csv"
@@ -59,28 +57,9 @@ DIRECTION = {"toward": {"zh": "趋近目标", "en": "toward the target"},
              "unchanged": {"zh": "无变化", "en": "unchanged"},
              "none": {"zh": "无目标或无值", "en": "no target or no value"}}
 
-# one service per store: its cache of values is shared by every run of the processes in this server process
-_services: weakref.WeakKeyDictionary[Store, IndicatorService] = weakref.WeakKeyDictionary()
-_services_lock = threading.Lock()
-
-
-def service(store: Store) -> IndicatorService:
-    with _services_lock:
-        found = _services.get(store)
-        if found is None:
-            found = _services[store] = IndicatorService(store)
-        return found
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------
-def _date(inputs: dict[str, Any], settings: Settings) -> dt.date:
-    if not inputs.get("date"):
-        return today(settings.timezone)
-    try:
-        return dt.date.fromisoformat(inputs["date"])
-    except ValueError:
-        raise InvalidInput(f"input 'date': {inputs['date']!r} is not a date (YYYY-MM-DD)") from None
-
 
 def _region(store: Store, code: str, day: dt.date, name: str = "region") -> Region:
     """The region in the survey in force on ``day`` (404 when that survey has none)."""
@@ -160,7 +139,7 @@ def _row(v: dict[str, Any]) -> dict[str, Any]:
 
 # ---- 现状评估 ----------------------------------------------------------------------------------------------
 def status_evaluation(ctx: RunContext, region_code: str, day: dt.date) -> dict[str, Any]:
-    store, svc = ctx.store, service(ctx.store)
+    store, svc = ctx.store, shared_service(ctx.store)
     ctx.progress(5, "finding the region")
     region = _region(store, region_code, day)
     ctx.progress(20, "evaluating the indicators")
@@ -221,7 +200,7 @@ def _two_years(svc: IndicatorService, from_year: str | None, to_year: str | None
 
 def implementation_evaluation(ctx: RunContext, region_code: str, from_year: str | None,
                               to_year: str | None) -> dict[str, Any]:
-    store, svc = ctx.store, service(ctx.store)
+    store, svc = ctx.store, shared_service(ctx.store)
     ctx.progress(5, "finding the surveys")
     (y1, d1), (y2, d2) = _two_years(svc, from_year, to_year)
     r1 = _region(store, region_code, d1)
@@ -291,7 +270,7 @@ def _summary_row(code: str, name: str, level: str, rows: list[dict[str, Any]]) -
 
 
 def city_health_check(ctx: RunContext, city_code: str, year: str | None) -> dict[str, Any]:
-    store, svc = ctx.store, service(ctx.store)
+    store, svc = ctx.store, shared_service(ctx.store)
     y, day = _survey_year(svc, year, "year", -1)
     city = _region(store, _city_code(city_code), day, "city")
     if city.level != "city":
@@ -511,10 +490,10 @@ class StatusEvaluationProcessor(_Evaluation):
     }
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
-        _region(store or get_store(settings.store_url), inputs["region"], _date(inputs, settings))
+        _region(store or get_store(settings.store_url), inputs["region"], input_date(inputs, settings))
 
     def evaluate(self, ctx: RunContext, inputs: dict[str, Any]) -> dict[str, Any]:
-        return status_evaluation(ctx, inputs["region"], _date(inputs, ctx.settings))
+        return status_evaluation(ctx, inputs["region"], input_date(inputs, ctx.settings))
 
 
 class ImplementationEvaluationProcessor(_Evaluation):
@@ -549,7 +528,7 @@ class ImplementationEvaluationProcessor(_Evaluation):
     }
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
-        svc = service(store or get_store(settings.store_url))
+        svc = shared_service(store or get_store(settings.store_url))
         for _, day in _two_years(svc, inputs.get("from_year"), inputs.get("to_year")):
             _region(svc.store, inputs["region"], day)
 
@@ -590,7 +569,7 @@ class CityHealthCheckProcessor(_Evaluation):
     }
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
-        svc = service(store or get_store(settings.store_url))
+        svc = shared_service(store or get_store(settings.store_url))
         _, day = _survey_year(svc, inputs.get("year"), "year", -1)
         city = _region(svc.store, _city_code(inputs["city"]), day, "city")
         if city.level != "city":

@@ -40,7 +40,7 @@ from onemap.providers.geometry import area_units, geodesic_area
 from onemap.providers.packages import region_feature
 from onemap.providers.store import Store, get_store
 
-from .base import OneMapProcessor, Output, RunContext
+from .base import OneMapProcessor, Output, RunContext, input_date
 from .certificates import RECORDED_INPUT, archive, file_hashes, pinned_recorded, plan_entry, reference
 from .overlay import to_geojson
 
@@ -613,12 +613,12 @@ class TransmissionCheckProcessor(OneMapProcessor):
         """Before anything is queued: the plans exist and the upper ones are above the lower one."""
         store = store or get_store(settings.store_url)
         recorded = pinned_recorded(inputs.get("recorded"), settings.timezone)
-        resolve(store, inputs["plan_id"], inputs.get("upper_plan_id"), _day(inputs, settings), recorded)
+        resolve(store, inputs["plan_id"], inputs.get("upper_plan_id"), input_date(inputs, settings), recorded)
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
         recorded = pinned_recorded(inputs.get("recorded"), ctx.settings.timezone)
         result = transmission(ctx, inputs["plan_id"], inputs.get("upper_plan_id"), inputs.get("tolerance_m2"),
-                              _day(inputs, ctx.settings), recorded)
+                              input_date(inputs, ctx.settings), recorded)
         ref = result["certificate"] = reference(ctx, self.id)
         ctx.progress(92, "writing the report")
         html = transmission_html(ctx, result)
@@ -637,14 +637,6 @@ class TransmissionCheckProcessor(OneMapProcessor):
             out["report"] = Output("text/html", html)
         return out
 
-
-def _day(inputs: dict[str, Any], settings: Settings) -> dt.date:
-    if not inputs.get("date"):
-        return today(settings.timezone)
-    try:
-        return dt.date.fromisoformat(inputs["date"])
-    except ValueError:
-        raise InvalidInput(f"input 'date': {inputs['date']!r} is not a date (YYYY-MM-DD)") from None
 
 
 def transmission_html(ctx: RunContext, result: dict[str, Any]) -> str:
