@@ -306,7 +306,7 @@ class GpkgStore(Store):
         super().__init__(catalogue, count_cap=count_max_rows)
         self.path = Path(path)
         self._local = threading.local()
-        self._all_conns: list[sqlite3.Connection] = []
+        self._all_conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
 
     # ---- connections -----------------------------------------------------------
@@ -343,16 +343,22 @@ class GpkgStore(Store):
             c.create_function("onemap_geodesic_m2", 1, _sql_geodesic_m2, deterministic=True)
             self._local.conn = c
             with self._conns_lock:
-                self._all_conns.append(c)
+                self._all_conns.append((threading.current_thread(), c))
         return c
 
     def close(self) -> None:
+        """Close this thread's connection and those of threads that have ended. A connection another live
+        thread holds (a job still running while the application shuts down) is not closed under it: sqlite3
+        would free it in the middle of a statement and crash the process. Dropped here, it closes when that
+        thread lets go of it."""
+        me = threading.current_thread()
         with self._conns_lock:
-            for c in self._all_conns:
-                try:
-                    c.close()
-                except sqlite3.Error:
-                    pass
+            for owner, c in self._all_conns:
+                if owner is me or not owner.is_alive():
+                    try:
+                        c.close()
+                    except sqlite3.Error:
+                        pass
             self._all_conns.clear()
         self._local = threading.local()
 
