@@ -89,6 +89,8 @@ def overlay_conformance(resources: Mapping[str, dict[str, Any]]) -> list[str]:
             continue
         for prov in res.get("providers") or []:
             kind = prov.get("type")
+            if str(prov.get("name", "")).startswith("onemap."):
+                continue  # OneMap's own provider (the indicators): OneMap declares what it implements itself
             if kind in apis:
                 out += apis[kind].CONFORMANCE_CLASSES
             if kind == "feature":

@@ -10,8 +10,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-# answers that are not text: the downloads and the rendered maps (PNG, JPEG)
-BINARY = ("application/geopackage+sqlite3", "application/zip", "application/flatgeobuf", "image/")
+# answers that are not text: the downloads, the rendered maps (PNG, JPEG) and the workbooks
+BINARY = ("application/geopackage+sqlite3", "application/zip", "application/flatgeobuf", "image/",
+          "application/vnd.openxmlformats")  # XLSX: statistics, the 汇总表, the evaluation reports
 
 
 @pytest.fixture(scope="module")
