@@ -32,6 +32,13 @@ class When:
     def at(cls, day: dt.date) -> When:
         return cls(day, day)
 
+    def day(self, what: str) -> dt.date:
+        """The one date asked for; an interval is a 400 saying what answers for one date only
+        (``what``: e.g. "indicators are computed")."""
+        if not self.is_instant or self.start is None:
+            raise InvalidParameterValue(f"datetime: {what} for one date, not an interval")
+        return self.start
+
     def key(self) -> str:
         """A canonical text form (equivalent requests give the same key)."""
         return f"{self.start or '..'}/{self.end or '..'}"

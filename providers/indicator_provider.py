@@ -76,10 +76,7 @@ class IndicatorCollectionProvider(BaseProvider):
     def _day(self, datetime_: str | None) -> dt.date:
         if not datetime_:
             return today(self.tz)
-        when = parse_when(datetime_, self.tz)
-        if not when.is_instant or when.start is None:
-            raise ProviderInvalidQueryError(user_msg="datetime: indicators are computed for one date, not an interval")
-        return when.start
+        return parse_when(datetime_, self.tz).day("indicators are computed")
 
     def _features(self, day: dt.date, wanted: dict[str, str], bbox: list | None) -> list[dict[str, Any]]:
         regions = Regions(self.service.store, day)

@@ -222,7 +222,7 @@ def _recorded(raw: str, ctx: ParamContext) -> dt.datetime | None:
     return parse_recorded(raw, ctx.timezone)
 
 
-def _region(raw: str, ctx: ParamContext) -> str:
+def parse_region(raw: str, ctx: ParamContext) -> str:
     check_region(raw)
     return raw
 
@@ -360,7 +360,7 @@ VIEW = Param("view", "all (default): every plan in force, a province's and a cit
              "there), features cut to where their plan governs.",
              {"type": "string", "enum": list(VIEWS), "default": "all"}, _view, default="all")
 REGION = Param("region", "Drawer region: plans of this administrative division and of every region under it "
-               "(990100 covers 990102, 990102001, ...).", {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region)
+               "(990100 covers 990102, 990102001, ...).", {"type": "string", "pattern": "^[0-9]{6,12}$"}, parse_region)
 PLAN_ID = Param("plan_id", "One drawer entry, whatever its status (e.g. a submission under review); overrides "
                 "datetime.", {"type": "string", "maxLength": 64}, _plan_id)
 LIMIT = Param("limit", "Page size (larger values are capped).",
@@ -385,7 +385,7 @@ GROUP_BY = Param("group_by", "Statistics: comma-separated fields to group by (at
                  "one region level (region:province, region:city, region:county or region:township).",
                  parse=_names, default=())
 AREA = Param("area", "Statistics: only within this region (a 6, 9 or 12 digit code), as the land survey in force "
-             "on the date draws it.", {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region)
+             "on the date draws it.", {"type": "string", "pattern": "^[0-9]{6,12}$"}, parse_region)
 F_STATISTICS = format_param("json", "csv", "xlsx", key="f-statistics",
                             description="Output format: json, csv (UTF-8 with BOM, for Excel) or xlsx.")
 

@@ -101,9 +101,7 @@ class DrawersAPI(APIFactory):
 
     def _day(self, call: Call) -> dt.date:
         when = call.args["datetime"] or When.at(today(self.settings.timezone))
-        if not when.is_instant or when.start is None:
-            raise InvalidParameterValue("datetime: which plan governs is asked for one date, not an interval")
-        return when.start
+        return when.day("which plan governs is asked")
 
     def _layers(self, call: Call) -> list[Layer]:
         """The layers asked about, of those the caller may see (an unseen one is not a layer to them)."""

@@ -18,7 +18,7 @@ from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.config.indicators import IndicatorDef
 from onemap.domain.dates import When
 from onemap.providers.indicators import STATUS, readable, shared_service
-from onemap.providers.params import DATETIME, LANG, Param, ParamContext
+from onemap.providers.params import DATETIME, LANG, Param, parse_region
 from onemap.providers.regions import Regions
 from onemap.providers.store import Store
 
@@ -27,21 +27,12 @@ from .http import JSON, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
 
-
-def _region(raw: str, ctx: ParamContext) -> str:
-    from onemap.domain.regions import check_region
-
-    return check_region(raw)
-
-
 REGION = Param("region", "Administrative division code (6 or 9 digits) the indicator is computed for.",
-               {"type": "string", "pattern": "^[0-9]{6,12}$"}, _region, key="indicator-region")
+               {"type": "string", "pattern": "^[0-9]{6,12}$"}, parse_region, key="indicator-region")
+
+
 def _day(when: When | None) -> dt.date | None:
-    if when is None:
-        return None
-    if not when.is_instant or when.start is None:
-        raise InvalidParameterValue("datetime: indicators are computed for one date, not an interval")
-    return when.start
+    return None if when is None else when.day("indicators are computed")
 
 
 class IndicatorsAPI(APIFactory):

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from flask import Response
 
 from onemap.config.catalogue import Catalogue
-from onemap.config.errors import InvalidParameterValue
 from onemap.config.settings import Settings
 from onemap.processes.base import Reader
 from onemap.processes.statistics import CSV_MEDIA, XLSX_MEDIA, answer, check_readable, encode, parse_day, question
@@ -63,9 +62,7 @@ class StatisticsAPI(APIFactory):
         check_readable(self.store, collectionId, args.get("plan_id"),
                        Reader(lambda layer_id: True, p is None or reaches(p, "internal")))  # the guard read the tier
         when = args.get("datetime")
-        if when is not None and (not when.is_instant or when.start is None):
-            raise InvalidParameterValue("datetime: statistics answer for one date, not an interval")
-        day = when.start if when is not None else parse_day(None, self.settings.timezone)
+        day = when.day("statistics answer") if when is not None else parse_day(None, self.settings.timezone)
         text = args.get("filter")
         q = question(self.store, self.settings, collectionId, group_by=args["group_by"], area=args.get("area"),
                      day=day, filter_ast=parse_filter(text, args.get("filter-lang") or "cql2-text", None),
