@@ -90,12 +90,23 @@ def parse_day(value: str | None, tz: str) -> dt.date:
 def question(store: Store, settings: Settings, layer_id: Any, *, group_by: Sequence[str] = (),
              area: str | dict[str, Any] | None = None, day: dt.date, filter_ast: Any = None,
              filter_text: str | None = None, plan_id: str | None = None, recorded: dt.datetime | None = None,
-             area_format: str | None = None, crs: str | None = None) -> Question:
-    """Every check of a statistics request before anything is summed (a 400 naming the mistake)."""
+             area_format: str | None = None, crs: str | None = None,
+             bbox: tuple[float, float, float, float] | None = None) -> Question:
+    """Every check of a statistics request before anything is summed (a 400 naming the mistake).
+
+    ``bbox`` (storage lon/lat) is the GET form's box, what a map shows: it has no size limit, as the
+    whole survey has none; a drawn ``area`` has the boundary limits of every process."""
     layer = data_layer(store.catalogue, layer_id)
     keys = check_group_by(layer, group_by)
     region, boundary = None, None
     area_doc: dict[str, Any] | None = None
+    if bbox is not None and area is not None:
+        raise InvalidParameterValue("give area or bbox, not both")
+    if bbox is not None:
+        if bbox[0] >= bbox[2] or bbox[1] >= bbox[3]:
+            raise InvalidParameterValue("bbox: the box encloses no area")
+        boundary = shapely.box(*bbox)
+        area_doc = {"bbox": list(bbox), **area_units(float(geodesic_area(boundary)))}
     if isinstance(area, str) and REGION_RE.match(area):
         try:
             found = Regions(store, day).get(area)

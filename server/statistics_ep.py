@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from flask import Response
 
 from onemap.config.catalogue import Catalogue
+from onemap.config.errors import InvalidParameterValue
 from onemap.config.settings import Settings
 from onemap.processes.base import Reader
 from onemap.processes.statistics import CSV_MEDIA, XLSX_MEDIA, answer, check_readable, encode, parse_day, question
-from onemap.providers.params import STATISTICS, parse_filter
+from onemap.providers.crs import CRS84
+from onemap.providers.params import STATISTICS, bbox_to_storage, parse_filter
 from onemap.providers.store import Store
 
 from .access import reaches
@@ -64,9 +66,13 @@ class StatisticsAPI(APIFactory):
         when = args.get("datetime")
         day = when.day("statistics answer") if when is not None else parse_day(None, self.settings.timezone)
         text = args.get("filter")
+        bbox = args.get("bbox")
+        if args.get("bbox-crs") is not None and bbox is None:
+            raise InvalidParameterValue("bbox-crs is given without bbox")
         q = question(self.store, self.settings, collectionId, group_by=args["group_by"], area=args.get("area"),
                      day=day, filter_ast=parse_filter(text, args.get("filter-lang") or "cql2-text", None),
-                     filter_text=text, plan_id=args.get("plan_id"), recorded=args.get("recorded"))
+                     filter_text=text, plan_id=args.get("plan_id"), recorded=args.get("recorded"),
+                     bbox=bbox_to_storage(bbox, args.get("bbox-crs") or CRS84) if bbox is not None else None)
         doc = answer(self.store, q, args["lang"])
         fmt = args["f"]
         out = encode(doc, MEDIA[fmt], self.catalogue)

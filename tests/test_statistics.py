@@ -182,6 +182,26 @@ def test_a_drawn_boundary_matches_shapely_intersections(client):
     assert close(doc["area"]["m2"], m2(drawn), 1e-6)
 
 
+def test_a_map_view_box_matches_shapely_intersections(client):
+    # what /map's statistics panel asks: the view as bbox, in CRS84 or in EPSG:4490's lat,lon order
+    box = (117.03, 31.45, 117.08, 31.50)
+    doc = stats(client, "dltb", group_by="DLBM", bbox=",".join(map(str, box)), datetime=DAY)
+    flipped = stats(client, "dltb", group_by="DLBM", bbox=f"{box[1]},{box[0]},{box[3]},{box[2]}",
+                    **{"bbox-crs": "EPSG:4490"}, datetime=DAY)
+    assert flipped["rows"] == doc["rows"]
+    got = as_table(doc["rows"], "DLBM")
+    window = shapely.box(*box)
+    want: dict[tuple[str], float] = defaultdict(float)
+    for f in read_all(client, f"/collections/dltb/items?view=governing&datetime={DAY}&bbox={','.join(map(str, box))}"):
+        part = shapely.intersection(shapely.geometry.shape(f["geometry"]), window)
+        if not part.is_empty and part.area > 0:
+            want[(f["properties"]["DLBM"],)] += m2(part)
+    assert len(want) > 3 and set(got) == set(want)
+    for key, area in want.items():
+        assert close(got[key][0], area), (key, got[key][0], area)
+    assert close(doc["area"]["m2"], m2(window), 1e-6) and doc["area"]["bbox"] == list(box)
+
+
 # ---- the files -------------------------------------------------------------------------------------------
 def test_the_xlsx_and_the_csv_hold_the_json_numbers(client):
     q = f"group_by=DLBM,region:township&area={COUNTY}&datetime={DAY}"
@@ -256,7 +276,9 @@ def test_the_summary_as_a_printable_page_and_a_workbook(client):
 # ---- refusals ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("query", ["group_by=NOPE", "group_by=region:village", "group_by=region:city,region:county",
                                    "area=12345", "area=990199", "filter=NOPE%3D1", "filter=((", "datetime=2024-13-01",
-                                   "datetime=2023-01-01/2024-01-01", "f=pdf", "unknown=1"])
+                                   "datetime=2023-01-01/2024-01-01", "f=pdf", "unknown=1",
+                                   "bbox=117,31,117,32", "bbox=117,31,118", "bbox-crs=EPSG:4490",
+                                   f"bbox=117,31,118,32&area={COUNTY}", "bbox=117,31,118,32&bbox-crs=EPSG:9999"])
 def test_bad_questions_are_400s(client, query):
     r = client.get(f"/collections/dltb/statistics?{query}")
     assert r.status_code == 400, (query, r.data[:300])
