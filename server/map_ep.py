@@ -18,8 +18,11 @@ from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.config.settings import Settings
 from onemap.domain.dates import parse_when
+from onemap.domain.plans import PLAN_LEVELS
 from onemap.providers.drawers import VIEWS
+from onemap.providers.indicators import readable, shared_service
 from onemap.providers.params import F_JSON, LANG, Param, ParamContext
+from onemap.providers.regions import LEVELS as REGION_LEVELS
 from onemap.providers.store import Store
 from onemap.providers.vector_tiles import tile_properties
 
@@ -41,6 +44,7 @@ STYLE_MEDIA_TYPE = "application/json"
 MEDIA_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".css": "text/css",
                ".txt": "text/plain", ".md": "text/plain"}
 MAX_INLINE_CODES = 300  # code tables up to this size travel with the page for popup labels
+INDICATORS_COLLECTION = "indicators"
 
 
 def _map_datetime(raw: str, ctx: ParamContext) -> str | None:
@@ -140,10 +144,37 @@ class MapPage(APIFactory):
             out.append(info)
         return out
 
+    def _indicators(self, tiers: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The indicators a caller of ``tiers`` may read, as ``/indicators`` lists them, for the page's choropleth."""
+        return [{"code": d.code, "title": d.title["zh"], "title_en": d.title.get("en", ""), "unit": d.unit,
+                 "kind": d.kind, "levels": [lv for lv in REGION_LEVELS if lv in d.levels]}
+                for d in shared_service(self.store).ind.indicators
+                if readable(d, self.catalogue, lambda tier: tier in tiers)]
+
+    def _statistics(self, tiers: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The layers the statistics panel offers (a drawer layer of ``tiers``) and their group fields: the coded
+        ones, which is how a bureau sums (地类, 规划分区), then the region levels."""
+        out = []
+        for lid, layer in self.catalogue.collections.items():
+            if not layer.drawer or layer.tier not in tiers:
+                continue
+            labels = {f.label_field for f in layer.stored_fields if f.label_field}
+            groups = [{"key": f.name, "title": f.label("zh"), "title_en": f.label("en")}
+                      for f in layer.stored_fields if f.queryable and f.code_table and f.name not in labels]
+            groups += [{"key": f"region:{lv}", "title": f"行政区（{PLAN_LEVELS[lv]['zh']}）",
+                        "title_en": f"Region ({lv})"} for lv in ("county", "township")]
+            out.append({"id": lid, "title": layer.t("title"), "title_en": layer.t("title", "en"), "groups": groups})
+        return out
+
     def page_config(self, datetime: str | None, view: str = MAP_VIEW, tiers: tuple[str, ...] = ("public",)
                     ) -> dict[str, Any]:
         """The page's settings, embedded as JSON (``<`` escaped by ``dumps``)."""
         return {
+            "indicatorsUrl": self.links.url("collections", INDICATORS_COLLECTION, "items"),
+            "indicators": self._indicators(tiers),
+            "levels": {lv: PLAN_LEVELS[lv]["zh"] for lv in REGION_LEVELS},
+            "statistics": self._statistics(tiers),
+            "pageSize": self.settings.max_items,
             "styleUrl": self.links.url(STYLE_PATH),
             "itemsUrl": self.links.url("collections"),
             "tilesUrl": stylemod.tiles_url(self.links.base),

@@ -20,6 +20,7 @@ from pathlib import Path
 import mapbox_vector_tile
 import numpy as np
 import pytest
+import requests
 
 from .conftest import ROOT, Reference, get_json
 
@@ -27,6 +28,8 @@ BROWSER_DIR = ROOT / "tests" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CENTRAL = (117.066, 31.483)  # the demo's central city
 VENDOR = "/static/onemap/vendor/maplibre-gl"
+INDICATOR = "JSYDZMJ"  # 建设用地总面积: the demo's city plan sets county targets the 2023 survey meets, nears and breaks
+INDICATOR_DAY = "2024-01-01"
 
 
 def _match(expr: list, code: str) -> str:
@@ -72,6 +75,29 @@ def test_map_page(anonymous, client):
     assert dltb["DLBM"]["title"] == "地类编码" and dltb["DLBM"]["label_field"] == "DLMC"
     assert dltb["CZCSXM"]["codes"]["201"] == "城市"  # coded field without a label field: labels travel along
     assert "plans" not in config["fields"]  # the registry has no tiles
+
+
+def test_map_page_offers_what_the_caller_may_read(anonymous, client, om):
+    staff = _config(client.get("/map").data.decode("utf-8"))
+    public = _config(anonymous.get("/map").data.decode("utf-8"))
+    # the indicators of /indicators, for each caller
+    for cfg, who in ((staff, client), (public, anonymous)):
+        listed = get_json(who, "/indicators")["indicators"]
+        assert [d["code"] for d in cfg["indicators"]] == [d["code"] for d in listed]
+        assert all(d["levels"] and set(d["levels"]) <= {"province", "city", "county", "township"}
+                   for d in cfg["indicators"])
+    assert {"GDBYL", "STBHHXMJ"} <= {d["code"] for d in staff["indicators"]}
+    assert "STBHHXMJ" not in {d["code"] for d in public["indicators"]}  # the red line is not public
+    assert staff["indicatorsUrl"] == "http://testserver/collections/indicators/items"
+    # the statistics panel: the drawer layers the caller reads, grouped by their coded fields and regions
+    layers = {x["id"]: x for x in staff["statistics"]}
+    assert "dltb" in layers and "plans" not in layers and "dltb" not in {x["id"] for x in public["statistics"]}
+    keys = [g["key"] for g in layers["dltb"]["groups"]]
+    assert keys[0] == "DLBM" and "DLMC" not in keys and keys[-2:] == ["region:county", "region:township"]
+    for lid, layer in layers.items():
+        for g in layer["groups"]:
+            assert client.get(f"/collections/{lid}/statistics?group_by={g['key']}&bbox=117.0,31.4,117.1,31.5"
+                              ).status_code == 200, (lid, g)
 
 
 def test_map_page_date_and_escaping(client):
@@ -321,11 +347,13 @@ def browser_report(map_server, browser_env, tmp_path_factory) -> dict:
     assert onemap("user", "add", "map-staff", "--role", "internal", env=env).returncode == 0
     token = onemap("token", "create", "map-staff", env=env).stdout.strip()
     run = subprocess.run(["node", "map_check.mjs", "--url", url, "--out", str(out_dir), "--date", "2022-06-01",
-                          "--token", token],
+                          "--token", token, "--indicator", INDICATOR, "--indicatorDate", INDICATOR_DAY,
+                          "--level", "county"],
                          cwd=BROWSER_DIR, env=browser_env, capture_output=True, text=True, timeout=300, check=False)
     assert run.stdout, run.stderr
     report = json.loads(run.stdout)
     assert report["ok"], report.get("error")
+    report["token"] = token
     return report
 
 
@@ -418,3 +446,69 @@ def test_browser_date_reloads_the_tiles(browser_report, map_server):
     a = _map_area(r, r["screenshots"][0]).astype(int)
     b = _map_area(r, r["screenshots"][1]).astype(int)
     assert (np.abs(a - b).sum(axis=2) > 30).mean() > 0.01
+
+
+def _staff_get(url: str, token: str) -> requests.Response:
+    return requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def test_browser_draws_indicator_status_by_region(browser_report, map_server):
+    url, _ = map_server
+    r = browser_report
+    ind = r["indicator"]
+    assert ind["code"] == INDICATOR and ind["level"] == "county" and ind["datetime"] == INDICATOR_DAY
+    assert ind["levels"] == ["province", "city", "county", "township"]
+    # what the page holds is the indicators collection's answer for the same question
+    doc = _staff_get(f"{url}/collections/indicators/items?code={INDICATOR}&level=county&datetime={INDICATOR_DAY}"
+                     f"&f=json&limit=1000", r["token"]).json()
+    want = {f["properties"]["region"]: f["properties"] for f in doc["features"]}
+    got = {p["region"]: p for p in ind["features"]}
+    assert len(want) >= 3 and got == want
+    statuses = {p["status"] for p in want.values()}
+    assert len(statuses) >= 2  # the choropleth has something to tell
+    # drawn: the regions on screen with their status, coloured by status
+    rendered = {region: status for region, status in ind["rendered"]}
+    assert rendered and all(want[region]["status"] == status for region, status in rendered.items())
+    assert _match(ind["fillColor"], "breach") != _match(ind["fillColor"], "ok")
+    legend = dict(ind["legend"])
+    for status in ("ok", "warning", "breach", "none"):
+        count = sum(1 for p in want.values() if p["status"] == status)
+        assert legend[status].split()[-1] == str(count), (status, legend[status])
+    # and the click on a region tells its value and status
+    popup = r["indicatorPopup"]
+    assert popup["titles"][0].startswith("建设用地总面积")
+    rows = dict(popup["rows"])
+    region = rows["行政区"].split()[0]
+    assert region in want and rows["状态"] == want[region]["status_label"]
+    a = _map_area(r, r["screenshots"][1]).astype(int)
+    b = _map_area(r, r["screenshots"][2]).astype(int)
+    assert (np.abs(a - b).sum(axis=2) > 30).mean() > 0.2  # the regions are painted over the map
+
+
+def test_browser_statistics_panel_sums_the_view(browser_report, map_server):
+    url, _ = map_server
+    r = browser_report
+    first, zoomed, by_township = r["statistics"]
+    for snap in (first, zoomed, by_township):
+        doc = snap["doc"]
+        assert snap["url"].startswith(f"{url}/collections/dltb/statistics?") and doc["layer"] == "dltb"
+        assert doc["datetime"] == INDICATOR_DAY  # the drawer date the page was left at
+        # the box asked for is the view on screen (cut to the data's extent)
+        west, south, east, north = snap["view"]
+        bx = doc["area"]["bbox"]
+        assert west - 1e-6 <= bx[0] < bx[2] <= east + 1e-6 and south - 1e-6 <= bx[1] < bx[3] <= north + 1e-6
+        # the page shows the service's answer: the same URL gives the same numbers
+        assert _staff_get(snap["url"], r["token"]).json()["rows"] == doc["rows"]
+        body = snap["table"][1:]
+        assert body[-1][0].startswith("合计") and body[-1][3] == f"{doc['total']['count']:,}"
+        biggest = max(doc["rows"], key=lambda x: x["m2"])
+        assert body[0][1] == f"{biggest['ha']:,.2f}"
+        assert snap["csv"].startswith(f"{url}/collections/dltb/statistics?") and "f=csv" in snap["csv"]
+    assert first["group"] == "DLBM" and by_township["group"] == "region:township"
+    assert zoomed["doc"]["area"]["m2"] < first["doc"]["area"]["m2"] / 2  # zoomed in 1.5 levels: a smaller box
+    assert zoomed["doc"]["total"]["m2"] < first["doc"]["total"]["m2"]
+    assert all(row["region"] for row in by_township["doc"]["rows"])
+    labels = [row[0] for row in by_township["table"][1:-1]]
+    ranked = sorted(by_township["doc"]["rows"], key=lambda x: -x["m2"])
+    assert labels[:len(ranked)] == [f"{x['region']} {x['region_name']}" for x in ranked][:len(labels)]
+    assert all(re.fullmatch(r"99\d{7} \S+", t) for t in labels[:len(ranked)])

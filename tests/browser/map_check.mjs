@@ -2,17 +2,19 @@
 // happened as one JSON document on stdout; tests/test_map.py makes the assertions.
 //
 //   node map_check.mjs --url http://127.0.0.1:PORT --out DIR [--date 2022-06-01] [--chromium /usr/bin/chromium]
+//     [--token T] [--indicator CODE] [--indicatorDate 2024-01-01] [--level county]
 //
 // It waits for the map's `idle` event (the page counts them in window.onemapIdle), records
 // every request (tile requests, anything leaving the server), takes screenshots, clicks the
-// map for a popup, then sets the drawer date and waits for the tiles of that date.
+// map for a popup, then sets the drawer date and waits for the tiles of that date; then draws an
+// indicator's status by region and opens the statistics panel for the view, zoomed in and regrouped.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 
 function args(argv) {
-  const out = { date: "2022-06-01", chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 90000 };
+  const out = { date: "2022-06-01", indicatorDate: "2024-01-01", level: "county", chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 90000 };
   for (let i = 2; i < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
   if (!out.url || !out.out) throw new Error("usage: map_check.mjs --url URL --out DIR [--date YYYY-MM-DD]");
   out.timeout = Number(out.timeout);
@@ -198,6 +200,67 @@ try {
   step("levels");
   report.tilesAfterLevels = report.tiles.slice(levelsBefore);
   report.levelsStatus = await page.$eval("#status", (el) => el.textContent);
+
+  // indicator status by region on a date: pick an indicator and a level, the choropleth follows
+  await page.$eval("#drawer-date", (el, value) => {
+    el.value = value;
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, opts.indicatorDate);
+  await settled(page);
+  report.indicatorOptions = await page.$$eval("#indicator option", (os) => os.map((o) => o.value).filter(Boolean));
+  const code = opts.indicator || report.indicatorOptions[0];
+  const loads = () => page.evaluate(() => window.onemapIndicator.loads);
+  let before = await loads();
+  await page.select("#indicator", code);
+  await page.waitForFunction((n) => window.onemapIndicator.loads > n, { timeout: opts.timeout, polling: 100 }, before);
+  if ((await page.$eval("#indicator-level", (s) => s.value)) !== opts.level) {
+    before = await loads();
+    await page.select("#indicator-level", opts.level);
+    await page.waitForFunction((n) => window.onemapIndicator.loads > n, { timeout: opts.timeout, polling: 100 }, before);
+  }
+  await settled(page);
+  step("indicator");
+  report.indicator = await page.evaluate(() => {
+    const map = window.onemapMap;
+    const rendered = map.queryRenderedFeatures({ layers: ["onemap-indicators-fill"] })
+      .map((f) => [f.properties.region, f.properties.status]);
+    return { ...window.onemapIndicator, rendered, fillColor: map.getPaintProperty("onemap-indicators-fill", "fill-color"),
+      levels: [...document.querySelectorAll("#indicator-level option")].map((o) => o.value),
+      legend: [...document.querySelectorAll("#indicator-legend li")].map((li) => [li.dataset.status, li.children[1].textContent]),
+      note: document.getElementById("indicator-note").textContent };
+  });
+  report.screenshots.push(join(opts.out, "map-indicator.png"));
+  await page.screenshot({ path: report.screenshots[2] });
+  await page.mouse.click(cx, cy);
+  await page.waitForSelector(".maplibregl-popup .onemap-popup", { timeout: 10000 });
+  report.indicatorPopup = await page.$eval(".maplibregl-popup .onemap-popup", (el) => ({
+    titles: [...el.querySelectorAll("h3")].map((h) => h.textContent),
+    rows: [...el.querySelectorAll("tr")].map((tr) => [tr.querySelector("th").textContent, tr.querySelector("td").textContent]),
+  }));
+  await page.click(".maplibregl-popup-close-button");
+
+  // statistics of the view: open the panel, then zoom in; each answer is for the view on screen
+  const statsLoads = () => page.evaluate(() => window.onemapStatistics.loads);
+  const view = () => page.evaluate(() => window.onemapMap.getBounds().toArray().flat());
+  const table = () => page.$$eval("#stats-table tr", (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  const snapshot = async () => ({ view: await view(), ...(await page.evaluate(() => window.onemapStatistics)),
+    table: await table(), note: await page.$eval("#stats-note", (el) => el.textContent),
+    csv: await page.$eval("#stats-csv", (a) => a.href), group: await page.$eval("#stats-group", (s) => s.value) });
+  await page.click("#statistics summary");
+  await page.waitForFunction(() => window.onemapStatistics.loads > 0, { timeout: opts.timeout, polling: 100 });
+  report.statistics = [await snapshot()];
+  let n = await statsLoads();
+  await page.evaluate(() => window.onemapMap.jumpTo({ zoom: window.onemapMap.getZoom() + 1.5 }));
+  await page.waitForFunction((k) => window.onemapStatistics.loads > k, { timeout: opts.timeout, polling: 100 }, n);
+  await settled(page);
+  report.statistics.push(await snapshot());
+  n = await statsLoads();
+  await page.select("#stats-group", "region:township");
+  await page.waitForFunction((k) => window.onemapStatistics.loads > k, { timeout: opts.timeout, polling: 100 }, n);
+  report.statistics.push(await snapshot());
+  step("statistics");
+  report.screenshots.push(join(opts.out, "map-statistics.png"));
+  await page.screenshot({ path: report.screenshots[3] });
   report.ok = true;
 } catch (err) {
   report.ok = false;
