@@ -20,8 +20,9 @@ alternated rounds (the order reversed every other round; medians over the rounds
 3. peak memory: this process (it runs the in-process part), and the server's processes (VmHWM, and
    RSS/PSS sampled over the run).
 
-``--statistics-url TEMPLATE`` also times a statistics endpoint over HTTP (a path with ``{day}``);
-there is none on this branch yet, so it is off unless given.
+Part 1 also times the same question over HTTP (``GET /collections/dltb/statistics``, its rows checked
+against the in-process ones), and the question ``/map``'s statistics panel asks for a view: the survey
+by DLBM within a box, here the county's extent (in process and over HTTP, the same rows).
 """
 
 from __future__ import annotations
@@ -174,9 +175,21 @@ def indicator_paths(codes: list[str], region: str, day: dt.date) -> list[str]:
     return [f"/indicators/{c}?region={region}&datetime={day.isoformat()}" for c in codes]
 
 
-def statistics_path(template: str, day: dt.date) -> str:
-    """A statistics endpoint's path from ``--statistics-url`` (``{day}`` is the date)."""
-    return template.format(day=day.isoformat())
+def statistics_path(day: dt.date, group_by: str, bbox: tuple[float, ...] | None = None) -> str:
+    """The statistics GET form's path for dltb on ``day``."""
+    query = {"group_by": group_by, "datetime": day.isoformat(), "f": "json"}
+    if bbox is not None:
+        query["bbox"] = ",".join(f"{v:.6f}" for v in bbox)
+    return "/collections/dltb/statistics?" + urllib.parse.urlencode(query)
+
+
+def same_rows(name: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """The HTTP answer holds the in-process rows (m² to the 0.01 both round to, counts equal)."""
+    def index(rows: list[dict[str, Any]]) -> dict[tuple, tuple[float, int]]:
+        return {tuple(str(r[k]) for k in keys): (float(r["m2"]), int(r["count"])) for r in rows}
+    a, b = index(ours), index(theirs)
+    if a.keys() != b.keys() or any(abs(a[k][0] - b[k][0]) > 0.011 or a[k][1] != b[k][1] for k in a):
+        raise SystemExit(f"{name}: the HTTP rows differ from the in-process ones")
 
 
 # ---- memory -------------------------------------------------------------------------------------
@@ -243,6 +256,8 @@ def admin_token(store: Any, name: str = "bench-admin") -> str:
 
 
 def run(url: str, args: argparse.Namespace, data_dir: Path) -> str:
+    import shapely
+
     from onemap.config.settings import get_settings
     from onemap.providers.indicators import IndicatorService
     from onemap.providers.regions import Regions
@@ -259,6 +274,13 @@ def run(url: str, args: argparse.Namespace, data_dir: Path) -> str:
 
     def onemap_stats() -> list[dict[str, Any]]:
         return statistics(store, query)
+
+    # a map view over the county: the box of its outline (areas cut to it, as the panel asks)
+    view = tuple(round(v, 6) for v in Regions(store, day).get(args.region).outline.bounds)
+    view_query = StatisticsQuery(layer, day, group_by=("DLBM",), boundary=shapely.box(*view))
+
+    def onemap_view() -> list[dict[str, Any]]:
+        return statistics(store, view_query)
 
     # the survey entries in force, as the registry's table gives them (OneMap resolves the same in memory)
     ids = [r[0] for r in run_psql(url, in_force_sql(day) + " ORDER BY 1")[1]]
@@ -291,7 +313,11 @@ def run(url: str, args: argparse.Namespace, data_dir: Path) -> str:
             got = doc["values"][0]["value"]
             if got != expected[code]:
                 raise SystemExit(f"/indicators/{code}: {got} over HTTP, {expected[code]} in process")
-        stats_path = statistics_path(args.statistics_url, day) if args.statistics_url else None
+        stats_path = statistics_path(day, "region:township,DLBM")
+        view_path = statistics_path(day, "DLBM", view)
+        same_rows("GET statistics", rows, get_json(server.url, stats_path, token)[1]["rows"], ("region", "DLBM"))
+        view_rows = onemap_view()
+        same_rows("GET statistics?bbox", view_rows, get_json(server.url, view_path, token)[1]["rows"], ("DLBM",))
 
         def unit_onemap() -> None:
             t = time.perf_counter()
@@ -325,13 +351,16 @@ def run(url: str, args: argparse.Namespace, data_dir: Path) -> str:
                 samples.add("http-warm1" if i == 0 else "http-warm", ms)
 
         def unit_stats_http() -> None:
-            assert stats_path is not None
             samples.add("stats-http", get_json(server.url, stats_path, token)[0])
 
+        def unit_view() -> None:
+            t = time.perf_counter()
+            onemap_view()
+            samples.add("view", (time.perf_counter() - t) * 1000)
+            samples.add("view-http", get_json(server.url, view_path, token)[0])
+
         units: list[Callable[[], None]] = [unit_onemap, *(unit_sql(v) for v in variants), unit_ind_inproc,
-                                           unit_ind_http]
-        if stats_path:
-            units.append(unit_stats_http)
+                                           unit_ind_http, unit_stats_http, unit_view]
         with MemorySampler(server.proc.pid) as sampler:
             for rnd in range(args.rounds):
                 for unit in (units if rnd % 2 == 0 else units[::-1]):
@@ -369,10 +398,16 @@ def run(url: str, args: argparse.Namespace, data_dir: Path) -> str:
     for v in variants:
         rows1.append([v.label, f"{samples.med(v.key):.0f}", spread(v.key), ratio(v.key),
                       f"{worst[v.key][0]:.2f} / {worst[v.key][1]:.1e}"])
-    if "stats-http" in samples.ms:
-        rows1.append([f"OneMap over HTTP: GET {args.statistics_url}", f"{samples.med('stats-http'):.0f}",
-                      spread("stats-http"), ratio("stats-http"), "not checked"])
+    rows1.append(["OneMap over HTTP: GET /collections/dltb/statistics", f"{samples.med('stats-http'):.0f}",
+                  spread("stats-http"), ratio("stats-http"), "same rows"])
     lines.append(table(rows1, ["how", "ms", "min-max", "OneMap / this", "max diff m² / rel."]))
+    view_m2 = sum(float(r["m2"]) for r in view_rows)
+    lines.append(f"1b. /map's statistics panel over a view of {args.region}'s extent "
+                 f"(bbox {','.join(map(str, view))}): by DLBM, {len(view_rows)} groups, {view_m2 / 1e6:,.1f} km² "
+                 "cut to the box")
+    lines.append(table([["OneMap statistics() in process", f"{samples.med('view'):.0f}", spread("view")],
+                        ["OneMap over HTTP: GET ...statistics?bbox=", f"{samples.med('view-http'):.0f}",
+                         spread("view-http")]], ["how", "ms", "min-max"]))
     lines.append(f"(the first OneMap call of the run, before any round: {first_ms:.0f} ms; psql ms is its \\timing: "
                  "the statement's round trip, without starting psql or connecting)")
     lines.append("")
@@ -414,8 +449,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--day", default=DAY.isoformat(), help="the date the survey and plans in force are taken on")
     ap.add_argument("--region", default=COUNTY, help="the county whose indicator set is timed")
-    ap.add_argument("--statistics-url", help="also time this statistics endpoint path over HTTP, e.g. "
-                                             "'/collections/dltb/statistics?...&datetime={day}'")
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder of statistics-<parcels>.txt")
     args = ap.parse_args(argv)
     if args.rounds < 1:

@@ -214,6 +214,8 @@ def test_statistics_bench_end_to_end(tmp_path):
     assert report.strip() in r.stdout
     # OneMap's rows matched every SQL variant's (else the bench stops before timing anything)
     for label in ("OneMap statistics() in process", "psql: SUM(onemap_m2), entries in force named",
-                  "psql: SUM(ST_Area(geom::geography))", "HTTP, cold", "HTTP, warm", "onemap serve: each process"):
+                  "psql: SUM(ST_Area(geom::geography))", "HTTP, cold", "HTTP, warm", "onemap serve: each process",
+                  "OneMap over HTTP: GET /collections/dltb/statistics", "1b. /map's statistics panel over a view",
+                  "OneMap over HTTP: GET ...statistics?bbox="):
         assert label in report
     assert "2. The indicator set of 990121 on 2024-01-01: " in report
