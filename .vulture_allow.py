@@ -10,6 +10,7 @@ _._overview_fields
 _._reserved
 _._one
 _._formula
+_._known  # WarningRules' validator (config/warnings.py)
 _._strip_slash
 _.confidence  # also the code tables' provenance per table and row (config/codes.py), kept with `source`
 _.implementation_hint
@@ -35,6 +36,7 @@ exc  # teardown_request passes the request's exception
 # and processors loaded by their dotted paths (processes/__init__.py)
 OneMapFeatureProvider
 IndicatorCollectionProvider  # named by the indicators resource (providers/indicator_provider.py)
+WarningCollectionProvider  # named by the warnings resource (providers/warning_provider.py)
 _.id_field
 _.title_field
 OneMapManager
@@ -58,6 +60,7 @@ StatisticsProcessor
 LandUseSummaryProcessor
 StatusEvaluationProcessor
 ImplementationEvaluationProcessor
+WarningScanProcessor
 CityHealthCheckProcessor
 
 # openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)

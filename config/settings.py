@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     qc_rules: Path | None = Field(default=None, description="a province's own qc.yaml, merged onto OneMap's")
     dem: Path | None = Field(default=None, description="the DEM (slope for site selection); default data_dir/dem.tif")
 
+    # ---- warnings (预警) ----------------------------------------------------------------------------
+    warning_rules: Path = Field(default=PACKAGE_DIR / "warnings.yaml",
+                                description="what becomes a warning and how deliveries retry (data, see the file)")
+    webhook_allow: list[str] = Field(
+        default_factory=list, description="private networks (CIDR, e.g. 10.8.0.0/16) and host:port pairs webhooks may "
+                                          "reach besides public addresses (JSON list): a bureau's own receivers")
+
     # ---- access -----------------------------------------------------------------------------------
     oidc_issuer: str | None = Field(default=None, description="the OpenID Connect issuer whose JWTs are accepted")
     oidc_audience: str | None = Field(default=None, description="the audience those JWTs must name")

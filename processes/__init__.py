@@ -20,6 +20,7 @@ PROCESSES: dict[str, str] = {
     "status-evaluation": "onemap.processes.evaluation.StatusEvaluationProcessor",
     "implementation-evaluation": "onemap.processes.evaluation.ImplementationEvaluationProcessor",
     "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
+    "warnings-scan": "onemap.processes.warning_scan.WarningScanProcessor",
 }
 
 

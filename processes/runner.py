@@ -35,6 +35,7 @@ from .slots import HeavySlots
 LOG = logging.getLogger("onemap.jobs")
 POLL_SECONDS = 0.5
 STORE_AWAY_SECONDS = 5.0  # a job thread finding the store away looks again after this long
+DELIVERY_EVERY = 5.0  # seconds between two looks for webhook deliveries that are due
 # a synchronous execution waits this long for a slot for heavy work (its web worker waits with it) before a 503
 SYNC_SLOT_WAIT = 0.5
 
@@ -143,6 +144,7 @@ class JobRunner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._last_purge = 0.0
+        self._last_delivery = -DELIVERY_EVERY
         self._leases = _Leases(self.jobs, self.worker_id, settings.jobs.lease_seconds)
         self.use_slots = use_slots
         self.slots = HeavySlots(settings.data_dir / "run", settings.access.heavy_slots)
@@ -240,6 +242,8 @@ class JobRunner:
         while not self._stop.is_set():
             try:
                 ran = self.work_one()
+                if not ran:
+                    self.deliver()
             except ServiceUnavailable as err:  # the store is away: wait for it quietly, then go on
                 LOG.warning("job loop: %s", err.description)
                 self._stop.wait(STORE_AWAY_SECONDS)
@@ -251,6 +255,18 @@ class JobRunner:
                 if once:
                     return
                 self._stop.wait(POLL_SECONDS)
+
+    def deliver(self, every: float = DELIVERY_EVERY) -> int:
+        """Post the webhook deliveries that are due (first attempts and retries), at most every ``every`` seconds:
+        any job loop on any host takes them, each under a lease."""
+        if time.monotonic() - self._last_delivery < every:
+            return 0
+        self._last_delivery = time.monotonic()
+        from onemap.config.warnings import get_warning_rules
+        from onemap.providers.webhooks import WebhookPolicy, deliver_due
+
+        return deliver_due(self.store, get_warning_rules(self.settings.warning_rules),
+                           WebhookPolicy(self.settings.webhook_allow), self.worker_id)
 
     def work_one(self) -> bool:
         """Claim and run one job; none is claimed while this host's slots for heavy work are all taken."""

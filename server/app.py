@@ -27,6 +27,8 @@ from onemap.providers.indicator_provider import indicators_resource
 from onemap.providers.params import ParamContext
 from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
+from onemap.providers.warning_provider import COLLECTION_ID as WARNINGS_COLLECTION
+from onemap.providers.warning_provider import warnings_resource
 
 from . import openapi as openapi_mod
 from .access import ANONYMOUS, ROLE_RANK, Access, Identity, Limits, Policy, Principal
@@ -50,6 +52,7 @@ from .pygeoapi_bridge import TEMPLATES, OverlayAPI, Pygeoapi, load_overlay
 from .routing import APIFactory, Instance, Route, RouteDependency, register
 from .statistics_ep import StatisticsAPI
 from .tiles_ep import TilesAPI
+from .warnings_ep import WarningsAPI
 
 
 class OneMap:
@@ -81,10 +84,13 @@ class OneMap:
         crsmod.warm_up(self.crs_list)
         self.params = ParamContext(tuple(self.crs_list), settings.timezone, settings.default_items, settings.max_items)
         overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)
-                               | {INDICATORS_COLLECTION}) if settings.pygeoapi_overlay else {}
+                               | {INDICATORS_COLLECTION, WARNINGS_COLLECTION}) if settings.pygeoapi_overlay else {}
         # the indicators by region: OneMap's own resource, served by pygeoapi as an overlay's are
         overlay = {INDICATORS_COLLECTION: indicators_resource(settings.store_url, str(settings.catalogue),
-                                                              str(settings.codes_dir), settings.timezone), **overlay}
+                                                              str(settings.codes_dir), settings.timezone),
+                   WARNINGS_COLLECTION: warnings_resource(settings.store_url, str(settings.catalogue),
+                                                          str(settings.codes_dir), str(settings.warning_rules)),
+                   **overlay}
         self.maps = MapRenderer(self.catalogue, self.tiles, self.features,
                                 settings.data_dir / "tiles-maps" if settings.tile_cache else None, self.params)
         self.basemaps = BasemapsAPI(settings, self.store, self.links, renderer=self.maps)
@@ -112,14 +118,22 @@ class OneMap:
             self._processes_api,
             DrawersAPI(self.catalogue, self.store, settings, self.links),
             MapPage(self.catalogue, self.store, settings, self.links, self.basemaps.xyz_path),
-            PlansAPI(self.store, settings, self.links, self._processes_api.check_plan),
+            PlansAPI(self.store, settings, self.links, self._processes_api.check_plan, self.queue_scan),
             AuditAPI(self.store, self.links),
             IndicatorsAPI(self.catalogue, self.store, self.links, settings.timezone),
+            WarningsAPI(self.store, settings, self.links),
             self.basemaps,
             OverlayAPI(self.pg),
         ]
         self.conformance = sorted({c for f in self.factories for c in f.conforms_to})
         self.routes: list[Route] = []
+
+    def queue_scan(self, who: str) -> None:
+        """After a filing: a warnings scan as a job, and this process's job threads to take it."""
+        from onemap.processes.warning_scan import queue_scan
+
+        queue_scan(self.store, who)
+        self.runner.start_threads()
 
     @property
     def api(self) -> Any:

@@ -316,6 +316,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                     and e.from_status == "superseded"]
             if back:
                 print(f"{back[-1]}: reinstated (in force again from {reg.get(back[-1]).valid_from})")
+        if args.action == "file":
+            from onemap.processes.warning_scan import queue_scan
+
+            print(f"warnings scan queued as job {queue_scan(store, args.by)} (a server or `onemap worker` runs it)")
         if args.action == "file" and p.valid_from is not None and p.valid_from < today(settings.timezone):
             print(f"recorded as a correction: in force from {p.valid_from}, recorded today (the registry as "
                   "recorded before today keeps its answers for those dates)")
@@ -504,6 +508,38 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warnings(args: argparse.Namespace) -> int:
+    """预警: scan now, list the warnings, or post the webhook deliveries that are due."""
+    import socket
+
+    from onemap.domain.dates import today
+
+    settings, store = _store(args)
+    try:
+        store.ensure_schema()
+        if args.action == "scan":
+            from onemap.processes.warning_scan import run_scan
+
+            day = _date(args.date, "--date") or today(settings.timezone)
+            result = run_scan(store, settings, day, f"cli:{socket.gethostname()}")
+            print(json.dumps(result.summary(), ensure_ascii=False))
+        elif args.action == "deliver":
+            from onemap.config.warnings import get_warning_rules
+            from onemap.providers.webhooks import WebhookPolicy, deliver_due
+
+            n = deliver_due(store, get_warning_rules(settings.warning_rules), WebhookPolicy(settings.webhook_allow),
+                            f"cli:{socket.gethostname()}", limit=1000)
+            print(f"{n} deliveries attempted")
+        else:
+            found, total = store.warnings.page(region=args.region, status=args.status, kind=args.kind, limit=1000)
+            print(_table([[w.id, w.region, w.kind, w.severity, w.status, w.title_zh] for w in found],
+                         ["id", "region", "kind", "severity", "status", "title"]))
+            print(f"{total} warning(s)")
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from onemap.providers.store import open_store
 
@@ -631,6 +667,15 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--once", action="store_true", help="run the jobs waiting now, then exit")
     wk.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     wk.set_defaults(func=cmd_worker)
+
+    wa = sub.add_parser("warnings", help="预警: scan now (indicators and filings), list warnings, post due webhooks")
+    wa.add_argument("action", choices=["scan", "list", "deliver"])
+    wa.add_argument("--date", help="scan: indicators as on this date (default today)")
+    wa.add_argument("--region", help="list: this region and those under it")
+    wa.add_argument("--status", choices=["open", "acknowledged", "closed"], help="list: only this status")
+    wa.add_argument("--kind", choices=["indicator", "filing"], help="list: only this kind")
+    wa.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
+    wa.set_defaults(func=cmd_warnings)
 
     from . import cli_access
 

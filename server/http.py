@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import logging
 import uuid
 from decimal import Decimal
@@ -12,7 +13,15 @@ from typing import Any
 import orjson
 from flask import Flask, Request, Response, g, request
 
-from onemap.config.errors import InvalidParameterValue, NotFound, OneMapError, ServiceUnavailable
+from onemap.config.errors import (
+    InvalidInput,
+    InvalidParameterValue,
+    NotFound,
+    OneMapError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from onemap.providers.store.base import begin_request, end_request
 
 from .cors import PUBLIC_READ_HEADERS, Cors
@@ -66,6 +75,33 @@ def json_response(obj: Any, status: int = 200, media_type: str = JSON, headers: 
     if headers:
         resp.headers.update(headers)
     return resp
+
+
+MAX_JSON_BODY = 64 * 1024  # a step of a workflow, a status change, a subscription: small objects
+
+
+def json_body(req: Request, *members: str, max_bytes: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """The request's JSON object, holding no member but ``members`` (a ``by`` is refused: a change is the
+    signed-in caller's); a 415, 413 or 400 saying what is wrong otherwise."""
+    if req.mimetype != JSON:
+        raise UnsupportedMediaType("send the request body as JSON (Content-Type: application/json)")
+    if (req.content_length or 0) > max_bytes:
+        raise PayloadTooLarge("the request body is too large")
+    raw = req.get_data(cache=False)[: max_bytes + 1]
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge("the request body is too large")
+    try:
+        doc = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise InvalidInput("the request body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    extra = sorted(set(doc) - set(members))
+    if extra:
+        why = " (a change is recorded as the signed-in caller's)" if "by" in extra else ""
+        raise InvalidInput(f"unknown member {extra[0]!r} in the request body{why}; "
+                           f"this request takes {', '.join(members) or 'an empty object'}")
+    return doc
 
 
 def wants_html(req: Request) -> bool:

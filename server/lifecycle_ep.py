@@ -10,8 +10,8 @@ send without the server's consent (server/cors.py).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,11 @@ from onemap.providers.params import F_JSON, Param
 from onemap.providers.registry import Registry, plan_json
 from onemap.providers.store import Store
 
-from .http import JSON, json_response
+from .http import JSON, json_body, json_response
 from .links import Links
 from .routing import APIFactory, Call, Route
 
 MAX_PACKAGE = 2 * 1024**3  # a province's county package with its attachments stays well below
-MAX_BODY = 64 * 1024
 PACKAGE_TYPES = {"application/geopackage+sqlite3": ".gpkg", "application/zip": ".zip",
                  "application/x-zip-compressed": ".zip"}
 OK = {"200": {"description": "The drawer entry after the step.", "content": {JSON: {"schema": {"type": "object"}}}}}
@@ -52,30 +51,6 @@ SUBMIT = (F_JSON, _text("region", "the drawer's region code, e.g. 990121", 12),
           _text("version", "the plan's version, e.g. 2026", 32), _text("title", "the plan's title"),
           _text("subject", "a special plan's category, a detailed plan's unit", 64),
           _text("upper", "the upper plan's drawer entry id", 64))
-
-
-def _body(call: Call, *members: str) -> dict[str, Any]:
-    """The step's JSON object, holding no member but ``members`` (a ``by`` is refused: the person is the caller)."""
-    req = call.request
-    if req.mimetype != JSON:
-        raise UnsupportedMediaType("send the step's details as JSON (Content-Type: application/json)")
-    if (req.content_length or 0) > MAX_BODY:
-        raise PayloadTooLarge("the request body is too large")
-    raw = req.get_data(cache=False)[: MAX_BODY + 1]
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLarge("the request body is too large")
-    try:
-        doc = json.loads(raw or b"{}")
-    except (ValueError, RecursionError):
-        raise InvalidInput("the request body is not JSON") from None
-    if not isinstance(doc, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    extra = sorted(set(doc) - set(members))
-    if extra:
-        why = " (the step is recorded as the signed-in caller's)" if "by" in extra else ""
-        raise InvalidInput(f"unknown member {extra[0]!r} in the request body{why}; "
-                           f"this step takes {', '.join(members) or 'an empty object'}")
-    return doc
 
 
 def _date(doc: dict[str, Any], key: str) -> dt.date | None:
@@ -104,11 +79,13 @@ class PlansAPI(APIFactory):
 
     tags = ({"name": "lifecycle", "description": "The lifecycle of drawer entries (the bureaus' staff)"},)
 
-    def __init__(self, store: Store, settings: Settings, links: Links, submit_check: Any) -> None:
+    def __init__(self, store: Store, settings: Settings, links: Links, submit_check: Any,
+                 after_filing: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.links = links
         self.submit_check = submit_check  # (call, plan id) -> the job checking it, the caller's
+        self.after_filing = after_filing  # (who filed) -> None: queues the warnings scan
 
     def routes(self) -> list[Route]:
         step = {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}
@@ -184,25 +161,27 @@ class PlansAPI(APIFactory):
     def check(self, call: Call, planId: str) -> Response:
         self._entry(call, planId)
         if call.request.content_length:
-            _body(call)
+            json_body(call.request)
         return self.submit_check(call, planId)
 
     def approve(self, call: Call, planId: str) -> Response:
         self._entry(call, planId)
-        doc = _body(call, "approval_no", "approval_date", "reason", "override")
+        doc = json_body(call.request, "approval_no", "approval_date", "reason", "override")
         plan = self._registry().approve(planId, call.principal.who, _str(doc, "approval_no", True, 100) or "",
                                         _date(doc, "approval_date"), _str(doc, "reason"), _str(doc, "override"))
         return self._answer(plan)
 
     def file(self, call: Call, planId: str) -> Response:
         self._entry(call, planId)
-        doc = _body(call, "valid_from", "reason")
-        return self._answer(self._registry().file(planId, call.principal.who, _date(doc, "valid_from"),
-                                                  _str(doc, "reason")))
+        doc = json_body(call.request, "valid_from", "reason")
+        plan = self._registry().file(planId, call.principal.who, _date(doc, "valid_from"), _str(doc, "reason"))
+        if self.after_filing is not None:
+            self.after_filing(call.principal.who)
+        return self._answer(plan)
 
     def withdraw(self, call: Call, planId: str) -> Response:
         self._entry(call, planId)
-        doc = _body(call, "reason", "valid_to", "reinstate")
+        doc = json_body(call.request, "reason", "valid_to", "reinstate")
         reinstate = doc.get("reinstate", True)
         if not isinstance(reinstate, bool):
             raise InvalidInput("'reinstate' is true or false")
@@ -211,5 +190,5 @@ class PlansAPI(APIFactory):
 
     def reject(self, call: Call, planId: str) -> Response:
         self._entry(call, planId)
-        doc = _body(call, "reason")
+        doc = json_body(call.request, "reason")
         return self._answer(self._registry().reject(planId, call.principal.who, _str(doc, "reason", True)))

@@ -50,6 +50,7 @@ def _checks(settings: Settings) -> None:
         assert submitted[hm.MASTER_2023].status == "submitted"
         assert store.governing(store.catalogue.layers["czkfbj"], local_today())[0].plan_id == hm.MASTER_2023
         assert store.certificates() == []
+        assert store.warnings.page() == ([], 0) and store.warnings.subscriptions() == []  # the 预警 tables are there
         # running the migration again changes nothing
         n = len(store.events())
         store.init_schema()
@@ -65,6 +66,7 @@ def _checks(settings: Settings) -> None:
         assert {f["properties"]["plan_id"] for f in doc["features"]} == {hm.MASTER_2023}
         assert all("plan_subject" in f["properties"] for f in doc["features"])
         assert [e["to"] for e in get_json(client, f"/plans/{hm.MASTER_2023}/trace")["events"]] == ["submitted", "filed"]
+        assert get_json(client, "/warnings")["numberMatched"] == 0
     finally:
         app.extensions["onemap"].store.close()
 

@@ -28,6 +28,7 @@ from onemap.domain.regions import region_covers, region_prefix
 
 from .access import AccessStore
 from .jobs import JobStore
+from .warnings import WarningStore
 
 
 @dataclass
@@ -161,6 +162,7 @@ class Store(ABC):
         self.catalogue = catalogue
         self.count_cap = count_cap  # bbox queries count exactly up to this many matches in the page's own query
         self._jobs: JobStore | None = None
+        self._warnings: WarningStore | None = None
         self._access: AccessStore | None = None
         self._plans_lock = threading.Lock()
         self._reg: _Registry | None = None
@@ -314,6 +316,13 @@ class Store(ABC):
         if self._access is None:
             self._access = AccessStore(self)
         return self._access
+
+    @property
+    def warnings(self) -> WarningStore:
+        """The warnings (预警), their subscriptions and deliveries kept in this store."""
+        if self._warnings is None:
+            self._warnings = WarningStore(self)
+        return self._warnings
 
     @property
     def jobs(self) -> JobStore:

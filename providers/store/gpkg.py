@@ -38,12 +38,13 @@ from .base import (
     plan_from_row,
 )
 from .sql import AREA_COLUMN, Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
+from .warnings import create_warning_tables
 
 LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "8"  # 8: each row's geodesic area (onemap_m2); 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "10"  # 10: warnings, their events, subscriptions and deliveries; 8: each row's geodesic area (onemap_m2); 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -424,6 +425,7 @@ class GpkgStore(Store):
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
             create_access_tables(_GpkgCursor(c), "gpkg", quote_ident)
+            create_warning_tables(_GpkgCursor(c), "gpkg", quote_ident)
             self._backfill_plan_layers(c)
             for layer in self.catalogue.layers.values():
                 t = quote_ident(layer.id)

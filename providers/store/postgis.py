@@ -46,6 +46,7 @@ from .base import (
     plan_from_row,
 )
 from .sql import AREA_COLUMN, Dialect, TableSpec, build_where, drawer_condition, geometry_expr, quote_ident
+from .warnings import create_warning_tables
 from .watch import CHANNEL, RegistryWatcher
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "12"  # 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "14"  # 14: warnings, their events, subscriptions and deliveries; 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 # the advisory lock class of a new drawer entry's load (two-key locks: apart from init_schema's one-key lock)
 LOAD_LOCK = 4491
@@ -382,6 +383,7 @@ class PostgisStore(Store):
                 region text NOT NULL, code text NOT NULL, value double precision NOT NULL, unit text NOT NULL,
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
             create_access_tables(cur, "postgis", qualified)
+            create_warning_tables(cur, "postgis", qualified)
             self._backfill_plan_layers(cur)
             for layer in self.catalogue.layers.values():
                 cur.execute(f"UPDATE {qualified('plan_layers')} p SET minfid = s.lo, maxfid = s.hi FROM "

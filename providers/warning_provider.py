@@ -1,0 +1,139 @@
+"""The ``warnings`` collection: every warning (预警) with where it is (the region's outline for an indicator, the
+overlap for a filing), for a map in QGIS, ArcGIS or ``/map``; filter by kind, region, status and severity.
+
+Served by pygeoapi's own collection functions through this provider (as the indicators collection is);
+the status changes, feeds and subscriptions are ``/warnings`` (server/warnings_ep.py). Provider definition
+keys: ``data`` (store URL), ``catalogue``/``codes`` (paths), ``rules`` (the warning rules' path).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
+
+from onemap.config.catalogue import get_catalogue
+from onemap.config.errors import OneMapError
+from onemap.config.warnings import WarningRules, get_warning_rules
+
+from .store import Store, get_store
+from .store.warnings import Warning
+from .webhooks import warning_json
+
+COLLECTION_ID = "warnings"
+FIELDS: dict[str, tuple[str, str]] = {
+    "kind": ("string", "类型（indicator 指标预警 / filing 备案触碰控制线）"), "kind_label": ("string", "类型名称"),
+    "region": ("string", "行政区代码"), "severity": ("string", "严重程度（notice / warning / severe）"),
+    "severity_label": ("string", "严重程度名称"), "status": ("string", "状态（open / acknowledged / closed）"),
+    "title": ("string", "标题"), "title_en": ("string", "Title"), "created": ("string", "产生时间"),
+    "updated": ("string", "更新时间"), "updated_by": ("string", "更新人"), "detail": ("string", "详情（JSON）"),
+}
+FILTERABLE = ("kind", "region", "status", "severity")
+DECIMALS = 8
+
+
+@functools.lru_cache(maxsize=8)
+def _store(data: str, catalogue_path: str | None, codes_path: str | None) -> Store:
+    catalogue = get_catalogue(Path(catalogue_path) if catalogue_path else None,
+                              Path(codes_path) if codes_path else None)
+    return get_store(data, catalogue)
+
+
+def feature(w: Warning, rules: WarningRules) -> dict[str, Any]:
+    """A warning as a GeoJSON feature with flat properties (a desktop GIS shows them as columns)."""
+    doc = warning_json(w, rules)
+    geometry = None
+    if w.geometry is not None:
+        geometry = shapely.geometry.mapping(shapely.transform(w.geometry, lambda xy: np.round(xy, DECIMALS)))
+    props = {"kind": w.kind, "kind_label": doc["kind_label"].get("zh"), "region": w.region, "severity": w.severity,
+             "severity_label": doc["severity_label"].get("zh"), "status": w.status, "title": w.title_zh,
+             "title_en": w.title_en, "created": doc["created"], "updated": doc["updated"], "updated_by": w.updated_by,
+             "detail": json.dumps(w.detail, ensure_ascii=False, sort_keys=True)}
+    return {"type": "Feature", "id": w.id, "geometry": geometry, "properties": props}
+
+
+class WarningCollectionProvider(BaseProvider):
+    """pygeoapi feature provider over the warnings of the OneMap store."""
+
+    _fields: dict[str, dict[str, Any]]
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.store = _store(self.data, provider_def.get("catalogue"), provider_def.get("codes"))
+        rules = provider_def.get("rules")
+        self.rules = get_warning_rules(Path(rules)) if rules else get_warning_rules()
+        self.id_field = "id"
+        self.title_field = "title"
+        self.get_fields()
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            self._fields = {name: {"type": t, "title": title} for name, (t, title) in FIELDS.items()}
+        return self._fields
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, **kwargs: Any) -> dict:
+        if filterq is not None or sortby or datetime_:
+            raise ProviderInvalidQueryError(user_msg="the warnings collection takes the properties "
+                                                     f"{', '.join(FILTERABLE)} as filters (newest change first); no "
+                                                     "CQL2 filter, sortby or datetime")
+        wanted: dict[str, str] = {}
+        for name, value in properties or []:
+            if name not in FILTERABLE:
+                raise ProviderInvalidQueryError(user_msg=f"unknown parameter {name!r}; filter by "
+                                                         f"{', '.join(FILTERABLE)}")
+            wanted[name] = str(value)
+        box = shapely.box(*bbox[:4]) if bbox else None
+        try:
+            found, total = self.store.warnings.page(**wanted, limit=100_000 if box is not None else max(limit, 0),
+                                                    offset=0 if box is not None else offset)
+        except OneMapError as err:
+            raise ProviderInvalidQueryError(user_msg=err.description) from err
+        if box is not None:  # few warnings meet a box test on their stored outlines
+            found = [w for w in found if w.geometry is not None and shapely.intersects(w.geometry, box)]
+            total = len(found)
+            found = found[offset:offset + max(limit, 0)]
+        page = [] if resulttype == "hits" else [feature(w, self.rules) for w in found]
+        for f in page:
+            if skip_geometry:
+                f["geometry"] = None
+            if select_properties:
+                f["properties"] = {k: v for k, v in f["properties"].items() if k in select_properties}
+        return {"type": "FeatureCollection", "features": page, "numberMatched": total,
+                "numberReturned": len(page)}
+
+    def get(self, identifier: str, **kwargs: Any) -> dict:
+        w = self.store.warnings.get(str(identifier))
+        if w is None:
+            raise ProviderItemNotFoundError(user_msg=f"no warning {identifier!r}")
+        return feature(w, self.rules)
+
+    def __repr__(self) -> str:
+        return "<WarningCollectionProvider>"
+
+
+def warnings_resource(data: str, catalogue: str, codes: str, rules: str) -> dict[str, Any]:
+    """The collection's pygeoapi resource (internal: warnings name the red line and the farmland)."""
+    return {
+        "type": "collection",
+        "title": {"zh": "预警", "en": "Warnings"},
+        "description": {"zh": "实施监督预警：指标预警与备案规划触碰三条控制线，按行政区、类型、状态（open 待处理 / "
+                              "acknowledged 已确认 / closed 已关闭）与严重程度筛选；状态变更、订阅与推送见 /warnings。",
+                        "en": "Supervision warnings: indicator warnings and filed plans touching the control lines; "
+                              "filter by region, kind, status and severity. Status changes, feeds and subscriptions: "
+                              "/warnings."},
+        "keywords": {"zh": ["预警", "实施监督"], "en": ["warnings", "supervision"]},
+        "x-onemap-tier": "internal",
+        "extents": {"spatial": {"bbox": [73.0, 3.0, 136.0, 54.0],
+                                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "providers": [{"type": "feature", "name": f"{__name__}.WarningCollectionProvider", "data": data,
+                       "catalogue": catalogue, "codes": codes, "rules": rules, "id_field": "id",
+                       "title_field": "title"}],
+    }
