@@ -49,7 +49,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.got.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 queued = receiver.answers.get(self.path) or []
@@ -224,7 +224,7 @@ def test_redirects_are_checked_again_and_failures_retried_then_given_up(hand, re
     receiver.answers = {"/a": [(307, elsewhere), (307, receiver.url("/a2"))],
                         "/b": [(500, None), (302, receiver.url("/g")), (500, None)]}
     rules = get_warning_rules(om.settings.warning_rules)
-    w, event = om.store.warnings.raise_("test:one", "filing", "880100", "severe",
+    _, event = om.store.warnings.raise_("test:one", "filing", "880100", "severe",
                                         {"zh": "测试预警", "en": "A test warning"}, {"n": 1}, None, "test", rules.rank)
     assert event is not None and event.action == "opened"
     scanner = WarningScanner(om.store, om.settings.processes.compliance_rules, rules)
