@@ -9,6 +9,7 @@ _._unique
 _._overview_fields
 _._reserved
 _._one
+_._roles
 _._formula
 _._strip_slash
 _.confidence  # also the code tables' provenance per table and row (config/codes.py), kept with `source`

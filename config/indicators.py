@@ -116,6 +116,46 @@ class IndicatorTableDef(BaseModel):
     fields: dict[str, TableField]
 
 
+# what each column of a population table holds (the loader, providers/population.py, reads them by role)
+PopulationRole = Literal["region", "name", "year", "resident", "urban", "source"]
+POPULATION_REQUIRED_ROLES = ("region", "year", "resident", "urban")
+
+
+class PopulationField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: PopulationRole
+    required: bool = False
+    title: I18n
+
+
+class PopulationTableDef(BaseModel):
+    """The layout of a population table (常住人口, one row per region and year) that ``onemap population
+    load`` reads: column name -> role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: I18n
+    fields: dict[str, PopulationField]
+    # statistics of a year before this are refused as a mistake (the years of the PRC's statistics)
+    first_year: int = Field(default=1949, ge=1900)
+
+    @model_validator(mode="after")
+    def _roles(self) -> PopulationTableDef:
+        roles = [f.role for f in self.fields.values()]
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise ValueError(f"a role is given to more than one column: {', '.join(twice)}")
+        for role in POPULATION_REQUIRED_ROLES:
+            if not any(f.role == role and f.required for f in self.fields.values()):
+                raise ValueError(f"the population table needs a required column of role {role!r}")
+        return self
+
+    def column(self, role: str) -> str | None:
+        """The name of the column that holds ``role`` (None: the layout has none)."""
+        return next((name for name, f in self.fields.items() if f.role == role), None)
+
+
 class Indicators(BaseModel):
     """The whole file, validated."""
 
@@ -129,6 +169,8 @@ class Indicators(BaseModel):
     # 达标 / 预警 / 超标: a value within this share of its target (on the side that is still allowed) warns
     warn_margin: float = Field(default=0.05, ge=0, lt=1)
     indicators: tuple[IndicatorDef, ...]
+    # the population table per-capita formulas divide by (None: this file declares no layout to load one)
+    population: PopulationTableDef | None = None
     # indicators of the national lists that need data a one-map server does not hold
     not_computed: tuple[dict[str, str], ...] = ()
 

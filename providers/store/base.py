@@ -731,6 +731,21 @@ class Store(ABC):
         with self.write_cursor() as cur:
             self._put_population(cur, rows, at)
 
+    def delete_population(self, region: str, year: int | None = None) -> int:
+        """Take a region's rows (of ``year`` only, when given) out of the table, in one transaction that
+        changes the population version; returns how many went (a row loaded under a wrong code)."""
+        P = self.dialect.param
+        cond = f"region = {P}"
+        params: list[Any] = [region]
+        if year is not None:
+            cond += f" AND year = {P}"
+            params.append(int(year))
+        with self.write_cursor() as cur:
+            cur.execute(f"DELETE FROM {self._table_sql('population')} WHERE {cond}", params)
+            gone = int(cur.rowcount)
+            self._bump_population(cur)
+        return gone
+
     def _put_population(self, cur: Any, rows: Sequence[PopulationRow], at: dt.datetime,
                         replace_all: bool = False) -> None:
         """``load_population`` inside an open write transaction (``replace_all``: every row goes first)."""
