@@ -29,11 +29,27 @@ class Measure(BaseModel):
     where: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
+# the population a per-capita formula divides by: 常住人口, 城镇常住人口, 乡村常住人口 (= 常住 - 城镇)
+PopulationKind = Literal["resident", "urban", "rural"]
+POPULATION_KINDS: dict[str, I18n] = {"resident": {"zh": "常住人口", "en": "resident population"},
+                                     "urban": {"zh": "城镇常住人口", "en": "urban resident population"},
+                                     "rural": {"zh": "乡村常住人口", "en": "rural resident population"}}
+
+
+class PerCapita(BaseModel):
+    """A formula's value per person of the region's population (the loaded population table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    numerator: Formula
+    population: PopulationKind
+
+
 class Formula(BaseModel):
     """How an indicator is computed, declaratively (nothing in it runs as code). Exactly one of:
     ``area`` (geodesic m² of the features), ``count``, ``region_area`` (the region's own outline, m²),
-    ``sum`` of formulas or ``ratio`` (numerator, denominator); ``scale`` multiplies the result (100 for a
-    percentage)."""
+    ``sum`` of formulas, ``ratio`` (numerator, denominator) or ``per_capita`` (a formula over the region's
+    population of the year); ``scale`` multiplies the result (100 for a percentage)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,20 +58,33 @@ class Formula(BaseModel):
     region_area: bool | None = None
     sum: tuple[Formula, ...] | None = None
     ratio: tuple[Formula, Formula] | None = None
+    per_capita: PerCapita | None = None
     scale: float = 1.0
 
     @model_validator(mode="after")
     def _one(self) -> Formula:
-        kinds = [k for k in ("area", "count", "region_area", "sum", "ratio") if getattr(self, k)]
+        kinds = [k for k in KINDS if getattr(self, k)]
         if len(kinds) != 1:
-            raise ValueError(f"a formula is exactly one of area, count, region_area, sum, ratio "
-                             f"(found {', '.join(kinds) or 'none'})")
+            raise ValueError(f"a formula is exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})")
         return self
+
+    def parts(self) -> tuple[Formula, ...]:
+        """The formulas this one is made of."""
+        return (*(self.sum or ()), *(self.ratio or ()), *((self.per_capita.numerator,) if self.per_capita else ()))
 
     def measures(self) -> list[Measure]:
         """Every layer measure in the formula."""
         own = [m for m in (self.area, self.count) if m is not None]
-        return own + [m for f in (*(self.sum or ()), *(self.ratio or ())) for m in f.measures()]
+        return own + [m for f in self.parts() for m in f.measures()]
+
+    def per_capita_kinds(self) -> set[str]:
+        """The populations the formula divides by (empty: it needs no population table)."""
+        own = {self.per_capita.population} if self.per_capita else set()
+        return own.union(*(f.per_capita_kinds() for f in self.parts()))
+
+
+KINDS = ("area", "count", "region_area", "sum", "ratio", "per_capita")
+PerCapita.model_rebuild()
 
 
 class Source(BaseModel):

@@ -1,7 +1,10 @@
-"""The population table: `onemap population load/list/delete` and the strict reader.
+"""The population table: `onemap population load/list/delete`, the strict reader, and the per-capita rules.
 
 Every refusal leaves the store as it was (its rows and its population version); a clean file replaces the rows
-of the (region, year) pairs it carries and nothing else.
+of the (region, year) pairs it carries and nothing else. The per-capita rules (the date's year, else the latest
+earlier year held; a region without a row takes the sum of its sub-regions when all have one; otherwise null
+with a note) are checked on scenarios built by deleting rows of the demo's table: the numerator (the survey's
+land) does not change, so each value times the population it names is the same figure.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from onemap.config.errors import LoadError
 from onemap.providers.population import read_population
 from onemap.providers.store import open_store
 
+from .conftest import get_json
 from .test_cli import one_sentence_error, run
 
 HEADER = "XZQDM,XZQMC,NF,CZRK,CZCZRK,SJLY"
 GOOD = ["990121,东岭县,2023,800000,300000,示范市统计年鉴2024", "990121101,东岭镇,2023,250000,130000,示范市统计年鉴2024"]
+DAY = "2024-01-01"
 
 
 def _csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
@@ -166,3 +171,53 @@ def test_usage_mistakes_are_one_sentence(fresh_settings, tmp_path):
     one_sentence_error(run("population", "list", "--region", "12ab", env=env))
     one_sentence_error(run("population", "delete", env=env))
     one_sentence_error(run("population", "list", "--year", "twenty", env=env))
+
+
+# ---- the per-capita rules ---------------------------------------------------------------------------------
+def _value(client, code: str, region: str, day: str = DAY) -> dict:
+    (v,) = get_json(client, f"/indicators/{code}?region={region}&datetime={day}")["values"]
+    return v
+
+
+def test_the_year_falls_back_and_a_region_without_a_row_takes_its_sub_regions_sum(fresh_settings, store):
+    from onemap.server.app import create_app
+
+    from .auth import admin_client
+
+    client = admin_client(create_app(fresh_settings))
+    rows = {(r.region, r.year): r for r in store.population()}
+    towns = sorted(r for r, y in rows if y == 2023 and len(r) == 9 and r.startswith("990121"))
+    base = _value(client, "RJCZJSYDMJ", "990121")
+    # the date's year (2024) is not held: the latest earlier year, 2023, said in the value and its note
+    assert (base["population_year"], base["population"], base["population_from"]) == \
+        (2023, rows["990121", 2023].urban, "region")
+    assert "2023, the latest year held up to 2024" in base["note"]
+    land = base["value"] * base["population"]  # the numerator, the same in every scenario below
+    exact = _value(client, "RJCZJSYDMJ", "990121", "2022-06-01")
+    assert (exact["population_year"], exact["population"], exact["note"]) == (2022, rows["990121", 2022].urban, None)
+
+    # no county row for 2023: the sum of its townships' of 2023
+    assert store.delete_population("990121", 2023) == 1
+    summed = _value(client, "RJCZJSYDMJ", "990121")
+    want = sum(rows[t, 2023].urban for t in towns)
+    assert (summed["population_year"], summed["population"], summed["population_from"]) == (2023, want, "children")
+    assert summed["value"] == pytest.approx(land / want, rel=1e-6) and "sum of the regions under it" in summed["note"]
+    rural = _value(client, "RJCZHJSYDMJ", "990121")
+    assert rural["population"] == sum(rows[t, 2023].rural for t in towns)
+
+    # one township missing too: 2023 is not complete, the county's own row of 2022 is used
+    store.delete_population(towns[0], 2023)
+    stale = _value(client, "RJCZJSYDMJ", "990121")
+    assert (stale["population_year"], stale["population"], stale["population_from"]) == \
+        (2022, rows["990121", 2022].urban, "region")
+    assert stale["value"] == pytest.approx(land / rows["990121", 2022].urban, rel=1e-6)
+
+    # nothing of the county, one township without any year: null, status none, and why
+    store.delete_population("990121")
+    store.delete_population(towns[0])
+    none = _value(client, "RJCZJSYDMJ", "990121")
+    assert none["value"] is None and none["status"] == "none" and none["gap"] is None
+    assert none["population_year"] is None and none["population"] is None
+    assert "no 城镇常住人口 of 990121 (东岭县) for 2024 or an earlier year" in none["note"]
+    # the other counties keep their own rows
+    assert _value(client, "RJCZJSYDMJ", "990122")["population_from"] == "region"
