@@ -9,6 +9,7 @@ _._unique
 _._overview_fields
 _._reserved
 _._one
+_._roles
 _._formula
 _._known  # WarningRules' validator (config/warnings.py)
 _._strip_slash

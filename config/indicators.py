@@ -29,11 +29,27 @@ class Measure(BaseModel):
     where: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
+# the population a per-capita formula divides by: 常住人口, 城镇常住人口, 乡村常住人口 (= 常住 - 城镇)
+PopulationKind = Literal["resident", "urban", "rural"]
+POPULATION_KINDS: dict[str, I18n] = {"resident": {"zh": "常住人口", "en": "resident population"},
+                                     "urban": {"zh": "城镇常住人口", "en": "urban resident population"},
+                                     "rural": {"zh": "乡村常住人口", "en": "rural resident population"}}
+
+
+class PerCapita(BaseModel):
+    """A formula's value per person of the region's population (the loaded population table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    numerator: Formula
+    population: PopulationKind
+
+
 class Formula(BaseModel):
     """How an indicator is computed, declaratively (nothing in it runs as code). Exactly one of:
     ``area`` (geodesic m² of the features), ``count``, ``region_area`` (the region's own outline, m²),
-    ``sum`` of formulas or ``ratio`` (numerator, denominator); ``scale`` multiplies the result (100 for a
-    percentage)."""
+    ``sum`` of formulas, ``ratio`` (numerator, denominator) or ``per_capita`` (a formula over the region's
+    population of the year); ``scale`` multiplies the result (100 for a percentage)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,20 +58,33 @@ class Formula(BaseModel):
     region_area: bool | None = None
     sum: tuple[Formula, ...] | None = None
     ratio: tuple[Formula, Formula] | None = None
+    per_capita: PerCapita | None = None
     scale: float = 1.0
 
     @model_validator(mode="after")
     def _one(self) -> Formula:
-        kinds = [k for k in ("area", "count", "region_area", "sum", "ratio") if getattr(self, k)]
+        kinds = [k for k in KINDS if getattr(self, k)]
         if len(kinds) != 1:
-            raise ValueError(f"a formula is exactly one of area, count, region_area, sum, ratio "
-                             f"(found {', '.join(kinds) or 'none'})")
+            raise ValueError(f"a formula is exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})")
         return self
+
+    def parts(self) -> tuple[Formula, ...]:
+        """The formulas this one is made of."""
+        return (*(self.sum or ()), *(self.ratio or ()), *((self.per_capita.numerator,) if self.per_capita else ()))
 
     def measures(self) -> list[Measure]:
         """Every layer measure in the formula."""
         own = [m for m in (self.area, self.count) if m is not None]
-        return own + [m for f in (*(self.sum or ()), *(self.ratio or ())) for m in f.measures()]
+        return own + [m for f in self.parts() for m in f.measures()]
+
+    def per_capita_kinds(self) -> set[str]:
+        """The populations the formula divides by (empty: it needs no population table)."""
+        own = {self.per_capita.population} if self.per_capita else set()
+        return own.union(*(f.per_capita_kinds() for f in self.parts()))
+
+
+KINDS = ("area", "count", "region_area", "sum", "ratio", "per_capita")
+PerCapita.model_rebuild()
 
 
 class Source(BaseModel):
@@ -116,6 +145,46 @@ class IndicatorTableDef(BaseModel):
     fields: dict[str, TableField]
 
 
+# what each column of a population table holds (the loader, providers/population.py, reads them by role)
+PopulationRole = Literal["region", "name", "year", "resident", "urban", "source"]
+POPULATION_REQUIRED_ROLES = ("region", "year", "resident", "urban")
+
+
+class PopulationField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: PopulationRole
+    required: bool = False
+    title: I18n
+
+
+class PopulationTableDef(BaseModel):
+    """The layout of a population table (常住人口, one row per region and year) that ``onemap population
+    load`` reads: column name -> role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: I18n
+    fields: dict[str, PopulationField]
+    # statistics of a year before this are refused as a mistake (the years of the PRC's statistics)
+    first_year: int = Field(default=1949, ge=1900)
+
+    @model_validator(mode="after")
+    def _roles(self) -> PopulationTableDef:
+        roles = [f.role for f in self.fields.values()]
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise ValueError(f"a role is given to more than one column: {', '.join(twice)}")
+        for role in POPULATION_REQUIRED_ROLES:
+            if not any(f.role == role and f.required for f in self.fields.values()):
+                raise ValueError(f"the population table needs a required column of role {role!r}")
+        return self
+
+    def column(self, role: str) -> str | None:
+        """The name of the column that holds ``role`` (None: the layout has none)."""
+        return next((name for name, f in self.fields.items() if f.role == role), None)
+
+
 class Indicators(BaseModel):
     """The whole file, validated."""
 
@@ -129,6 +198,8 @@ class Indicators(BaseModel):
     # 达标 / 预警 / 超标: a value within this share of its target (on the side that is still allowed) warns
     warn_margin: float = Field(default=0.05, ge=0, lt=1)
     indicators: tuple[IndicatorDef, ...]
+    # the population table per-capita formulas divide by (None: this file declares no layout to load one)
+    population: PopulationTableDef | None = None
     # indicators of the national lists that need data a one-map server does not hold
     not_computed: tuple[dict[str, str], ...] = ()
 

@@ -16,9 +16,10 @@ date against the targets the nearest upper master plan in force sets for the reg
   cannot compute (config/reference/indicators_reference.csv).
 
 A caller sees only the indicators whose layers it may read (``providers.indicators.readable``, as
-``/indicators``). The evaluations read the registry as it stands (the indicator values are cached per
-registry version, which the result names): a certificate's ``rerun`` repeats the question, and gives the same
-answer while the registry version is the same.
+``/indicators``). The evaluations read the registry and the population table as they stand (the indicator values
+are cached per registry and population version, which the result names): a certificate's ``rerun`` repeats the
+question, and gives the same answer while both versions are the same. A per-capita row names the population year
+it divided by, and says so in its note when that is not the evaluated year.
 """
 
 from __future__ import annotations
@@ -132,9 +133,11 @@ def _not_computed(svc: IndicatorService) -> list[dict[str, str]]:
 
 
 def _row(v: dict[str, Any]) -> dict[str, Any]:
-    """An indicator value as the reports list it (the status label in both languages)."""
-    return {k: v[k] for k in ("code", "name", "name_en", "unit", "binding", "kind", "value", "target",
-                              "target_plan", "gap", "status", "status_label")}
+    """An indicator value as the reports list it (the status label in both languages; a per-capita value's
+    population year and note)."""
+    out = {k: v[k] for k in ("code", "name", "name_en", "unit", "binding", "kind", "value", "target",
+                             "target_plan", "gap", "status", "status_label")}
+    return out | {k: v[k] for k in ("population_year", "note") if k in v}
 
 
 # ---- 现状评估 ----------------------------------------------------------------------------------------------
@@ -152,6 +155,7 @@ def status_evaluation(ctx: RunContext, region_code: str, day: dt.date) -> dict[s
         "date": day.isoformat(),
         "region": {"code": region.code, "name": region.name, "level": region.level},
         "registry_version": store._current_version(),
+        "population_version": store.population_version(),
         "survey": _survey_info(_surveys(store, region.code, day)),
         "upper_plan": plan_info(uppers[0]) if uppers else None,
         "target_plans": [plan_info(by_id[i]) if i in by_id else {"id": i} for i in used],
@@ -234,6 +238,7 @@ def implementation_evaluation(ctx: RunContext, region_code: str, from_year: str 
         "process": "implementation-evaluation",
         "region": {"code": r2.code, "name": r2.name, "level": r2.level},
         "registry_version": store._current_version(),
+        "population_version": store.population_version(),
         "from": {"year": y1, "date": d1.isoformat(), "survey": _survey_info(_surveys(store, r1.code, d1))},
         "to": {"year": y2, "date": d2.isoformat(), "survey": _survey_info(_surveys(store, r2.code, d2))},
         "plan": (plan_info(plan) | {"period": plan_period(plan, d2)}) if plan is not None else None,
@@ -245,11 +250,15 @@ def implementation_evaluation(ctx: RunContext, region_code: str, from_year: str 
 
 # ---- 城市体检评估 ------------------------------------------------------------------------------------------
 def tdt1063_not_computable(path: Path = REFERENCE_PATH) -> list[dict[str, str]]:
-    """The TD/T 1063-2021 indicators of the reference that need data the one map does not hold."""
+    """The TD/T 1063-2021 indicators of the reference that need data the one map does not hold (those that
+    need the survey and a population table, but the ones config/indicators.yaml computes)."""
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    computed = {d.title["zh"] for d in get_indicators().indicators}
     out = []
     for r in rows:
+        if r["computable_from"] == "survey+population" and r["name_zh"] in computed:
+            continue
         if r["list"].startswith("td_t_1063_2021_") and r["computable_from"] in ("external", "survey+population"):
             out.append({"list": "基本" if r["list"].endswith("basic") else "推荐",
                         "list_en": "basic" if r["list"].endswith("basic") else "recommended",
@@ -291,6 +300,7 @@ def city_health_check(ctx: RunContext, city_code: str, year: str | None) -> dict
         "date": day.isoformat(),
         "city": {"code": city.code, "name": city.name, "level": city.level},
         "registry_version": store._current_version(),
+        "population_version": store.population_version(),
         "survey": _survey_info(_surveys(store, city.code, day)),
         "upper_plan": plan_info(uppers[0]) if uppers else None,
         "indicators": own,
@@ -333,12 +343,14 @@ def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]]) -> Non
 
 
 IND_HEADER = ["指标代码 Code", "指标名称 Indicator", "单位 Unit", "约束性 Binding", "方向 Kind", "现状值 Value",
-              "目标值 Target", "差距 Gap", "状态 Status", "目标来源 Target plan"]
+              "目标值 Target", "差距 Gap", "状态 Status", "目标来源 Target plan", "人口年份 Population year",
+              "说明 Note"]
 
 
 def _ind_rows(rows: list[dict[str, Any]], prefix: list[Any] | None = None) -> list[list[Any]]:
     return [(prefix or []) + [r["code"], r["name"], r["unit"], r["binding"], r["kind"], r["value"], r["target"],
-                              r["gap"], r["status_label"]["zh"], r["target_plan"]] for r in rows]
+                              r["gap"], r["status_label"]["zh"], r["target_plan"], r.get("population_year"),
+                              r.get("note")] for r in rows]
 
 
 def _count_rows(counts: dict[str, int]) -> list[list[Any]]:

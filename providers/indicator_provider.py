@@ -36,6 +36,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "target_plan": ("string", "下达目标的规划"), "gap": ("number", "距目标（负：已超标）"),
     "status": ("string", "状态（ok 达标 / warning 预警 / breach 超标 / none 无目标）"),
     "status_label": ("string", "状态名称"),
+    # per-capita indicators only: the population divided by, of which year, and why a value is null or stale
+    "population": ("integer", "人口（人均指标的分母）"), "population_year": ("integer", "人口年份"),
+    "population_from": ("string", "人口来源（region 本级 / children 下级之和）"), "note": ("string", "说明"),
 }
 FILTERABLE = ("code", "level", "region", "status", "binding")
 DECIMALS = 8

@@ -6,8 +6,14 @@ that date sets for the region in its indicator table (a city plan for its counti
 its cities). The status compares the two in the direction the indicator binds: 超标 past the bound,
 预警 within the warning margin of it, 达标 otherwise. A time series has one value per survey year held.
 
-Values are cached per registry version: filing, withdrawing or loading anything changes the version,
-so a cached value is never stale; an unchanged registry answers from memory.
+A per-capita indicator divides by the population table (``onemap population load``): the region's row of
+the date's year or, when that year is not held, of the latest earlier year held, which the value names
+(``population_year``, with a ``note`` when it is not the date's year). A region without a row of the year
+takes the sum of its sub-regions in the survey in force when every one of them has one; otherwise its value is
+null, with a note saying what is missing: a population is never estimated.
+
+Values are cached per registry and population version: filing, withdrawing or loading anything (a population
+table too) changes a version, so a cached value is never stale; an unchanged store answers from memory.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pygeofilter import ast
 
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import NotFound
-from onemap.config.indicators import Formula, IndicatorDef, Indicators, Measure, get_indicators
+from onemap.config.indicators import POPULATION_KINDS, Formula, IndicatorDef, Indicators, Measure, get_indicators
 from onemap.domain.dates import When
 from onemap.domain.plans import Plan
 from onemap.domain.regions import region_covers
@@ -33,7 +39,7 @@ from onemap.domain.regions import region_covers
 from .geometry import geodesic_area
 from .regions import Region, Regions
 from .statistics import StatisticsQuery, statistics
-from .store.base import PlanIndicator, Store
+from .store.base import PlanIndicator, PopulationRow, Store
 
 STATUS = {"ok": {"zh": "达标", "en": "met"}, "warning": {"zh": "预警", "en": "warning"},
           "breach": {"zh": "超标", "en": "breached"}, "none": {"zh": "无目标", "en": "no target"}}
@@ -85,6 +91,18 @@ def readable(d: IndicatorDef, catalogue: Catalogue, reaches: Callable[[str], boo
     endpoints (``/indicators``) and the evaluation processes both ask this."""
     return all(lid in catalogue.collections and reaches(catalogue.collections[lid].tier)
                for lid in indicator_layers(d))
+
+
+@dataclass(frozen=True)
+class Population:
+    """The population a per-capita value divided by: of which year, and whether the region's own row
+    (``region``) or the sum of its sub-regions' (``children``) gave it; ``value`` None when none is held."""
+
+    kind: str
+    year: int | None
+    value: int | None
+    origin: str | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,8 +163,11 @@ class IndicatorService:
         regions = Regions(self.store, day).at_level(level, within)
         return [(r, self.evaluate(r, day, [d.code])[0]) for r in regions]
 
-    def _cached(self, key: tuple, compute: Any) -> Any:
-        key = (self.store._current_version(), *key)
+    def _cached(self, key: tuple, compute: Any, population: bool = True) -> Any:
+        """``compute()`` cached under ``key`` and the registry version (and the population version, unless
+        the value does not depend on it)."""
+        registry, people = self.store._current_versions()
+        key = (registry, people if population else None, *key)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -159,7 +180,8 @@ class IndicatorService:
         return value
 
     def _value(self, d: IndicatorDef, region: Region, day: dt.date) -> dict[str, Any]:
-        raw = self._formula(d.computed, region, day)
+        used: list[Population] = []
+        raw = self._formula(d.computed, region, day, used)
         value = None if raw is None else self._in_unit(raw, d)
         target = self.target(d, region.code, day)
         out: dict[str, Any] = {
@@ -176,6 +198,13 @@ class IndicatorService:
             margin = abs(goal) * (d.warn_margin if d.warn_margin is not None else self.ind.warn_margin)
             out.update(target=round(goal, 4), target_plan=target.plan_id, gap=round(gap, 4),
                        status="breach" if gap < 0 else ("warning" if gap <= margin else "ok"))
+        if d.computed.per_capita_kinds():
+            years = [u.year for u in used if u.year is not None]
+            notes = [u.note for u in used if u.note]
+            out.update(population_year=min(years) if years else None,
+                       population=used[0].value if len(used) == 1 else None,
+                       population_from=used[0].origin if len(used) == 1 else None,
+                       note="; ".join(dict.fromkeys(notes)) or None)
         out["status_label"] = STATUS[out["status"]]
         return out
 
@@ -187,8 +216,9 @@ class IndicatorService:
             return t.value
         return self.ind.m2(t.value, t.unit) / self.ind.units[d.unit]
 
-    def _formula(self, f: Formula, region: Region, day: dt.date) -> float | None:
-        """The formula's raw value (m² for areas) in the region on the day; None when undefined (0/0)."""
+    def _formula(self, f: Formula, region: Region, day: dt.date, used: list[Population]) -> float | None:
+        """The formula's raw value (m² for areas) in the region on the day; None when undefined (0/0, no
+        population). The populations a per-capita part divided by are appended to ``used``."""
         if f.region_area:
             raw: float | None = float(geodesic_area(region.outline))
         elif f.area is not None or f.count is not None:
@@ -197,13 +227,74 @@ class IndicatorService:
             m2, count = self._measure(measure, region, day)
             raw = m2 if f.area is not None else float(count)
         elif f.sum is not None:
-            parts = [self._formula(s, region, day) for s in f.sum]
+            parts = [self._formula(s, region, day, used) for s in f.sum]
             raw = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
-        else:
-            assert f.ratio is not None
-            num, den = (self._formula(s, region, day) for s in f.ratio)
+        elif f.ratio is not None:
+            num, den = (self._formula(s, region, day, used) for s in f.ratio)
             raw = None if num is None or not den else num / den
+        else:
+            assert f.per_capita is not None
+            people = self.population(region, day, f.per_capita.population)
+            used.append(people)
+            num = self._formula(f.per_capita.numerator, region, day, used)
+            raw = None if num is None or not people.value else num / people.value
         return None if raw is None else raw * f.scale
+
+    # ---- population ----------------------------------------------------------------------------------
+    def _population_table(self) -> dict[tuple[str, int], PopulationRow]:
+        """The whole population table by (region, year), read once per population version."""
+        table: dict[tuple[str, int], PopulationRow] = self._cached(
+            ("population",), lambda: {(r.region, r.year): r for r in self.store.population()})
+        return table
+
+    def _children(self, day: dt.date) -> dict[str, list[str]]:
+        """Region code -> the codes of the regions directly under it (their SJXZQDM), in the survey in force."""
+
+        def read() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for r in Regions(self.store, day):
+                if r.parent:
+                    out.setdefault(r.parent, []).append(r.code)
+            return out
+
+        found: dict[str, list[str]] = self._cached(("children", day), read, population=False)
+        return found
+
+    def population(self, region: Region, day: dt.date, kind: str) -> Population:
+        """The region's population of ``kind`` (resident, urban, rural) for the date: of the date's year, else
+        of the latest earlier year held; the region's own row, else the sum of its sub-regions' rows of that
+        year when every one has one. ``value`` None, and a note why, when neither is held."""
+        table = self._population_table()
+        label = POPULATION_KINDS[kind]["zh"]
+        years = sorted({y for _, y in table if y <= day.year}, reverse=True)
+        children = self._children(day) if years else {}
+
+        def of(code: str, year: int, depth: int = 0) -> int | None:
+            row = table.get((code, year))
+            if row is not None:
+                return row.resident if kind == "resident" else row.urban if kind == "urban" else row.rural
+            under = children.get(code, [])
+            if not under or depth > 4:
+                return None
+            parts = [of(c, year, depth + 1) for c in under]
+            return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+        for year in years:
+            value = of(region.code, year)
+            if value is None:
+                continue
+            origin = "region" if (region.code, year) in table else "children"
+            notes = []
+            if year != day.year:
+                notes.append(f"{label} of {year}, the latest year held up to {day.year}")
+            if origin == "children":
+                notes.append(f"{label} of {region.code} in {year} is the sum of the regions under it")
+            if value == 0:
+                notes.append(f"{label} of {region.code} in {year} is 0: no per-capita value")
+            return Population(kind, year, value, origin, "; ".join(notes) or None)
+        return Population(kind, None, None, None,
+                          f"no {label} of {region.code} ({region.name}) for {day.year} or an earlier year in the "
+                          "population table, nor of every region under it")
 
     def _measure(self, m: Measure, region: Region, day: dt.date) -> tuple[float, int]:
         """Area (m²) and count of a measure's features in the region on the day.
@@ -222,7 +313,7 @@ class IndicatorService:
             return sum(r["m2"] for r in rows), sum(r["count"] for r in rows)
 
         if layer.region_field is None:
-            found: tuple[float, int] = self._cached(key, one)
+            found: tuple[float, int] = self._cached(key, one, population=False)
             return found
 
         def level() -> dict[str, tuple[float, int]]:
@@ -230,7 +321,8 @@ class IndicatorService:
                                                           filter=where_filter(m)))
             return {r["region"]: (r["m2"], r["count"]) for r in rows}
 
-        by_region: dict[str, tuple[float, int]] = self._cached(("level", m.layer, where, region.level, day), level)
+        by_region: dict[str, tuple[float, int]] = self._cached(("level", m.layer, where, region.level, day), level,
+                                                               population=False)
         return by_region.get(region.code, (0.0, 0))
 
     # ---- targets -------------------------------------------------------------------------------------

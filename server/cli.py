@@ -677,9 +677,10 @@ def build_parser() -> argparse.ArgumentParser:
     wa.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     wa.set_defaults(func=cmd_warnings)
 
-    from . import cli_access
+    from . import cli_access, cli_population
 
     cli_access.add_parsers(sub, _access_store)
+    cli_population.add_parsers(sub, _access_store)
 
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["init"], help="init: create OneMap's schema")

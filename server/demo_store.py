@@ -91,7 +91,8 @@ def build_demo(settings: Settings, store: Store, parcels: int, seed: int,
         if progress:
             progress("writing the store", 0.0)
         store.init_schema()
-        store.write(plans, batches, replace_all=True, events=events, indicators=region.indicators)
+        store.write(plans, batches, replace_all=True, events=events, indicators=region.indicators,
+                    population=region.population)
         if progress:
             progress("writing the store", 1.0)
         dem_target = demo_dem_path(settings)

@@ -161,12 +161,20 @@ def test_city_health_check_gives_the_city_and_each_county(client):
 
 def test_city_health_check_lists_the_tdt1063_indicators_the_one_map_cannot_compute(client):
     result = result_of(client, "city-health-check", city="990100")
+    # those that need the survey and the population table are computed now (config/indicators.yaml)
+    computed = {"人均城镇建设用地面积", "人均村庄建设用地面积", "人均公园绿地面积"}
     with open(PACKAGE_DIR / "reference" / "indicators_reference.csv", encoding="utf-8") as fh:
         want = [(r["code_in_source"], r["name_zh"]) for r in csv.DictReader(fh)
                 if r["list"] in ("td_t_1063_2021_basic", "td_t_1063_2021_recommended")
-                and r["computable_from"] in ("external", "survey+population")]
+                and r["computable_from"] in ("external", "survey+population")
+                and not (r["computable_from"] == "survey+population" and r["name_zh"] in computed)]
     got = result["tdt1063_not_computable"]
     assert [(t["code"], t["name"]) for t in got["indicators"]] == want and len(want) > 50
+    assert not computed & {t["name"] for t in got["indicators"]}
+    # a per-capita row names its population year (the 2023 survey's date is in 2023: the same year, no note)
+    per_capita = [r for r in result["indicators"] if r["code"] == "RJCZJSYDMJ"]
+    assert per_capita and per_capita[0]["population_year"] == 2023 and per_capita[0]["note"] is None
+    assert result["population_version"] is not None
     assert {t["list"] for t in got["indicators"]} == {"基本", "推荐"}
     assert "LOW" in got["note"]["en"] and "低" in got["note"]["zh"]
     assert result["year"] == "2023"  # the last survey year held by default

@@ -3,19 +3,23 @@
 The independent side reads features through the items API only (the survey in force on the date; the
 plan layers with view=governing, cut by the region's outline read from the xzq items), measures them
 with pyproj's Geod on CGCS2000's ellipsoid, and evaluates each indicator's formula as ``/indicators``
-publishes it, in a few lines of its own: it never calls providers/statistics or Store.aggregate.
+publishes it, in a few lines of its own: it never calls providers/statistics or Store.aggregate. A per-capita
+formula divides by the population `onemap population list --json` prints for the region and the latest year
+held up to the date's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 
 import pytest
 import shapely
 from pyproj import Geod
 
 from .conftest import get_json
+from .test_cli import run
 
 GEOD = Geod(ellps="GRS80")
 DAY = "2024-01-01"
@@ -45,6 +49,27 @@ def _features(client_key, layer: str, day: str, governing: bool) -> tuple:
 
 
 _CLIENTS: dict = {}
+_POPULATION: dict = {}  # client key -> {(region, year): row} as the command line lists it
+
+
+def _cli_env(settings) -> dict[str, str]:
+    env = {"ONEMAP_DATA_DIR": str(settings.data_dir)}
+    if settings.backend == "postgis":
+        env["ONEMAP_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def _listed(settings) -> dict[tuple[str, int], dict]:
+    p = run("population", "list", "--json", env=_cli_env(settings))
+    assert p.returncode == 0, p.stderr
+    return {(r["region"], r["year"]): r for r in map(json.loads, p.stdout.splitlines())}
+
+
+def _people(key, region: str, day: str, kind: str) -> tuple[int, int]:
+    """(population, year): the region's row of the latest year held up to the date's (the demo holds every level)."""
+    table = _POPULATION[key]
+    year = max(y for r, y in table if r == region and y <= int(day[:4]))
+    return table[region, year][kind], year
 
 
 def _matches(props: dict, where: dict) -> bool:
@@ -85,6 +110,12 @@ def _formula(key, f: dict, region: str, day: str) -> float | None:
         raw = float(_measure(key, f["count"], region, day)[1])
     elif "sum" in f:
         raw = sum(_formula(key, s, region, day) or 0.0 for s in f["sum"])
+    elif "per_capita" in f:
+        num = _formula(key, f["per_capita"]["numerator"], region, day)
+        people, _ = _people(key, region, day, f["per_capita"]["population"])
+        if num is None or not people:
+            return None
+        raw = num / people
     else:
         num, den = (_formula(key, s, region, day) for s in f["ratio"])
         if not den:
@@ -94,8 +125,10 @@ def _formula(key, f: dict, region: str, day: str) -> float | None:
 
 
 @pytest.fixture()
-def model(client):
+def model(client, settings):
     _CLIENTS[id(client.application)] = client
+    if id(client.application) not in _POPULATION:
+        _POPULATION[id(client.application)] = _listed(settings)
     return get_json(client, "/indicators")
 
 
@@ -129,6 +162,40 @@ def test_every_indicator_matches_an_independent_computation(client, model, regio
             assert value["value"] == pytest.approx(expected, rel=1e-4, abs=1e-4), (d["code"], region)
         checked += 1
     assert checked >= 10
+
+
+PER_CAPITA = ("RJCZJSYDMJ", "RJCZHJSYDMJ", "RJGYLDMJ")
+
+
+@pytest.mark.parametrize("day", [DAY, "2022-06-01"])
+def test_every_per_capita_indicator_of_every_region_matches_an_independent_computation(client, model, demo_meta, day):
+    """The city and every county (the levels they apply to), on a date of a year held (2022) and of one not held
+    (2024: the 2023 population, named in the value), within 0.01%."""
+    key = id(client.application)
+    defs = {d["code"]: d for d in model["indicators"] if d["code"] in PER_CAPITA}
+    assert set(defs) == set(PER_CAPITA) and all(d["unit"] == "平方米/人" for d in defs.values())
+    for region in [demo_meta["city"]["code"], *(c["code"] for c in demo_meta["counties"])]:
+        for code, d in defs.items():
+            v = get_json(client, f"/indicators/{code}?region={region}&datetime={day}")["values"][0]
+            kind = d["formula"]["per_capita"]["population"]
+            people, year = _people(key, region, day, kind)
+            assert (v["population"], v["population_year"], v["population_from"]) == (people, year, "region")
+            assert (v["note"] is None) == (year == int(day[:4]))
+            expected = _formula(key, d["formula"], region, day)
+            assert expected is not None and v["value"] == pytest.approx(expected, rel=1e-4, abs=1e-4), (code, region)
+    # the demo's values read as a real county's would
+    for c in demo_meta["counties"]:
+        assert 90 <= get_json(client, f"/indicators/RJCZJSYDMJ?region={c['code']}&datetime={day}")["values"][0][
+            "value"] <= 130
+        assert 120 <= get_json(client, f"/indicators/RJCZHJSYDMJ?region={c['code']}&datetime={day}")["values"][0][
+            "value"] <= 200
+
+
+def test_the_per_capita_indicators_are_computed_no_longer_listed_as_needing_data(model):
+    names = {n["name"] for n in model["not_computed"]}
+    assert not {"人均城镇建设用地", "人均村庄建设用地"} & names
+    d = next(d for d in model["indicators"] if d["code"] == "RJCZJSYDMJ")
+    assert d["kind"] == "max" and d["levels"] == ["city", "county"] and d["source"]["confidence"] == "LOW"
 
 
 def test_status_follows_target_gap_and_direction(client, model):
@@ -212,4 +279,34 @@ def test_a_withdrawn_plan_changes_the_values_at_once(fresh_settings):
     # the 2021 city plan is in force again: its targets, and its boundary where the county plan does not govern
     assert after["target_plan"] == "990100-city-master-2021"
     fresh = get_json(admin_client(create_app(fresh_settings)), on_today)["values"][0]
+    assert after == fresh
+
+
+def test_a_population_load_changes_the_values_at_once(fresh_settings, tmp_path):
+    """Values are cached per population version too: a table loaded by another process (the command line) is
+    answered at the next request, without a restart."""
+    from onemap.server.app import create_app
+
+    from .auth import admin_client
+
+    app = create_app(fresh_settings)
+    client = admin_client(app)
+    url = f"/indicators/RJCZJSYDMJ?region=990121&datetime={DAY}"
+    before = get_json(client, url)["values"][0]
+    assert get_json(client, url)["values"][0] == before  # the cached answer
+    version = app.extensions["onemap"].store.population_version()
+    halved = before["population"] // 2
+    row = _listed(fresh_settings)["990121", 2023]
+    (tmp_path / "p.csv").write_text(f"XZQDM,XZQMC,NF,CZRK,CZCZRK,SJLY\n990121,东岭县,2023,{row['rural'] + halved},"
+                                    f"{halved},reload test\n", encoding="utf-8")
+    p = run("population", "load", str(tmp_path / "p.csv"), env=_cli_env(fresh_settings))
+    assert p.returncode == 0, p.stderr
+    after = get_json(client, url)["values"][0]
+    assert after["population"] == halved and after["population_year"] == 2023
+    assert after["value"] == pytest.approx(before["value"] * before["population"] / halved, rel=1e-6)
+    assert app.extensions["onemap"].store.population_version() != version
+    # the indicators collection and a process see the same value
+    doc = get_json(client, f"/collections/indicators/items?f=json&code=RJCZJSYDMJ&region=990121&datetime={DAY}")
+    assert doc["features"][0]["properties"]["value"] == after["value"]
+    fresh = get_json(admin_client(create_app(fresh_settings)), url)["values"][0]
     assert after == fresh

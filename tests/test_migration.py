@@ -4,6 +4,9 @@ The fixtures in tests/data/legacy were written by the release before drawer subj
 bitemporal record and certificates (the hand-made map of tests/handmap.py, written with that
 release's code and, for PostGIS, dumped with pg_dump): no subject column, no validity on events,
 no events at all for the entries written directly, no certificates table.
+
+A store of the schema before the population table (GeoPackage 8, PostGIS 12) is made from a current one by
+taking the table, its version and (PostGIS) the notice of its changes away again: it gets them back.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def _checks(settings: Settings) -> None:
         assert store.governing(store.catalogue.layers["czkfbj"], local_today())[0].plan_id == hm.MASTER_2023
         assert store.certificates() == []
         assert store.warnings.page() == ([], 0) and store.warnings.subscriptions() == []  # the 预警 tables are there
+        assert store.population() == [] and store.population_version() == "0"
         # running the migration again changes nothing
         n = len(store.events())
         store.init_schema()
@@ -101,3 +105,55 @@ def test_the_fixtures_are_of_the_previous_schema(path):
     else:
         text = (LEGACY / path).read_text(encoding="utf-8")
         assert "schema_version\t7" in text and "certificates" not in text
+
+
+# ---- the population table (GeoPackage 8 -> 9, PostGIS 12 -> 13) ---------------------------------------------
+def _downgrade(store) -> None:
+    """Take away what schema 9 (GeoPackage) / 13 (PostGIS) added: the store is then as schema 8 / 12 left it."""
+    gpkg = store.backend == "gpkg"
+    meta, param = ("onemap_meta", "?") if gpkg else ("onemap.meta", "%s")
+    with store.write_cursor() as cur:
+        cur.execute(f"DROP TABLE {'population' if gpkg else 'onemap.population'}")
+        cur.execute(f"DELETE FROM {meta} WHERE key = 'population_version'")
+        cur.execute(f"UPDATE {meta} SET value = {param} WHERE key = 'schema_version'", ("8" if gpkg else "12",))
+        if store.backend == "postgis":
+            cur.execute("DROP TRIGGER registry_notify ON onemap.meta")
+            cur.execute("CREATE TRIGGER registry_notify AFTER INSERT OR UPDATE ON onemap.meta FOR EACH ROW "
+                        "WHEN (NEW.key = 'registry_version') EXECUTE FUNCTION onemap.notify_registry()")
+
+
+@pytest.mark.parametrize("backend_", ["gpkg", "postgis"])
+def test_a_store_without_the_population_table_gets_it(backend_, tmp_path, request):
+    from onemap.providers.store.base import PopulationRow
+
+    if backend_ == "gpkg":
+        url = str(tmp_path / "onemap.gpkg")
+    else:
+        pg = request.getfixturevalue("pg")
+        _janitor(pg, "onemap_schema12").init()
+        url = pg.url("onemap_schema12")
+    store = open_store(url)
+    try:
+        hm.build(store)
+        _downgrade(store)
+        store.close()
+        store = open_store(url)
+        assert store.schema_version() in ("8", "12")
+        plans = set(store.plans())
+        store.ensure_schema()
+        assert store.schema_version() == store.expected_schema == ("9" if backend_ == "gpkg" else "13")
+        assert set(store.plans()) == plans and store.population() == [] and store.population_version() == "0"
+        at = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+        store.load_population([PopulationRow("880100", 2022, 1000, 600, "测试市", "测试")], at)
+        (row,) = store.population()
+        assert (row.region, row.year, row.resident, row.urban, row.rural, row.loaded_at) == \
+            ("880100", 2022, 1000, 600, 400, at)
+        assert store.population_version() == "1"
+        if backend_ == "postgis":  # a load is announced to every process as a registry change is
+            (trigger,) = store._rows("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = 'registry_notify'",
+                                     [])
+            assert "population_version" in trigger[0]
+        store.init_schema()  # again: nothing changes
+        assert len(store.population()) == 1 and store.population_version() == "1"
+    finally:
+        store.close()

@@ -77,11 +77,12 @@ def request_of(cmd: str) -> tuple[str, str, dict[str, str], bytes | None]:
 
 
 def setup_lines() -> list[str]:
-    """The README's ``onemap user add`` and ``export VAR=$(onemap token create ...)`` lines, in order."""
+    """The README's ``onemap user add``, ``export VAR=$(onemap token create ...)`` and ``onemap population`` lines,
+    in order."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = [ln.strip() for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) for ln in block.splitlines()]
-    return [ln for ln in lines if ln.startswith((".venv/bin/onemap user add ", "export "))
-            and ("onemap user add" in ln or "onemap token create" in ln)]
+    return [ln for ln in lines if ln.startswith((".venv/bin/onemap user add ", ".venv/bin/onemap population ", "export "))
+            and ("onemap user add" in ln or "onemap token create" in ln or "onemap population" in ln)]
 
 
 def run_setup(data_dir: Path) -> dict[str, str]:
@@ -97,7 +98,8 @@ def run_setup(data_dir: Path) -> dict[str, str]:
     for line in setup_lines():
         m = re.fullmatch(r"export (\w+)=\$\(\.venv/bin/onemap (token create \S+)\)", line)
         args = shlex.split(m.group(2) if m else line.removeprefix(".venv/bin/onemap "))
-        p = subprocess.run([onemap, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+        p = subprocess.run([onemap, *args], capture_output=True, text=True, env=env, timeout=120, check=False,
+                           cwd=ROOT)  # (the README's paths are the checkout's)
         assert p.returncode == 0, (line, p.stderr)
         if m:
             exported[m.group(1)] = p.stdout.strip()
@@ -185,6 +187,9 @@ def test_every_curl_example_answers(readme_client):
     assert json.loads(evaluations["status-evaluation"].data)["region"]["name"] == "东岭县"
     assert evaluations["implementation-evaluation"].mimetype.endswith("spreadsheetml.sheet")
     assert "城市体检评估报告" in evaluations["city-health-check"].get_data(as_text=True)
+    per_capita = json.loads(answers["/indicators/RJCZJSYDMJ?region=990121&datetime=2024-06-01"].data)["values"][0]
+    assert (per_capita["population_year"], per_capita["population"]) == (2024, 252600) and per_capita["note"] is None
+    assert 90 <= per_capita["value"] <= 130
     cov = json.loads(answers["/collections/dem/coverage?f=json&bbox=117.0,31.4,117.002,31.402"].data)
     assert cov["type"] == "Coverage" and any(v is not None for v in next(iter(cov["ranges"].values()))["values"])
 

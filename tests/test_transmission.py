@@ -454,9 +454,10 @@ EXT = {"gpkg": "gpkg", "shp": "zip", "gdb": "gdb"}
 @pytest.mark.parametrize("fmt", ["gpkg", "shp", "gdb"])
 def test_indicator_table_round_trips(fmt, store, tmp_path):
     before = store.plan_indicators(CITY)
-    # for the district and each county: the three control lines' areas and the survey's six (湿地 only where the
-    # 2022 survey has any: one county of four)
-    assert len(before) == 4 * 3 + 4 * 6 - 3
+    # for the district and each county: the three control lines' areas, the survey's six (湿地 only where the
+    # 2022 survey has any: one county of four) and its per-capita three (人均公园绿地 only where the 2022 survey
+    # has parks in a 城镇: one of four)
+    assert len(before) == 4 * 3 + 4 * 6 - 3 + 4 * 3 - 3
     assert {(i.region, i.code) for i in before if i.code.endswith("MJ") and i.code[:3] in ("STB", "YJJ", "CZK")} \
         == {(r, c) for r in ("990102", "990121", "990122", "990123") for c in ("STBHHXMJ", "YJJBNTBHMJ", "CZKFBJMJ")}
     out = export_plan(store, CITY, tmp_path / f"city.{EXT[fmt]}", fmt, "EPSG:4527")

@@ -57,6 +57,24 @@ class PlanIndicator:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class PopulationRow:
+    """One row of the population table: a region's 常住人口 and 城镇常住人口 in a year (persons)."""
+
+    region: str
+    year: int
+    resident: int
+    urban: int
+    name: str | None = None
+    source: str | None = None
+    loaded_at: dt.datetime | None = None
+
+    @property
+    def rural(self) -> int:
+        """乡村常住人口: the resident population that is not urban."""
+        return self.resident - self.urban
+
+
 @dataclass
 class FeatureQuery:
     """A question to one layer, already validated and in storage terms (lon/lat EPSG:4490)."""
@@ -192,8 +210,9 @@ class Store(ABC):
 
     # ---- registry -----------------------------------------------------------
     @abstractmethod
-    def _registry_version(self) -> Any:
-        """A value that changes whenever the registry changes (cheap to read)."""
+    def _versions(self) -> tuple[Any, Any]:
+        """(registry version, population version): values that change whenever the registry, or the
+        population table, changes (both read in one cheap query)."""
 
     @abstractmethod
     def _load_plans(self) -> list[Plan]:
@@ -205,15 +224,24 @@ class Store(ABC):
         rows = self._rows(f"SELECT id, {cols} FROM {self._table_sql('plan_events')} ORDER BY id", [])
         return [event_from_row(r[0], r[1:]) for r in rows]
 
+    def _current_versions(self) -> tuple[Any, Any]:
+        """The registry and population versions, read once per HTTP request (and after this process wrote)."""
+        scope = _REQUEST_SCOPE.get()
+        checked = self._checked_version
+        if scope is not None and scope is self._checked_scope and not self._wrote and checked is not None:
+            return checked
+        self._wrote = False
+        versions = self._versions()
+        self._checked_scope, self._checked_version = scope, versions
+        return versions
+
     def _current_version(self) -> Any:
         """The registry version, read once per HTTP request (and after this process wrote)."""
-        scope = _REQUEST_SCOPE.get()
-        if scope is not None and scope is self._checked_scope and not self._wrote:
-            return self._checked_version
-        self._wrote = False
-        version = self._registry_version()
-        self._checked_scope, self._checked_version = scope, version
-        return version
+        return self._current_versions()[0]
+
+    def population_version(self) -> Any:
+        """The population table's version: every load changes it (read with the registry's)."""
+        return self._current_versions()[1]
 
     def _registry(self) -> _Registry:
         """The registry as it stands, re-read when another process has changed it.
@@ -638,11 +666,13 @@ class Store(ABC):
     @abstractmethod
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
+              indicators: Sequence[PlanIndicator] = (), create: bool = False,
+              population: Sequence[PopulationRow] = ()) -> None:
         """Register plans, write their features and record events in one transaction (all or nothing).
 
         ``events`` are recorded as they are; ``indicators`` replace the indicator tables of the
-        plans they belong to. ``create``: the plans are new entries; when one exists, or another
+        plans they belong to; ``population`` rows are loaded as ``load_population`` does (with
+        ``replace_all``, the population table is emptied first). ``create``: the plans are new entries; when one exists, or another
         writer creates it first (its write is waited for under a lock), a Conflict and nothing written.
         """
 
@@ -677,6 +707,75 @@ class Store(ABC):
                           f"WHERE plan_id = {self.dialect.param} ORDER BY region, code", [plan_id])
         return [PlanIndicator(**dict(zip(INDICATOR_COLUMNS, r))) for r in rows]
 
+    # ---- population (常住人口 per region and year) ------------------------------
+    def population(self, region: str | None = None, year: int | None = None) -> list[PopulationRow]:
+        """Rows of the population table, by region and year: those of ``region`` and the regions under
+        it, of ``year``, when given."""
+        from .sql import quote_ident
+
+        P = self.dialect.param
+        where: list[str] = []
+        params: list[Any] = []
+        if region is not None:
+            prefix = region_prefix(region)
+            where.append(f"substr(region, 1, {len(prefix)}) = {P}")
+            params.append(prefix)
+        if year is not None:
+            where.append(f"year = {P}")
+            params.append(int(year))
+        cond = f"WHERE {' AND '.join(where)}" if where else ""
+        cols = ", ".join(quote_ident(c) for c in POPULATION_COLUMNS)
+        rows = self._rows(f"SELECT {cols} FROM {self._table_sql('population')} {cond} ORDER BY region, year", params)
+        out = []
+        for r in rows:
+            rec = dict(zip(POPULATION_COLUMNS, r))
+            rec["loaded_at"] = _instant(rec["loaded_at"])
+            out.append(PopulationRow(**{**rec, "year": int(rec["year"]), "resident": int(rec["resident"]),
+                                        "urban": int(rec["urban"])}))
+        return out
+
+    def load_population(self, rows: Sequence[PopulationRow], at: dt.datetime) -> None:
+        """Replace the rows of the (region, year) pairs ``rows`` carry, in one transaction, and change the
+        population version (every process's indicator values are computed again)."""
+        with self.write_cursor() as cur:
+            self._put_population(cur, rows, at)
+
+    def delete_population(self, region: str, year: int | None = None) -> int:
+        """Take a region's rows (of ``year`` only, when given) out of the table, in one transaction that
+        changes the population version; returns how many went (a row loaded under a wrong code)."""
+        P = self.dialect.param
+        cond = f"region = {P}"
+        params: list[Any] = [region]
+        if year is not None:
+            cond += f" AND year = {P}"
+            params.append(int(year))
+        with self.write_cursor() as cur:
+            cur.execute(f"DELETE FROM {self._table_sql('population')} WHERE {cond}", params)
+            gone = int(cur.rowcount)
+            self._bump_population(cur)
+        return gone
+
+    def _put_population(self, cur: Any, rows: Sequence[PopulationRow], at: dt.datetime,
+                        replace_all: bool = False) -> None:
+        """``load_population`` inside an open write transaction (``replace_all``: every row goes first)."""
+        from .sql import quote_ident
+
+        P = self.dialect.param
+        t = self._table_sql("population")
+        cols = ", ".join(quote_ident(c) for c in POPULATION_COLUMNS)
+        at_db = at.isoformat() if P == "?" else at  # the GeoPackage keeps times as ISO text
+        if replace_all:
+            cur.execute(f"DELETE FROM {t}")
+        for r in rows:
+            cur.execute(f"DELETE FROM {t} WHERE region = {P} AND year = {P}", (r.region, int(r.year)))
+            cur.execute(f"INSERT INTO {t} ({cols}) VALUES ({', '.join([P] * len(POPULATION_COLUMNS))})",
+                        (r.region, int(r.year), r.name, int(r.resident), int(r.urban), r.source, at_db))
+        self._bump_population(cur)
+
+    @abstractmethod
+    def _bump_population(self, cur: Any) -> None:
+        """Change the population version, inside the write transaction of ``cur``."""
+
     def tile_invalidations(self) -> list[tuple[str, tuple[float, float, float, float], float]]:
         """(layer, lon/lat bbox, effective epoch seconds) of every recorded invalidation.
 
@@ -709,6 +808,8 @@ class Store(ABC):
 
 
 INDICATOR_COLUMNS = ("plan_id", "region", "code", "value", "unit", "kind", "name")
+POPULATION_COLUMNS = ("region", "year", "name", "resident", "urban", "source", "loaded_at")
+
 _DATE_FIELDS = ("approval_date", "valid_from", "valid_to")
 # the registry columns each feature's drawer fields (catalogue.DRAWER_FIELDS, in order) are copied from
 DRAWER_KEYS = ("id", "region", "level", "type", "subject", "version")
@@ -917,6 +1018,7 @@ __all__ = [
     "GoverningPart",
     "Plan",
     "PlanIndicator",
+    "PopulationRow",
     "SqlRegistryTx",
     "Store",
     "When",

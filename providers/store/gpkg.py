@@ -32,6 +32,7 @@ from .base import (
     FeatureBatch,
     Plan,
     PlanIndicator,
+    PopulationRow,
     SqlRegistryTx,
     Store,
     backfill_history,
@@ -44,7 +45,7 @@ LOG = logging.getLogger(__name__)
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300
-SCHEMA_VERSION = "10"  # 10: warnings, their events, subscriptions and deliveries; 8: each row's geodesic area (onemap_m2); 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "10"  # 10: warnings, their events, subscriptions and deliveries; 9: population (常住人口 per region and year) and its version; 8: each row's geodesic area (onemap_m2); 7: users, tokens, audit trail, job and certificate owners; 6: id ranges per drawer entry and layer; 5: drawer subjects, bitemporal events, certificates; 4: plan_indicators; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 CGCS2000_WKT = (
     'GEOGCRS["China Geodetic Coordinate System 2000",DATUM["China 2000",'
@@ -424,6 +425,11 @@ class GpkgStore(Store):
             c.execute("""CREATE TABLE IF NOT EXISTS plan_indicators (plan_id TEXT NOT NULL, region TEXT NOT NULL,
                 code TEXT NOT NULL, value DOUBLE NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, name TEXT,
                 PRIMARY KEY (plan_id, region, code))""")
+            # 常住人口 per region and year (providers/population.py loads it; per-capita indicators divide by it)
+            c.execute("""CREATE TABLE IF NOT EXISTS population (region TEXT NOT NULL, year INTEGER NOT NULL,
+                name TEXT, resident INTEGER NOT NULL CHECK (resident >= 0),
+                urban INTEGER NOT NULL CHECK (urban >= 0 AND urban <= resident), source TEXT,
+                loaded_at DATETIME NOT NULL, PRIMARY KEY (region, year))""")
             create_access_tables(_GpkgCursor(c), "gpkg", quote_ident)
             create_warning_tables(_GpkgCursor(c), "gpkg", quote_ident)
             self._backfill_plan_layers(c)
@@ -434,6 +440,7 @@ class GpkgStore(Store):
                           f"plan_layers.plan_id) WHERE layer = ? AND minfid IS NULL AND features > 0", (layer.id,))
             backfill_history(_GpkgCursor(c), quote_ident, "?")
             c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('registry_version', '0')")
+            c.execute("INSERT OR IGNORE INTO onemap_meta (key, value) VALUES ('population_version', '0')")
             c.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)",
                       (SCHEMA_VERSION,))
             c.execute("COMMIT")
@@ -537,9 +544,10 @@ class GpkgStore(Store):
         return rows[0][0] if rows else None
 
     # ---- registry --------------------------------------------------------------
-    def _registry_version(self) -> Any:
-        row = self._execute("SELECT value FROM onemap_meta WHERE key='registry_version'").fetchone()
-        return row[0] if row else None
+    def _versions(self) -> tuple[Any, Any]:
+        found = dict(self._execute("SELECT key, value FROM onemap_meta "
+                                   "WHERE key IN ('registry_version', 'population_version')").fetchall())
+        return found.get("registry_version"), found.get("population_version")
 
     def _load_plans(self) -> list[Plan]:
         cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
@@ -600,6 +608,10 @@ class GpkgStore(Store):
         self._wrote = True  # this process reads the registry again at its next lookup
         c.execute("UPDATE onemap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='registry_version'")
 
+    def _bump_population(self, cur: Any) -> None:
+        self._wrote = True
+        cur.execute("UPDATE onemap_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='population_version'")
+
     def _upsert_plan(self, c: sqlite3.Connection, p: Plan) -> None:
         rec = p.as_record()
         names = [n for n, _ in PLAN_COLUMNS]
@@ -613,7 +625,8 @@ class GpkgStore(Store):
     # ---- writing ----------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
+              indicators: Sequence[PlanIndicator] = (), create: bool = False,
+              population: Sequence[PopulationRow] = ()) -> None:
         c = self._begin()  # the write lock: concurrent loads of one version queue here
         try:
             if create:
@@ -637,6 +650,8 @@ class GpkgStore(Store):
             for event in events:
                 tx.add_event(event)
             tx.set_indicators(indicators)
+            if population or replace_all:
+                self._put_population(_GpkgCursor(c), population, dt.datetime.now(dt.UTC), replace_all=replace_all)
             # exact extents (the R-tree keeps 32-bit floats, rounded outwards)
             bounds: dict[str, list[np.ndarray]] = {}
             for batch in batches:

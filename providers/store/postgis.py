@@ -40,6 +40,7 @@ from .base import (
     JsonOut,
     Plan,
     PlanIndicator,
+    PopulationRow,
     SqlRegistryTx,
     Store,
     backfill_history,
@@ -56,7 +57,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "14"  # 14: warnings, their events, subscriptions and deliveries; 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "14"  # 14: warnings, their events, subscriptions and deliveries; 13: population (常住人口 per region and year) and its version, announced as the registry's; 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 # the advisory lock class of a new drawer entry's load (two-key locks: apart from init_schema's one-key lock)
 LOAD_LOCK = 4491
@@ -228,7 +229,7 @@ class PostgisStore(Store):
         self.count_max_rows = count_max_rows
         self.parallel_workers = parallel_workers
         self._watch = RegistryWatcher(url)
-        self._known_version: Any = None  # the registry version as last read (None: read it)
+        self._known_version: Any = None  # the registry and population versions as last read (None: read them)
         self._known_at = 0.0
 
     # ---- connections -----------------------------------------------------------------
@@ -382,6 +383,11 @@ class PostgisStore(Store):
             cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('plan_indicators')} (plan_id text NOT NULL,
                 region text NOT NULL, code text NOT NULL, value double precision NOT NULL, unit text NOT NULL,
                 kind text NOT NULL, name text, PRIMARY KEY (plan_id, region, code))""")
+            # 常住人口 per region and year (providers/population.py loads it; per-capita indicators divide by it)
+            cur.execute(f"""CREATE TABLE IF NOT EXISTS {qualified('population')} (region text NOT NULL,
+                year integer NOT NULL, name text, resident bigint NOT NULL CHECK (resident >= 0),
+                urban bigint NOT NULL CHECK (urban >= 0 AND urban <= resident), source text,
+                loaded_at timestamptz NOT NULL, PRIMARY KEY (region, year))""")
             create_access_tables(cur, "postgis", qualified)
             create_warning_tables(cur, "postgis", qualified)
             self._backfill_plan_layers(cur)
@@ -391,12 +397,14 @@ class PostgisStore(Store):
                             "WHERE p.layer = %s AND p.plan_id = s.plan_id AND p.minfid IS NULL", (layer.id,))
             backfill_history(cur, qualified, "%s")
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('registry_version', '0') ON CONFLICT DO NOTHING")
-            # every change of the registry version, by whatever writes it, is announced on commit
+            cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('population_version', '0') ON CONFLICT DO NOTHING")
+            # every change of the registry or population version, by whatever writes it, is announced on commit
             cur.execute(f"CREATE OR REPLACE FUNCTION {qualified('notify_registry')}() RETURNS trigger "
                         f"LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{CHANNEL}', NEW.value); RETURN NULL; END $$")
             cur.execute(f"DROP TRIGGER IF EXISTS registry_notify ON {qualified('meta')}")
             cur.execute(f"CREATE TRIGGER registry_notify AFTER INSERT OR UPDATE ON {qualified('meta')} FOR EACH ROW "
-                        f"WHEN (NEW.key = 'registry_version') EXECUTE FUNCTION {qualified('notify_registry')}()")
+                        f"WHEN (NEW.key IN ('registry_version', 'population_version')) "
+                        f"EXECUTE FUNCTION {qualified('notify_registry')}()")
             cur.execute(f"INSERT INTO {qualified('meta')} VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
 
@@ -469,14 +477,16 @@ class PostgisStore(Store):
         return rows[0][0] if rows else None
 
     # ---- registry -----------------------------------------------------------------------------
-    def _registry_version(self) -> Any:
+    def _versions(self) -> tuple[Any, Any]:
         known = self._known_version
         if self._watch.changed() is False and known is not None \
                 and time.monotonic() - self._known_at < WATCH_TRUST_SECONDS:
-            return known  # no process has changed the registry since it was read
-        rows = self._fetchall(f"SELECT value FROM {qualified('meta')} WHERE key = 'registry_version'")
-        self._known_version, self._known_at = (rows[0][0] if rows else None), time.monotonic()
-        return self._known_version
+            return known  # no process has changed the registry or the population since they were read
+        found = dict(self._fetchall(f"SELECT key, value FROM {qualified('meta')} "
+                                    "WHERE key IN ('registry_version', 'population_version')"))
+        versions = (found.get("registry_version"), found.get("population_version"))
+        self._known_version, self._known_at = versions, time.monotonic()
+        return versions
 
     def _load_plans(self) -> list[Plan]:
         cols = ", ".join(quote_ident(n) for n in PLAN_FIELDS)
@@ -499,6 +509,11 @@ class PostgisStore(Store):
         cur.execute(f"UPDATE {qualified('meta')} SET value = (value::bigint + 1)::text "
                     "WHERE key = 'registry_version'")
 
+    def _bump_population(self, cur: Any) -> None:
+        self._wrote = True
+        cur.execute(f"UPDATE {qualified('meta')} SET value = (value::bigint + 1)::text "
+                    "WHERE key = 'population_version'")
+
     def _upsert_plan(self, cur: Any, p: Plan) -> None:
         rec = p.as_record()
         names = [n for n, _ in PLAN_COLUMNS]
@@ -515,7 +530,8 @@ class PostgisStore(Store):
     # ---- writing ----------------------------------------------------------------------------------
     def write(self, plans: Sequence[Plan], batches: Sequence[FeatureBatch], *,
               replace_all: bool = False, events: Sequence[Event] = (),
-              indicators: Sequence[PlanIndicator] = (), create: bool = False) -> None:
+              indicators: Sequence[PlanIndicator] = (), create: bool = False,
+              population: Sequence[PopulationRow] = ()) -> None:
         with self._conn(write=True) as conn, conn.cursor() as cur:
             if create:
                 for p in sorted(plans, key=lambda p: p.id):
@@ -553,6 +569,8 @@ class PostgisStore(Store):
             for event in events:
                 tx.add_event(event)
             tx.set_indicators(indicators)
+            if population or replace_all:
+                self._put_population(cur, population, dt.datetime.now(dt.UTC), replace_all=replace_all)
             if big:
                 for lid in touched:
                     cur.execute(f"CREATE INDEX {quote_ident(lid + '_geom_gist')} ON {qualified(lid)} USING gist (geom)")

@@ -48,6 +48,7 @@ from .plans import (
     plan_entries,
     zxcq_features,
 )
+from .population import population_rows
 from .terrain import FRAME, RES, Terrain, build_terrain, slope_degrees, write_dem
 
 __all__ = ["DemoRegion", "LayerBatch", "PlanEntry", "generate", "slope_degrees"]
@@ -72,9 +73,10 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
         if progress is not None:
             progress(stage, _STAGES.index(stage) / (len(_STAGES) - 1))
 
-    # one independent stream per stage: the DEM and the outline depend on the seed only
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    r_terrain, r_parcels, r_admin, r_land, r_ctl, r_survey, r_plans, r_overlay = streams
+    # one independent stream per stage: the DEM and the outline depend on the seed only (a spawned stream
+    # depends on its index alone: the population's, added last, changes none of the others)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    r_terrain, r_parcels, r_admin, r_land, r_ctl, r_survey, r_plans, r_overlay, r_people = streams
     labels = Labels()
 
     report("terrain")
@@ -157,6 +159,7 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
     plans.append(detailed_plan_entry(unit, admin))
 
     area = P.area
+    people = population_rows(r_people, admin, area, [(lu.cls, lu.czcs), (cls23, czcs23)])
     meta: dict[str, Any] = {
         "seed": seed,
         "parcels": len(P),
@@ -200,6 +203,8 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
             "water": _share(area, WATER[lu.cls]),
         },
         "survey_changes": int(changed.sum()),
+        "population": {str(y): {r.region: {"resident": r.resident, "urban": r.urban} for r in people if r.year == y}
+                       for y in sorted({r.year for r in people})},
         "plan_ids": [p.id for p in plans],
         "feature_counts": {},
     }
@@ -207,7 +212,7 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
         meta["feature_counts"].setdefault(b.plan_id, {})[b.layer_id] = len(b)
     report("done")
     return DemoRegion(plans=plans, batches=batches, dem_path=dem_path, meta=meta,
-                      indicators=plan_targets(batches))
+                      indicators=plan_targets(batches, people), population=people)
 
 
 def terrain_bounds(terrain: Terrain) -> tuple[float, float, float, float]:

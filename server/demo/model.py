@@ -57,6 +57,7 @@ class DemoRegion:
     dem_path: pathlib.Path
     meta: dict = field(default_factory=dict)
     indicators: list = field(default_factory=list)  # PlanIndicator rows of the upper plans (indicators.py)
+    population: list = field(default_factory=list)  # PopulationRow rows of every region and year (population.py)
 
     def plan(self, plan_id: str) -> PlanEntry:
         """The drawer entry with this id (KeyError if there is none)."""
