@@ -17,7 +17,7 @@ from onemap.domain.plans import PLAN_LEVELS, PLAN_STATUSES, PLAN_TYPES
 
 from .codes import CodeTable, load_code_tables
 from .errors import ConfigError
-from .files import read_yaml
+from .files import first_error, read_yaml
 
 I18n = dict[str, str]
 FieldType = Literal["string", "integer", "number", "date"]
@@ -318,9 +318,7 @@ def load_catalogue(catalogue_path: Path, codes_dir: Path) -> Catalogue:
             layers.append(Layer.model_validate(spec))
         except ValidationError as err:
             lid = spec.get("id", f"#{i + 1}") if isinstance(spec, dict) else f"#{i + 1}"
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"catalogue layer {lid}: {where}: {first['msg']}") from err
+            raise ConfigError(f"catalogue layer {lid}: {first_error(err)}") from err
     if not layers:
         raise ConfigError("the catalogue lists no layers")
     tiers: dict[str, Tier] = {}

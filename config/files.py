@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError
 
@@ -20,3 +21,17 @@ def read_yaml(path: Path, what: str) -> Any:
         raise ConfigError(f"cannot read the {what} {name}: {err.strerror or type(err).__name__}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"the {what} {name} is not valid YAML: {err}") from err
+
+
+def first_error(err: ValidationError) -> str:
+    """``where: what`` of a pydantic error's first problem (one sentence, as every configuration error is)."""
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def validated[M: BaseModel](model: type[M], raw: Any, name: str) -> M:
+    """``raw`` as ``model``; a ConfigError naming the file (``name``) and the first problem otherwise."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{name}: {first_error(err)}") from err

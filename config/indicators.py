@@ -10,10 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import ConfigError
-from .files import read_yaml
+from .files import read_yaml, validated
 
 INDICATORS_PATH = Path(__file__).resolve().parent / "indicators.yaml"
 I18n = dict[str, str]
@@ -218,13 +218,7 @@ REQUIRED_FIELDS = ("XZQDM", "ZBDM", "ZBZ")  # the reader's own column names (the
 def load_indicators(path: Path = INDICATORS_PATH, layers: set[str] | None = None,
                     table_codes: set[str] | None = None) -> Indicators:
     """Read and check the file; ``layers``/``table_codes`` of the catalogue, when given, are checked too."""
-    raw = read_yaml(path, "plan indicators")
-    try:
-        ind = Indicators.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path.name}: {where}: {first['msg']}") from err
+    ind = validated(Indicators, read_yaml(path, "plan indicators"), path.name)
     codes = [i.code for i in ind.indicators]
     if len(set(codes)) != len(codes):
         raise ConfigError(f"{path.name}: an indicator code is listed twice")

@@ -9,10 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import ConfigError
-from .files import read_yaml
+from .files import read_yaml, validated
 
 WARNINGS_PATH = Path(__file__).resolve().parent / "warnings.yaml"
 I18n = dict[str, str]
@@ -83,13 +83,7 @@ class WarningRules(_Strict):
 
 def load_warning_rules(path: Path = WARNINGS_PATH, layers: dict[str, set[str]] | None = None) -> WarningRules:
     """Read and check the file; ``layers`` (catalogue layer id -> its field names), when given, are checked too."""
-    raw = read_yaml(path, "warning rules")
-    try:
-        rules = WarningRules.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path.name}: {where}: {first['msg']}") from err
+    rules = validated(WarningRules, read_yaml(path, "warning rules"), path.name)
     if layers is not None:
         f = rules.filing
         named = [f.land_use_layer, *(line.layer for line in f.lines)]

@@ -377,3 +377,25 @@ def test_the_command_line(hand, tmp_path):
     listed = onemap("warnings", "list", "--kind", "filing", env=env)
     assert listed.returncode == 0 and "规划城镇建设用地占用生态保护红线" in listed.stdout and "2 warning(s)" in listed.stdout
     assert onemap("warnings", "list", "--status", "nope", env=env).returncode == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["filing"]["lines"][0].update(severity="fatal"), "unknown severity 'fatal'"),
+    (lambda r: r["filing"]["lines"][0].update(layer="nope"), "no layer 'nope' in the catalogue"),
+    (lambda r: r["filing"].update(land_use_field="NOPE"), "zxcqghydyh has no field 'NOPE'"),
+    (lambda r: r["delivery"].update(backoff_seconds=[]), "delivery.backoff_seconds"),
+    (lambda r: r.update(extra=1), "extra"),
+])
+def test_the_rules_are_checked_when_read(tmp_path, change, message):
+    from onemap.config.catalogue import get_catalogue
+    from onemap.config.errors import ConfigError
+    from onemap.config.warnings import load_warning_rules
+
+    rules = yaml.safe_load((ROOT / "config" / "warnings.yaml").read_text(encoding="utf-8"))
+    change(rules)
+    path = tmp_path / "warnings.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    layers = {lid: {f.name for f in layer.fields} for lid, layer in get_catalogue().layers.items()}
+    with pytest.raises(ConfigError) as err:
+        load_warning_rules(path, layers)
+    assert message in err.value.description and str(tmp_path) not in err.value.description

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onemap.config.catalogue import PLAN_LEVELS, PLAN_TYPES, Catalogue
 from onemap.config.errors import ConfigError
-from onemap.config.files import read_yaml
+from onemap.config.files import read_yaml, validated
 from onemap.config.settings import PACKAGE_DIR
 
 DEFAULT_PATH = PACKAGE_DIR / "qc.yaml"
@@ -266,12 +266,7 @@ def _load(path: str, mtime: int, default_mtime: int, catalogue: Catalogue) -> Qc
     cat_path = p.parent / cat_name
     if not cat_path.exists():
         cat_path = DEFAULT_PATH.parent / cat_name
-    try:
-        cfg = QcConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{p.name}: {loc}: {first['msg']}") from err
+    cfg = validated(QcConfig, raw, p.name)
     cfg = cfg.model_copy(update={"path": str(p), "rule_catalogue": _read_catalogue(cat_path)})
     _validate(cfg, catalogue)
     return cfg
