@@ -59,6 +59,7 @@ LandUseSummaryProcessor
 StatusEvaluationProcessor
 ImplementationEvaluationProcessor
 CityHealthCheckProcessor
+CompareProcessor
 
 # openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)
 _.freeze_panes

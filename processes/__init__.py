@@ -1,5 +1,5 @@
 """OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics, the
-三调 汇总表 and the evaluation reports."""
+三调 汇总表, the evaluation reports and the comparison of two states."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ PROCESSES: dict[str, str] = {
     "status-evaluation": "onemap.processes.evaluation.StatusEvaluationProcessor",
     "implementation-evaluation": "onemap.processes.evaluation.ImplementationEvaluationProcessor",
     "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
+    "compare": "onemap.processes.compare.CompareProcessor",
 }
 
 
