@@ -212,9 +212,15 @@ def compare(layer: Layer, a: Features, b: Features, code: str | None, progress: 
     pieces = np.empty(len(ai), dtype=object)
     pieces[identical] = a.geoms[ai[identical]]
     if len(other):
-        pieces[other] = [_areal(g) for g in shapely.intersection(a.geoms[ai[other]], b.geoms[bi[other]])]
-    real = ~shapely.is_empty(pieces) & (shapely.area(pieces) > DUST_DEG2) if len(pieces) else np.zeros(0, bool)
+        # neighbours that only share an edge have no area in common: a relate costs less than an overlay
+        meet = other[~shapely.touches(a.geoms[ai[other]], b.geoms[bi[other]])]
+        pieces[meet] = shapely.intersection(a.geoms[ai[meet]], b.geoms[bi[meet]])
+    with np.errstate(invalid="ignore"):  # the pairs left out are None: no area
+        real = shapely.area(pieces) > DUST_DEG2 if len(pieces) else np.zeros(0, bool)
     ai, bi, pieces = ai[real], bi[real], pieces[real]
+    cut = np.flatnonzero(~identical[real])
+    if len(cut):
+        pieces[cut] = [_areal(g) for g in pieces[cut]]
 
     tick(60, "measuring")
     label = label_field(layer, code)
