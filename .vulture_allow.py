@@ -63,6 +63,7 @@ StatusEvaluationProcessor
 ImplementationEvaluationProcessor
 WarningScanProcessor
 CityHealthCheckProcessor
+CompareProcessor
 
 # openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)
 _.freeze_panes

@@ -1,5 +1,5 @@
 """OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics, the
-三调 汇总表 and the evaluation reports."""
+三调 汇总表, the evaluation reports and the comparison of two states."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ PROCESSES: dict[str, str] = {
     "implementation-evaluation": "onemap.processes.evaluation.ImplementationEvaluationProcessor",
     "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
     "warnings-scan": "onemap.processes.warning_scan.WarningScanProcessor",
+    "compare": "onemap.processes.compare.CompareProcessor",
 }
 
 

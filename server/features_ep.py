@@ -20,6 +20,8 @@ from onemap.config.errors import NotFound, PayloadTooLarge
 from onemap.config.settings import Settings
 from onemap.providers import crs as crsmod
 from onemap.providers.features import FeatureService, ItemsResult, items_query
+from onemap.providers.history import LIMITS as history_limits
+from onemap.providers.history import feature_history
 from onemap.providers.params import (
     DOWNLOAD_FORMATS,
     ITEM,
@@ -69,6 +71,11 @@ REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 GEOMETRY_FORMAT = {"MultiPolygon": "geometry-multipolygon", "MultiLineString": "geometry-multilinestring",
                    "MultiPoint": "geometry-multipoint"}
 META = (F, LANG)
+HISTORY_RESPONSE = {"description": "The feature's versions in order, each with its drawer entry (plan id, version, "
+                                   "level, validity, when recorded), properties, geometry and what changed from "
+                                   "the version before in the same drawer.",
+                    "content": {JSON: {"schema": {"type": "object", "required": ["versions"]}},
+                                HTML: {"schema": {"type": "string"}}}}
 
 
 def filter_body(req: Request) -> bytes:
@@ -131,9 +138,15 @@ class FeaturesAPI(APIFactory):
     def _queryables(self, path: Any) -> dict[str, Param]:
         return self._property_params.get(path.get("collectionId", ""), {})
 
-    def _instances(self, with_queryables: bool = False) -> list[Instance]:
+    def _drawer_layer(self, path: Any) -> bool:
+        layer = self.catalogue.collections.get(path.get("collectionId", ""))
+        return layer is not None and layer.drawer
+
+    def _instances(self, with_queryables: bool = False, drawer_only: bool = False) -> list[Instance]:
         out = []
         for lid, layer in self.catalogue.collections.items():
+            if drawer_only and not layer.drawer:
+                continue
             extra = tuple(property_param(f) for name, f in layer.queryables.items()
                           if name not in {p.name for p in ITEMS}) if with_queryables else ()
             out.append(Instance({"collectionId": lid}, lid, layer.t("title"), operation(lid), extra,
@@ -179,6 +192,13 @@ class FeaturesAPI(APIFactory):
                   "{title}: one feature", (), query=ITEM, path_params={**one, **fid},
                   responses={"200": "Feature"}, formats=("json", "html"), applies=self._ours,
                   instances=self._instances, guard="collection"),
+            Route("/collections/{collectionId}/items/{featureId}/history", self.history, "get{op}FeatureHistory",
+                  "{title}: every version of one feature (its drawer entries, what changed)", (), query=META,
+                  path_params={**one, **fid}, responses={"200": HISTORY_RESPONSE}, formats=("json", "html"),
+                  applies=self._drawer_layer, instances=lambda: self._instances(drawer_only=True),
+                  guard="collection",
+                  description="The same feature is recognised by its BSM (标识码) across plan versions and survey "
+                              "years, else by its exact geometry. " + history_limits),
         ]
 
     # ---- collection documents ----------------------------------------------------------------------------
@@ -434,3 +454,33 @@ class FeaturesAPI(APIFactory):
         return json_response(feat, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>",
                                                                  "Link": link_header(feat["links"])},
                              pretty=self.settings.pretty_print)
+
+    def history(self, call: Call, collectionId: str, featureId: str) -> Response:
+        """GET ``/collections/{collectionId}/items/{featureId}/history``."""
+        layer = self.layer(collectionId)
+        doc = feature_history(self.store, layer, featureId, unfiled=reaches(call.principal, "internal"),
+                              tz=self.settings.timezone)
+        item = self.links.url("collections", layer.id, "items", featureId)
+        doc["links"] = [
+            self.links.link("self", JSON, "collections", layer.id, "items", featureId, "history", query={"f": "json"}),
+            self.links.link("alternate", HTML, "collections", layer.id, "items", featureId, "history",
+                            query={"f": "html"}),
+            {"rel": "about", "type": GEOJSON, "title": "the feature", "href": item},
+        ]
+        if call.args["f"] == "html":
+            # the versions as the items page shows features: one row per version, its drawer entry first
+            feats = [{"type": "Feature", "id": v["fid"], "geometry": v["geometry"],
+                      "properties": {k: v[k] for k in ("plan_id", "plan_version", "plan_level", "valid_from",
+                                                       "valid_to", "recorded", "geometry_changed",
+                                                       "attributes_changed")} | v["properties"]}
+                     for v in doc["versions"]]
+            data = {"type": "FeatureCollection", "features": feats, "numberReturned": len(feats),
+                    "numberMatched": len(feats), "links": doc["links"],
+                    "title": f"{layer.t('title', call.args['lang'])} {featureId}", "itemtype": "feature", "offset": 0,
+                    "items_path": self.links.url("collections", layer.id, "items"),
+                    "dataset_path": self.links.url("collections", layer.id),
+                    "collections_path": self.links.url("collections"), "id_field": "fid"}
+            page = self.pg.render("collections/items/index.html", data, call.args["lang"])
+            page.headers["Link"] = link_header(doc["links"])
+            return page
+        return json_response(doc, headers={"Link": link_header(doc["links"])}, pretty=self.settings.pretty_print)

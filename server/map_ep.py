@@ -17,7 +17,7 @@ from flask import Response, render_template, send_from_directory
 from onemap.config.catalogue import Catalogue, Layer
 from onemap.config.errors import InvalidParameterValue, NotFound
 from onemap.config.settings import Settings
-from onemap.domain.dates import parse_when
+from onemap.domain.dates import parse_when, today
 from onemap.domain.plans import PLAN_LEVELS
 from onemap.providers.drawers import VIEWS
 from onemap.providers.indicators import readable, shared_service
@@ -174,6 +174,12 @@ class MapPage(APIFactory):
             "indicators": self._indicators(tiers),
             "levels": {lv: PLAN_LEVELS[lv]["zh"] for lv in REGION_LEVELS},
             "statistics": self._statistics(tiers),
+            # the compare mode (对比): the drawer layers of ``tiers``, the process it asks, the local date of today
+            "compare": {"layers": [{"id": lid, "title": layer.t("title"), "title_en": layer.t("title", "en")}
+                                   for lid, layer in self.catalogue.collections.items()
+                                   if layer.drawer and layer.tier in tiers],
+                        "url": self.links.url("processes", "compare", "execution"),
+                        "today": today(self.settings.timezone).isoformat()},
             "pageSize": self.settings.max_items,
             "styleUrl": self.links.url(STYLE_PATH),
             "itemsUrl": self.links.url("collections"),

@@ -512,3 +512,29 @@ def test_browser_statistics_panel_sums_the_view(browser_report, map_server):
     ranked = sorted(by_township["doc"]["rows"], key=lambda x: -x["m2"])
     assert labels[:len(ranked)] == [f"{x['region']} {x['region_name']}" for x in ranked][:len(labels)]
     assert all(re.fullmatch(r"99\d{7} \S+", t) for t in labels[:len(ranked)])
+
+
+def test_browser_compare_mode_shows_the_compare_process_for_the_view(browser_report, map_server):
+    url, _ = map_server
+    r = browser_report
+    cmp = r["compare"]
+    inputs = cmp["inputs"]
+    assert cmp["layer"] == "czkfbj" and inputs["layer"] == "czkfbj"
+    assert (inputs["from"], inputs["to"]) == ("2022-06-01", INDICATOR_DAY)  # the date picked, the drawer date
+    # the area asked for is the view on screen (cut to the data's extent)
+    west, south, east, north = cmp["view"]
+    x0, y0 = inputs["area"]["coordinates"][0][0]
+    x1, y1 = inputs["area"]["coordinates"][0][2]
+    assert west - 1e-6 <= x0 < x1 <= east + 1e-6 and south - 1e-6 <= y0 < y1 <= north + 1e-6
+    # the page shows the service's answer: the same execution gives the same figures and pieces
+    doc = requests.post(f"{url}/processes/compare/execution", json={"inputs": inputs}, timeout=120,
+                        headers={"Authorization": f"Bearer {r['token']}"}).json()
+    assert doc["summary"] == cmp["doc"]["summary"]
+    assert len(doc["changes"]["features"]) == len(cmp["doc"]["changes"]["features"]) > 0
+    # the 2023 revision moved the urban development boundary within the first view: both kinds are drawn
+    assert {"added", "removed"} <= set(cmp["rendered"]) <= {"added", "removed", "changed"}
+    rows = {row[0].split()[0]: row[1] for row in cmp["table"][1:]}
+    assert rows["新增"] == f"{doc['summary']['added_ha']:,.2f}" and rows["减少"] == f"{doc['summary']['removed_ha']:,.2f}"
+    a = _map_area(r, r["screenshots"][4]).astype(int)
+    b = _map_area(r, r["screenshots"][5]).astype(int)
+    assert (np.abs(a - b).sum(axis=2) > 30).mean() > 0.002  # the pieces are painted

@@ -223,3 +223,19 @@ def test_readme_names_no_path_outside_the_project():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "../shared" not in text and "/work/" not in text
     assert Path(ROOT / "config" / "codes" / "special_plan_subjects.csv").exists()
+
+
+def test_the_compare_examples_find_the_moved_boundary_and_its_history(readme_client):
+    env = readme_client.readme_env
+    answers = []
+    for cmd in (c for c in commands() if "/processes/compare/" in c):
+        method, path, headers, body = request_of(cmd)
+        answers.append(readme_client.open(path, method=method, headers=with_env(headers, env), data=body))
+    by_plan, report, gpkg = answers
+    summary = json.loads(by_plan.data)["summary"]
+    assert summary["added_m2"] > 0 and summary["removed_m2"] > 0
+    assert f"{summary['added_ha']:.4f}" in report.get_data(as_text=True)  # the dates either side: the same move
+    assert gpkg.mimetype == "application/geopackage+sqlite3" and gpkg.data[:16] == b"SQLite format 3\x00"
+    history = json.loads(readme_client.get("/collections/czkfbj/items/1/history").data)
+    assert [v["plan_id"] for v in history["versions"]][-2:] == ["990100-city-master-2021", "990100-city-master-2023"]
+    assert history["versions"][-1]["geometry_changed"] is True  # the 2023 revision moved it

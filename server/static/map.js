@@ -478,3 +478,97 @@ map.on("click", (e) => {
   }
   popup.setLngLat(e.lngLat).setDOMContent(content).addTo(map);
 });
+
+// ---- compare (对比): the change pieces of the `compare` process for the view on screen ------------------------
+// From the date picked here to the drawer date (today when it is empty), each the one map as it governs then;
+// the pieces coloured by added / removed / changed and the summary figures, as the service answers them.
+const CMP_SOURCE = "onemap-compare";
+const CMP_FILL = "onemap-compare-fill";
+const CMP_LINE = "onemap-compare-line";
+const CMP_COLORS = { added: "#2e7d32", removed: "#c62828", changed: "#ef8f00" };
+const cmpPanel = document.getElementById("compare");
+const cmpLayer = document.getElementById("compare-layer");
+const cmpDate = document.getElementById("compare-date");
+const cmpNote = document.getElementById("compare-note");
+const cmpTable = document.getElementById("compare-table");
+const cmpConfig = config.compare || { layers: [] };
+let cmpAbort = null;
+let cmpTimer = null;
+window.onemapCompare = { loads: 0 };
+
+for (const layer of cmpConfig.layers) cmpLayer.append(el("option", { value: layer.id, text: layer.title }));
+if (cmpConfig.layers.some((l) => l.id === "czkfbj")) cmpLayer.value = "czkfbj";
+
+function compareLayers(features) {
+  const data = { type: "FeatureCollection", features };
+  if (map.getSource(CMP_SOURCE)) {
+    map.getSource(CMP_SOURCE).setData(data);
+  } else {
+    map.addSource(CMP_SOURCE, { type: "geojson", data });
+    const color = ["match", ["get", "change"], "added", CMP_COLORS.added, "removed", CMP_COLORS.removed, CMP_COLORS.changed];
+    map.addLayer({ id: CMP_FILL, type: "fill", source: CMP_SOURCE, paint: { "fill-color": color, "fill-opacity": 0.55 } });
+    map.addLayer({ id: CMP_LINE, type: "line", source: CMP_SOURCE, paint: { "line-color": color, "line-width": 1.5 } });
+  }
+  for (const id of [CMP_FILL, CMP_LINE]) map.setLayoutProperty(id, "visibility", cmpPanel.open ? "visible" : "none");
+}
+
+function showCompare(doc) {
+  const s = doc.summary;
+  const head = el("thead", {}, el("tr", {}, el("th", { text: "变化" }), el("th", { text: "公顷" }), el("th", { text: "亩" })));
+  const body = el("tbody");
+  for (const [key, title] of [["added", "新增 added"], ["removed", "减少 removed"], ["changed", "变更 changed"]]) {
+    body.append(el("tr", { "data-change": key }, el("td", { text: title }), el("td", { text: fmt(s[`${key}_ha`], 2) }),
+      el("td", { text: fmt(s[`${key}_mu`], 1) })));
+  }
+  cmpTable.replaceChildren(head, body);
+}
+
+async function loadCompare() {
+  if (cmpAbort) cmpAbort.abort();
+  if (!cmpPanel.open) {
+    if (map.getLayer(CMP_FILL)) compareLayers([]);
+    return;
+  }
+  const to = day() || cmpConfig.today;
+  const from = cmpDate.value;
+  const box = viewBox();
+  if (!cmpLayer.value || !from || !box || from === to) {
+    compareLayers([]);
+    cmpTable.replaceChildren();
+    cmpNote.textContent = !from ? "选择对比日期 · pick a date to compare with"
+      : (from === to ? "两个日期相同 · the two dates are the same" : "视图内没有数据 · no data in this view");
+    return;
+  }
+  const [x0, y0, x1, y1] = box;
+  const inputs = { layer: cmpLayer.value, from, to,
+    area: { type: "Polygon", coordinates: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]] } };
+  cmpAbort = new AbortController();
+  cmpNote.textContent = "对比中… Comparing…";
+  try {
+    const r = await fetch(cmpConfig.url, { method: "POST", signal: cmpAbort.signal,
+      headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify({ inputs }) });
+    if (!r.ok) throw new Error(await problem(r));
+    const doc = await r.json();
+    compareLayers(doc.changes.features);
+    showCompare(doc);
+    cmpNote.textContent = `${from} → ${to} · ${doc.changes.features.length} 块变化图斑 · 面积按视图裁切`;
+    window.onemapCompare = { loads: window.onemapCompare.loads + 1, inputs, doc };
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    compareLayers([]);
+    cmpTable.replaceChildren();
+    cmpNote.textContent = `对比失败 Compare failed: ${err.message}`;
+  }
+}
+
+function scheduleCompare() {
+  clearTimeout(cmpTimer);
+  cmpTimer = setTimeout(loadCompare, 300); // one execution when a pan or zoom ends
+}
+
+cmpPanel.addEventListener("toggle", loadCompare);
+cmpLayer.addEventListener("change", loadCompare);
+cmpDate.addEventListener("change", loadCompare);
+dateInput.addEventListener("change", loadCompare);
+document.getElementById("date-today").addEventListener("click", loadCompare);
+map.on("moveend", scheduleCompare);

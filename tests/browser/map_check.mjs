@@ -2,19 +2,20 @@
 // happened as one JSON document on stdout; tests/test_map.py makes the assertions.
 //
 //   node map_check.mjs --url http://127.0.0.1:PORT --out DIR [--date 2022-06-01] [--chromium /usr/bin/chromium]
-//     [--token T] [--indicator CODE] [--indicatorDate 2024-01-01] [--level county]
+//     [--token T] [--indicator CODE] [--indicatorDate 2024-01-01] [--level county] [--compareDate 2022-06-01]
 //
 // It waits for the map's `idle` event (the page counts them in window.onemapIdle), records
 // every request (tile requests, anything leaving the server), takes screenshots, clicks the
 // map for a popup, then sets the drawer date and waits for the tiles of that date; then draws an
-// indicator's status by region and opens the statistics panel for the view, zoomed in and regrouped.
+// indicator's status by region and opens the statistics panel for the view, zoomed in and regrouped;
+// last, back at the first view, the compare mode from --compareDate to the drawer date.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 
 function args(argv) {
-  const out = { date: "2022-06-01", indicatorDate: "2024-01-01", level: "county", chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 90000 };
+  const out = { date: "2022-06-01", indicatorDate: "2024-01-01", compareDate: "2022-06-01", level: "county", chromium: process.env.CHROMIUM || "/usr/bin/chromium", timeout: 90000 };
   for (let i = 2; i < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
   if (!out.url || !out.out) throw new Error("usage: map_check.mjs --url URL --out DIR [--date YYYY-MM-DD]");
   out.timeout = Number(out.timeout);
@@ -261,6 +262,32 @@ try {
   step("statistics");
   report.screenshots.push(join(opts.out, "map-statistics.png"));
   await page.screenshot({ path: report.screenshots[3] });
+
+  // compare (对比): back at the first view, pick the date to compare with, then open the panel; the change
+  // pieces of the compare process for the view are drawn and its summary shown
+  await page.evaluate((b) => window.onemapMap.jumpTo({ center: b.center, zoom: b.zoom }), report.before);
+  await settled(page);
+  await page.$eval("#compare-date", (el, value) => {
+    el.value = value;
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, opts.compareDate);
+  report.screenshots.push(join(opts.out, "map-compare-before.png"));
+  await page.screenshot({ path: report.screenshots[4] });
+  await page.click("#compare summary");
+  await page.waitForFunction(() => window.onemapCompare.loads > 0, { timeout: opts.timeout, polling: 100 });
+  await settled(page);
+  step("compare");
+  report.compare = await page.evaluate(() => {
+    const map = window.onemapMap;
+    const rendered = [...new Set(map.queryRenderedFeatures({ layers: ["onemap-compare-fill"] })
+      .map((f) => f.properties.change))].sort();
+    return { ...window.onemapCompare, rendered, view: map.getBounds().toArray().flat(),
+      layer: document.getElementById("compare-layer").value,
+      table: [...document.querySelectorAll("#compare-table tr")].map((tr) => [...tr.children].map((c) => c.textContent)),
+      note: document.getElementById("compare-note").textContent };
+  });
+  report.screenshots.push(join(opts.out, "map-compare.png"));
+  await page.screenshot({ path: report.screenshots[5] });
   report.ok = true;
 } catch (err) {
   report.ok = false;
