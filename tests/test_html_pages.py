@@ -292,13 +292,17 @@ def test_browser_pygeoapi_pages_are_styled_and_link_the_map(signed_in):
     assert landing["mapLink"]
 
 
-def test_browser_items_pages_show_their_features_on_onemap_s_basemap(signed_in, pages_server):
+def test_browser_items_pages_show_their_features_on_onemap_s_basemap(signed_in, pages_server, admin_token):
     url, _ = pages_server
     leaflet, _ = _readme(VENDOR / "leaflet")
     maps = [p for p in signed_in["pages"] if re.search(r"/items(/|\?|$)", _path(p["url"]))]
     assert len(maps) >= 10
     for page in maps:
         assert page["leaflet"] == leaflet, page["url"]
+        if "map" not in page:  # pygeoapi draws no map for a page without features (no warning raised yet)
+            sep = "&" if "?" in page["url"] else "?"
+            assert json.loads(_get(f"{page['url']}{sep}f=json", admin_token)[1])["features"] == [], page["url"]
+            continue
         drawn = page["map"]
         assert drawn["features"] + drawn["markers"] > 0, page["url"]
         assert drawn["tiles"] > 0 and drawn["tilesLoaded"] == drawn["tiles"], (page["url"], drawn)
