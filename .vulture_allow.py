@@ -63,6 +63,7 @@ StatusEvaluationProcessor
 ImplementationEvaluationProcessor
 WarningScanProcessor
 CityHealthCheckProcessor
+LandAuditProcessor
 
 # openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)
 _.freeze_panes
