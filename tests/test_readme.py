@@ -223,3 +223,14 @@ def test_readme_names_no_path_outside_the_project():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "../shared" not in text and "/work/" not in text
     assert Path(ROOT / "config" / "codes" / "special_plan_subjects.csv").exists()
+
+
+def test_the_land_audit_example_finds_the_planted_cases(readme_client):
+    """东岭县 on 2026-06-30: the two unsupplied approvals, the late start and the idle contract the comment names."""
+    env = readme_client.readme_env
+    cmd = next(c for c in commands() if "land-audit" in c and "990121" in c)
+    method, path, headers, body = request_of(cmd)
+    doc = json.loads(readme_client.open(path, method=method, headers=with_env(headers, env), data=body).data)
+    assert doc["area"]["name"] == "东岭县"
+    assert {k: v["count"] for k, v in doc["counts"].items()} == \
+        {"approved_not_supplied": 2, "supplied_not_used": 1, "idle": 1}
