@@ -244,9 +244,11 @@ class WarningScanProcessor(OneMapProcessor):
         "title": {"zh": "预警扫描", "en": "Warning scan"},
         "description": {
             "zh": "按预警规则（config/warnings.yaml）扫描：各级行政区在某日的指标状态（预警、超标）与上次扫描以来备案的"
-                  "规划是否触碰三条控制线，新增、升级、降级或解除预警，并向订阅者推送。每次备案后自动排队执行。",
+                  "规划是否触碰三条控制线，以及当日的批而未供、供而未用与闲置土地（land-audit），新增、升级、降级或解除预警，并向订阅者推送。"
+                  "每次备案后自动排队执行。",
             "en": "Scans by the warning rules: every region's indicator status on a date (warning, breach) and the "
-                  "plans filed since the last scan against the three control lines; opens, escalates, eases or "
+                  "plans filed since the last scan against the three control lines, and the land audit (approved not "
+                  "supplied, not started, idle) on the date; opens, escalates, eases or "
                   "closes warnings and queues their deliveries. Queued by itself after every filing.",
         },
         "keywords": ["预警", "warnings", "supervision"],
