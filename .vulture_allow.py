@@ -64,6 +64,7 @@ ImplementationEvaluationProcessor
 WarningScanProcessor
 CityHealthCheckProcessor
 CompareProcessor
+LandAuditProcessor
 
 # openpyxl: a worksheet's frozen header row is set as an attribute (processes/evaluation.py)
 _.freeze_panes

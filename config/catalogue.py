@@ -21,7 +21,7 @@ from .files import first_error, read_yaml
 
 I18n = dict[str, str]
 FieldType = Literal["string", "integer", "number", "date"]
-PlanType = Literal["master", "detailed", "special", "survey"]
+PlanType = Literal["master", "detailed", "special", "survey", "management"]
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -52,6 +52,7 @@ class ProcessSection:
     compliance_rules: Path
     qc_rules: Path | None
     dem: Path
+    land_audit_rules: Path
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class Settings(BaseSettings):
                                    description="the rules of compliance-review (data, see the file's header)")
     qc_rules: Path | None = Field(default=None, description="a province's own qc.yaml, merged onto OneMap's")
     dem: Path | None = Field(default=None, description="the DEM (slope for site selection); default data_dir/dem.tif")
+    land_audit_rules: Path = Field(default=PACKAGE_DIR / "land_audit.yaml",
+                                   description="what the land audit counts as 批而未供, 供而未用, 闲置 (data, see the file)")
 
     # ---- warnings (预警) ----------------------------------------------------------------------------
     warning_rules: Path = Field(default=PACKAGE_DIR / "warnings.yaml",
@@ -235,7 +238,7 @@ class Settings(BaseSettings):
     @property
     def processes(self) -> ProcessSection:
         return ProcessSection(self.max_boundary_vertices, self.max_boundary_km2, self.max_search_km2,
-                              self.compliance_rules, self.qc_rules, self.dem_path)
+                              self.compliance_rules, self.qc_rules, self.dem_path, self.land_audit_rules)
 
     @property
     def access(self) -> AccessSection:

@@ -51,6 +51,12 @@ class FilingRule(_Strict):
     lines: tuple[LineRule, ...]
 
 
+class LandRule(_Strict):
+    """The severity of each finding of the land audit (config/land_audit.yaml)."""
+
+    severity: dict[Literal["approved_not_supplied", "supplied_not_used", "idle"], str]
+
+
 class DeliveryRule(_Strict):
     backoff_seconds: tuple[float, ...] = Field(min_length=1)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -61,15 +67,18 @@ class WarningRules(_Strict):
     """The whole file, validated."""
 
     version: Literal[1]
-    kinds: dict[Literal["indicator", "filing"], I18n]
+    kinds: dict[Literal["indicator", "filing", "land"], I18n]
     severities: dict[str, Severity]
     indicator: IndicatorRule
     filing: FilingRule
+    land: LandRule = LandRule(severity={"approved_not_supplied": "warning", "supplied_not_used": "notice",
+                                        "idle": "severe"})
     delivery: DeliveryRule
 
     @model_validator(mode="after")
     def _known(self) -> WarningRules:
-        used = [*self.indicator.status_severity.values(), *(line.severity for line in self.filing.lines)]
+        used = [*self.indicator.status_severity.values(), *(line.severity for line in self.filing.lines),
+                *self.land.severity.values()]
         unknown = sorted(set(used) - set(self.severities))
         if unknown:
             raise ValueError(f"unknown severity {unknown[0]!r}; the severities are {', '.join(self.severities)}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .plans import LEVELS, TYPE_RANK, Plan
+from .plans import ACCUMULATING_TYPES, LEVELS, TYPE_RANK, Plan
 from .regions import region_covers
 
 # What an overlay of two outlines that share a border leaves behind as numerical dust, in square
@@ -67,14 +67,17 @@ def governing_parts(plans: Iterable[Plan]) -> tuple[GoverningPart, ...]:
 
     ``plans``: the plans in force on one date that hold one layer. A plan governs its outline
     minus the outlines of the more specific ones; a plan left with no area governs nowhere and
-    is not returned.
+    is not returned. Management records (``ACCUMULATING_TYPES``) all hold, each over its whole outline:
+    a county's register and the province's do not govern each other's area.
     """
     by_rank: dict[tuple[int, int], list[tuple[Plan, shapely.Geometry]]] = {}
+    out: list[GoverningPart] = []
     for p in plans:
         g = _outline(p)
-        if g is not None:
+        if g is not None and p.type in ACCUMULATING_TYPES:
+            out.append(GoverningPart(p, g, True))
+        elif g is not None:
             by_rank.setdefault(specificity(p), []).append((p, g))
-    out: list[GoverningPart] = []
     covered: shapely.Geometry | None = None
     for rank in sorted(by_rank, reverse=True):
         group = sorted(by_rank[rank], key=lambda pg: pg[0].id)
@@ -109,6 +112,8 @@ def upper_candidates(plan: Plan, plans: Iterable[Plan]) -> list[Plan]:
     A master plan answers to the master plans of the levels above; a special or detailed plan
     also to the master plan of its own level (相关专项规划、详细规划要服从总体规划).
     """
+    if plan.type in ACCUMULATING_TYPES:
+        return []  # records of approvals, supplies and cases follow no plan: nothing to transmit
     depth = LEVELS.index(plan.level) if plan.level in LEVELS else 0
     out = []
     for q in plans:

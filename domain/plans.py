@@ -44,13 +44,23 @@ PLAN_TYPES: dict[str, dict[str, str]] = {
     "detailed": {"zh": "详细规划", "en": "Detailed plan"},
     "special": {"zh": "专项规划", "en": "Special plan"},
     "survey": {"zh": "现状调查", "en": "Status-quo survey"},
+    "management": {"zh": "实施管理", "en": "Management records"},
 }
 # At one level, the more specific plan type governs its subject: a special plan deepens the master
 # plan for its subject, a detailed plan is the legal basis of land-use control and permits
 # (若干意见 2019 §三(三), §三(六)); levels come first (下级服从上级 does not make the upper plan govern
 # where the lower plan has drawn its own line: the lower plan is the one in force there).
-TYPE_RANK = {"master": 0, "survey": 0, "special": 1, "detailed": 2}
-SUBJECT_TYPES = ("special", "detailed")
+TYPE_RANK = {"master": 0, "survey": 0, "special": 1, "detailed": 2, "management": 0}
+SUBJECT_TYPES = ("special", "detailed", "management")
+# Management records (用地审批, 土地供应, 补充耕地, 执法: the 批供用补查 registers a bureau keeps) are facts, not
+# plans: every filed entry's records hold together, none governs another's area by level or type, and none
+# transmits an upper plan. Their drawer's subject is the period its records belong to: a year (``2024``, a
+# yearly entry: that year's records) or ``rolling`` (a register kept whole, each new version replacing the
+# last). Within one drawer a new version supersedes the one in force (a correction of that year's records);
+# across drawers (years) nothing supersedes: a later year's record of the same approval or contract updates
+# it (``processes.land_audit`` reads them so).
+ACCUMULATING_TYPES = ("management",)
+MANAGEMENT_SUBJECT = re.compile(r"^([0-9]{4}|rolling)$")
 PLAN_STATUSES: dict[str, dict[str, str]] = {
     "submitted": {"zh": "已提交", "en": "Submitted"},
     "checked": {"zh": "已质检", "en": "Checked"},
@@ -121,15 +131,20 @@ def validate_drawer(region: str, level: str, type_: str, version: str, subject: 
         raise InvalidParameterValue("version must be 1-32 letters, digits, '-', '.' or '_'")
     if type_ in SUBJECT_TYPES:
         if not subject:
-            what = "its category (e.g. LSWH)" if type_ == "special" else "its planning unit"
+            what = {"special": "its category (e.g. LSWH)", "detailed": "its planning unit",
+                    "management": "the year its records belong to (e.g. 2024) or 'rolling'"}[type_]
             raise InvalidParameterValue(f"a {type_} plan's drawer needs a subject: {what}")
         if not _SUBJECT.match(subject):
             raise InvalidParameterValue("subject must be 1-32 letters, digits, '_' or '.'")
         if type_ == "special" and subjects is not None and subject not in subjects:
             raise InvalidParameterValue(f"subject {subject!r} is not a special-plan category "
                                         f"({', '.join(sorted(subjects))})")
+        if type_ == "management" and not MANAGEMENT_SUBJECT.match(subject):
+            raise InvalidParameterValue(f"a management entry's subject is the year its records belong to (e.g. "
+                                        f"2024) or 'rolling', not {subject!r}")
     elif subject:
-        raise InvalidParameterValue(f"a {type_} drawer has no subject (only special and detailed plans do)")
+        raise InvalidParameterValue(f"a {type_} drawer has no subject (only special and detailed plans and "
+                                    "management records do)")
 
 
 def check_transition(plan: Plan, to: str) -> None:

@@ -1,5 +1,5 @@
 """OGC API - Processes: compliance review, site selection, plan QC, transmission check, statistics, the
-三调 汇总表, the evaluation reports and the comparison of two states."""
+三调 汇总表, the evaluation reports, the warnings scan and the land audit."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ PROCESSES: dict[str, str] = {
     "city-health-check": "onemap.processes.evaluation.CityHealthCheckProcessor",
     "warnings-scan": "onemap.processes.warning_scan.WarningScanProcessor",
     "compare": "onemap.processes.compare.CompareProcessor",
+    "land-audit": "onemap.processes.land_audit.LandAuditProcessor",
 }
 
 
@@ -31,6 +32,8 @@ def check_rule_files(settings: Settings, catalogue: Catalogue) -> None:
     ``onemap config validate``, not at the first request that needs the file."""
     from pathlib import Path
 
+    from onemap.config.land_audit import load_land_audit_rules
+
     from .compliance import check_rules_against, load_rules
     from .qc.config import DEFAULT_PATH, load_qc_config
     from .transmission import load_rules as load_transmission_rules
@@ -38,6 +41,7 @@ def check_rule_files(settings: Settings, catalogue: Catalogue) -> None:
     check_rules_against(load_rules(Path(settings.processes.compliance_rules)), catalogue)
     load_qc_config(catalogue, settings.processes.qc_rules or DEFAULT_PATH)
     load_transmission_rules()
+    load_land_audit_rules(Path(settings.processes.land_audit_rules))
 
 
 def load_processors(store_url: str) -> dict:

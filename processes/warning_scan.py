@@ -1,10 +1,12 @@
 """预警: a scan turns what the one map says into warnings, and queues their deliveries.
 
-Two kinds, both data (config/warnings.yaml):
+Three kinds, all data (config/warnings.yaml, config/land_audit.yaml):
 
 - **indicator**: an indicator of a region (config/indicators.yaml) whose status on the scan's date is
   预警 or 超标 opens a warning (or changes its severity); back to 达标 or without a target, the scan
   closes it. Evaluated for every region of the survey in force and every indicator of its level.
+- **land**: the land audit (processes/land_audit.py, config/land_audit.yaml) of the whole map on the scan's date:
+  each 批而未供, 供而未用 or 闲置 finding opens a warning per record and category; one that no longer holds is closed.
 - **filing**: a drawer entry filed since the last scan (the registry's events, in order) whose planned
   urban construction land (the compliance review's list of uses) overlaps a control line, or lies
   outside the urban development boundary, as the plans governing on the date it comes into force
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import shapely
 
+from onemap.config.land_audit import LandAuditRules, get_land_audit_rules
 from onemap.config.settings import Settings
 from onemap.config.warnings import WarningRules, get_warning_rules
 from onemap.domain.dates import When
@@ -40,6 +43,7 @@ from onemap.providers.webhooks import event_payload
 
 from .base import OneMapProcessor, Output, RunContext
 from .compliance import is_urban_use, load_rules
+from .land_audit import feed_warnings, run_audit
 from .overlay import Governed
 from .statistics import parse_day
 
@@ -57,6 +61,7 @@ class ScanResult:
     events: list[WarningEvent] = field(default_factory=list)
     indicators_checked: int = 0
     filings_checked: list[str] = field(default_factory=list)
+    land_findings: int = 0
     deliveries: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -64,17 +69,19 @@ class ScanResult:
         for e in self.events:
             counts[e.action] = counts.get(e.action, 0) + 1
         return {"datetime": self.day.isoformat(), "events": counts, "indicators_checked": self.indicators_checked,
-                "filings_checked": self.filings_checked, "deliveries_queued": self.deliveries}
+                "filings_checked": self.filings_checked, "land_findings": self.land_findings,
+                "deliveries_queued": self.deliveries}
 
 
 class WarningScanner:
     """Scans one store. ``compliance_rules``: the file whose list of urban construction uses the filing check
-    shares with the compliance review."""
+    shares with the compliance review; ``land_rules``: the land audit's (config/land_audit.yaml)."""
 
     def __init__(self, store: Store, compliance_rules: Path, rules: WarningRules | None = None,
-                 service: IndicatorService | None = None) -> None:
+                 service: IndicatorService | None = None, land_rules: LandAuditRules | None = None) -> None:
         self.store = store
         self.rules = rules or get_warning_rules()
+        self.land_rules = land_rules or get_land_audit_rules()
         self.service = service or shared_service(store)
         self.compliance = load_rules(compliance_rules)
         self.ws = store.warnings
@@ -87,6 +94,8 @@ class WarningScanner:
         self._indicators(day, out)
         report(60, "filings")
         self._filings(day, out)
+        report(75, "land")
+        self._land(day, out)
         report(90, "deliveries")
         out.deliveries = self.queue(out.events)
         return out
@@ -119,6 +128,13 @@ class WarningScanner:
                                           SCAN_ACTOR, self.rules.rank)
                 if event is not None:
                     out.events.append(event)
+
+    # ---- land (批而未供, 供而未用, 闲置) ----------------------------------------------------------------------
+    def _land(self, day: dt.date, out: ScanResult) -> None:
+        """The land audit of the whole map on ``day``: its findings raised, those no longer holding closed."""
+        audit = run_audit(self.store, day, self.land_rules)
+        out.land_findings = len(audit.all())
+        out.events += feed_warnings(self.store, audit, SCAN_ACTOR, self.rules)
 
     # ---- filings -------------------------------------------------------------------------------------
     def _filings(self, day: dt.date, out: ScanResult) -> None:
@@ -180,27 +196,34 @@ class WarningScanner:
     # ---- deliveries ----------------------------------------------------------------------------------
     def queue(self, events: list[WarningEvent]) -> int:
         """A delivery of each event to every active subscription asking for it."""
-        if not events:
-            return 0
-        subs = self.ws.subscriptions()
-        n = 0
-        for event in events:
-            w = self.ws.get(event.warning_id)
-            if w is None:
-                continue
-            payload = event_payload(event, w, self.rules)
-            for sub in subs:
-                if sub.wants(w):
-                    self.ws.enqueue(sub, event, payload)
-                    n += 1
-        return n
+        return queue_events(self.store, self.rules, events)
+
+
+def queue_events(store: Store, rules: WarningRules, events: list[WarningEvent]) -> int:
+    """A delivery of each event to every active subscription asking for it (a scan's, a land audit's)."""
+    if not events:
+        return 0
+    ws = store.warnings
+    subs = ws.subscriptions()
+    n = 0
+    for event in events:
+        w = ws.get(event.warning_id)
+        if w is None:
+            continue
+        payload = event_payload(event, w, rules)
+        for sub in subs:
+            if sub.wants(w):
+                ws.enqueue(sub, event, payload)
+                n += 1
+    return n
 
 
 def run_scan(store: Store, settings: Settings, day: dt.date, worker: str, progress: Any = None) -> ScanResult:
     """A scan, then the first attempt of every delivery that is due (retries come with the job loop)."""
     from onemap.providers.webhooks import WebhookPolicy, deliver_due
 
-    scanner = WarningScanner(store, settings.processes.compliance_rules, get_warning_rules(settings.warning_rules))
+    scanner = WarningScanner(store, settings.processes.compliance_rules, get_warning_rules(settings.warning_rules),
+                             land_rules=get_land_audit_rules(settings.processes.land_audit_rules))
     result = scanner.scan(day, progress)
     deliver_due(store, scanner.rules, WebhookPolicy(settings.webhook_allow), worker, limit=max(result.deliveries, 1))
     return result
@@ -221,9 +244,11 @@ class WarningScanProcessor(OneMapProcessor):
         "title": {"zh": "预警扫描", "en": "Warning scan"},
         "description": {
             "zh": "按预警规则（config/warnings.yaml）扫描：各级行政区在某日的指标状态（预警、超标）与上次扫描以来备案的"
-                  "规划是否触碰三条控制线，新增、升级、降级或解除预警，并向订阅者推送。每次备案后自动排队执行。",
+                  "规划是否触碰三条控制线，以及当日的批而未供、供而未用与闲置土地（land-audit），新增、升级、降级或解除预警，并向订阅者推送。"
+                  "每次备案后自动排队执行。",
             "en": "Scans by the warning rules: every region's indicator status on a date (warning, breach) and the "
-                  "plans filed since the last scan against the three control lines; opens, escalates, eases or "
+                  "plans filed since the last scan against the three control lines, and the land audit (approved not "
+                  "supplied, not started, idle) on the date; opens, escalates, eases or "
                   "closes warnings and queues their deliveries. Queued by itself after every filing.",
         },
         "keywords": ["预警", "warnings", "supervision"],

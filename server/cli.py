@@ -620,7 +620,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("package", help="the package file (.gpkg, .zip) or folder (.gdb)")
     ld.add_argument("--region", required=True, help="region code of the drawer, e.g. 990121")
     ld.add_argument("--level", required=True, help="national, province, city, county or township")
-    ld.add_argument("--type", required=True, help="master, detailed, special or survey")
+    ld.add_argument("--type", required=True,
+                    help="master, detailed, special, survey or management (a register: --subject its year or rolling)")
     ld.add_argument("--version", required=True, help="version of the plan, e.g. 2024")
     ld.add_argument("--subject", help="special plan: its category (LSWH, ZHFZ, ... config/codes/"
                     "special_plan_subjects.csv); detailed plan: its planning unit")
@@ -645,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "to checked)")
     ck.add_argument("--region", help="package: region code of the drawer, e.g. 990121")
     ck.add_argument("--level", help="package: national, province, city, county or township")
-    ck.add_argument("--type", help="package: master, detailed, special or survey")
+    ck.add_argument("--type", help="package: master, detailed, special, survey or management")
     ck.add_argument("--out", help="folder for the reports (default: PACKAGE.qc next to the package, or "
                     "PLAN_ID.qc in the current folder)")
     ck.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -673,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     wa.add_argument("--date", help="scan: indicators as on this date (default today)")
     wa.add_argument("--region", help="list: this region and those under it")
     wa.add_argument("--status", choices=["open", "acknowledged", "closed"], help="list: only this status")
-    wa.add_argument("--kind", choices=["indicator", "filing"], help="list: only this kind")
+    wa.add_argument("--kind", choices=["indicator", "filing", "land"], help="list: only this kind")
     wa.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     wa.set_defaults(func=cmd_warnings)
 

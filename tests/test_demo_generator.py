@@ -381,13 +381,13 @@ def test_drawer_entries(region, cat):
         "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024",
         "990121-county-master-2022", "990122-county-master-2022", "990123-county-master-2022",
         "990122-county-master-2024", "990123-county-master-2025",
-    } | surveys
+    } | surveys | set(region.meta["land"]["entries"])
     xzq = survey(region, 2022, "xzq")
     outline_of = dict(zip(xzq.columns["XZQDM"], xzq.geometry))
     for p in plans.values():
         subject = f"-{p.subject}" if p.subject else ""
         assert p.id == f"{p.region}-{p.level}-{p.type}{subject}-{p.version}"
-        assert (p.subject is not None) == (p.type in ("special", "detailed"))
+        assert (p.subject is not None) == (p.type in ("special", "detailed", "management"))
         if p.type == "special":
             assert p.subject in cat.code_tables["special_subject"]
         assert p.level in cat.code_tables["plan_level"] and p.type in cat.code_tables["plan_type"]
@@ -426,6 +426,11 @@ def test_drawer_entries(region, cat):
     assert revision.status == "withdrawn" and reinstated.status == "filed"
     assert reinstated.valid_from == revision.valid_to and [e[3] for e in reinstated.later] == ["superseded", "filed"]
     assert plans["990123-county-master-2025"].status == "submitted"
+    # the registers (批供用补查): 东岭县's yearly, 示范区's rolling; each holds approvals or supplies
+    for pid in region.meta["land"]["entries"]:
+        assert plans[pid].type == "management" and plans[pid].status == "filed" and plans[pid].upper_plan_id is None
+        assert layers(pid) & {"ydsp", "tdgy"} and layers(pid) <= {"ydsp", "tdgy", "bcgd", "zfjc"}
+    assert {plans[pid].subject for pid in region.meta["land"]["entries"]} == {"2023", "2024", "2025", "rolling"}
     # no batch appears twice for one drawer entry
     keys = [(b.plan_id, b.layer_id) for b in region.batches]
     assert len(keys) == len(set(keys))

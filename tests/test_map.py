@@ -176,7 +176,7 @@ def test_style_document(anonymous, client, om):
         assert entries[layer.id]["title"] == layer.t("title", "zh")
         assert set(entries[layer.id]["layers"]) == {sl["id"] for sl in sls.values()}
     cats = [c["title"] for c in style["metadata"]["onemap:categories"]]
-    assert cats == ["现状", "规划", "控制线"]
+    assert cats == ["现状", "规划", "控制线", "实施管理"]  # the 批供用补查 registers are management layers
     ids = [sl["id"] for sl in style["layers"]]
     assert len(ids) == len(set(ids))
     # survey at the bottom, plans and control lines above it, boundaries on top

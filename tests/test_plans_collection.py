@@ -38,7 +38,7 @@ def _where(ref, pred) -> set[str]:
 def test_lists_every_entry(client, ref):
     feats = all_items(client, BASE)
     plans = ref.plans()
-    assert {f["id"] for f in feats} == set(plans) and len(feats) == len(plans) == 21
+    assert {f["id"] for f in feats} == set(plans) and len(feats) == len(plans) == 25  # 4 of them registers
     doc = get_json(client, BASE)
     assert doc["numberMatched"] == len(plans)
     for f in feats:
@@ -68,13 +68,13 @@ def test_region_covers_its_sub_regions(client, ref, region, prefix):
     assert ids(client, f"&region={region}") == want and want
 
 
-def test_city_region_has_its_counties_but_not_the_province(client):
+def test_city_region_has_its_counties_but_not_the_province(client, demo_meta):
     got = ids(client, "&region=990100")
     assert {"990100-city-master-2021", "990100-city-master-2023", "990100-city-special-LSWH-2024",
             "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024", "990121-county-master-2022",
             "990122-county-master-2022", "990122-county-master-2024", "990123-county-master-2022",
             "990123-county-master-2025"} | {f"{c}-county-survey-{y}" for c in ("990102", "990121", "990122", "990123")
-                                             for y in (2022, 2023)} == got
+                                             for y in (2022, 2023)} | set(demo_meta["land"]["entries"]) == got
     assert not {g for g in got if g.startswith("990000")}
 
 

@@ -239,3 +239,14 @@ def test_the_compare_examples_find_the_moved_boundary_and_its_history(readme_cli
     history = json.loads(readme_client.get("/collections/czkfbj/items/1/history").data)
     assert [v["plan_id"] for v in history["versions"]][-2:] == ["990100-city-master-2021", "990100-city-master-2023"]
     assert history["versions"][-1]["geometry_changed"] is True  # the 2023 revision moved it
+
+
+def test_the_land_audit_example_finds_the_planted_cases(readme_client):
+    """东岭县 on 2026-06-30: the two unsupplied approvals, the late start and the idle contract the comment names."""
+    env = readme_client.readme_env
+    cmd = next(c for c in commands() if "land-audit" in c and "990121" in c)
+    method, path, headers, body = request_of(cmd)
+    doc = json.loads(readme_client.open(path, method=method, headers=with_env(headers, env), data=body).data)
+    assert doc["area"]["name"] == "东岭县"
+    assert {k: v["count"] for k, v in doc["counts"].items()} == \
+        {"approved_not_supplied": 2, "supplied_not_used": 1, "idle": 1}

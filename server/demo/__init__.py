@@ -25,6 +25,7 @@ from .controls import (
 )
 from .indicators import plan_targets
 from .landuse import BUILT, CODES, CROPLAND, FOREST, WATER, classify, dltb_columns, parcel_numbers, survey_2023
+from .management import management_entries
 from .model import DemoRegion, LayerBatch, PlanEntry
 from .parcels import make_parcels
 from .plans import (
@@ -75,8 +76,8 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
 
     # one independent stream per stage: the DEM and the outline depend on the seed only (a spawned stream
     # depends on its index alone: the population's, added last, changes none of the others)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
-    r_terrain, r_parcels, r_admin, r_land, r_ctl, r_survey, r_plans, r_overlay, r_people = streams
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
+    r_terrain, r_parcels, r_admin, r_land, r_ctl, r_survey, r_plans, r_overlay, r_people, r_mgmt = streams
     labels = Labels()
 
     report("terrain")
@@ -157,6 +158,10 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
     unit = detailed_unit(zx23, lu, labels)
     batches.append(unit)
     plans.append(detailed_plan_entry(unit, admin))
+    # the bureaus' registers of approvals, supplies, supplementary cropland and cases (批供用补查)
+    mgmt_plans, mgmt_batches, land = management_entries(r_mgmt, labels, P, admin)
+    plans += mgmt_plans
+    batches += mgmt_batches
 
     area = P.area
     people = population_rows(r_people, admin, area, [(lu.cls, lu.czcs), (cls23, czcs23)])
@@ -206,6 +211,7 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
         "population": {str(y): {r.region: {"resident": r.resident, "urban": r.urban} for r in people if r.year == y}
                        for y in sorted({r.year for r in people})},
         "plan_ids": [p.id for p in plans],
+        "land": land,
         "feature_counts": {},
     }
     for b in batches:
