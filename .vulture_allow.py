@@ -12,6 +12,7 @@ _._one
 _._roles
 _._formula
 _._known  # WarningRules' validator (config/warnings.py)
+_._one_test  # MonitoringRule's validator (config/monitoring.py)
 _._strip_slash
 _.confidence  # also the code tables' provenance per table and row (config/codes.py), kept with `source`
 _.implementation_hint
@@ -38,6 +39,7 @@ exc  # teardown_request passes the request's exception
 OneMapFeatureProvider
 IndicatorCollectionProvider  # named by the indicators resource (providers/indicator_provider.py)
 WarningCollectionProvider  # named by the warnings resource (providers/warning_provider.py)
+FindingCollectionProvider  # named by the monitoring resource (providers/warning_provider.py)
 _.id_field
 _.title_field
 OneMapManager
@@ -62,6 +64,7 @@ LandUseSummaryProcessor
 StatusEvaluationProcessor
 ImplementationEvaluationProcessor
 WarningScanProcessor
+ChangeDetectionProcessor
 CityHealthCheckProcessor
 CompareProcessor
 LandAuditProcessor

@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     # ---- warnings (预警) ----------------------------------------------------------------------------
     warning_rules: Path = Field(default=PACKAGE_DIR / "warnings.yaml",
                                 description="what becomes a warning and how deliveries retry (data, see the file)")
+    monitoring_rules: Path = Field(default=PACKAGE_DIR / "monitoring.yaml",
+                                   description="what change detection reports between two surveys (data, see the file)")
     webhook_allow: list[str] = Field(
         default_factory=list, description="private networks (CIDR, e.g. 10.8.0.0/16) and host:port pairs webhooks may "
                                           "reach besides public addresses (JSON list): a bureau's own receivers")

@@ -67,7 +67,7 @@ class WarningRules(_Strict):
     """The whole file, validated."""
 
     version: Literal[1]
-    kinds: dict[Literal["indicator", "filing", "land"], I18n]
+    kinds: dict[Literal["indicator", "filing", "land", "monitoring"], I18n]
     severities: dict[str, Severity]
     indicator: IndicatorRule
     filing: FilingRule

@@ -23,6 +23,7 @@ PROCESSES: dict[str, str] = {
     "warnings-scan": "onemap.processes.warning_scan.WarningScanProcessor",
     "compare": "onemap.processes.compare.CompareProcessor",
     "land-audit": "onemap.processes.land_audit.LandAuditProcessor",
+    "change-detection": "onemap.processes.change_detection.ChangeDetectionProcessor",
 }
 
 

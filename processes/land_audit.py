@@ -453,7 +453,7 @@ class LandAuditProcessor(OneMapProcessor):
         events = None
         if inputs.get("warnings", True):
             ctx.progress(80, "warnings")
-            from .warning_scan import queue_events
+            from onemap.providers.webhooks import queue_events
 
             wrules = get_warning_rules(ctx.settings.warning_rules)
             events = feed_warnings(ctx.store, audit, f"{PROCESS_ID}:{ctx.owner or 'system'}", wrules)

@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 
 from onemap.config.land_audit import LandAuditRules, get_land_audit_rules
+from onemap.config.monitoring import MonitoringRules, get_monitoring_rules
 from onemap.config.settings import Settings
 from onemap.config.warnings import WarningRules, get_warning_rules
 from onemap.domain.dates import When
@@ -39,9 +40,10 @@ from onemap.providers.indicators import IndicatorService, shared_service
 from onemap.providers.regions import Regions
 from onemap.providers.store import Store
 from onemap.providers.store.warnings import WarningEvent
-from onemap.providers.webhooks import event_payload
+from onemap.providers.webhooks import queue_events
 
 from .base import OneMapProcessor, Output, RunContext
+from .change_detection import ChangeDetector, survey_days, warn
 from .compliance import is_urban_use, load_rules
 from .land_audit import feed_warnings, run_audit
 from .overlay import Governed
@@ -59,16 +61,27 @@ class ScanResult:
 
     day: dt.date
     events: list[WarningEvent] = field(default_factory=list)
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> action -> events
     indicators_checked: int = 0
     filings_checked: list[str] = field(default_factory=list)
     land_findings: int = 0
     deliveries: int = 0
 
+    def add(self, kind: str, events: list[WarningEvent | None]) -> None:
+        """Events a check of ``kind`` recorded (None: nothing changed)."""
+        for e in events:
+            if e is None:
+                continue
+            self.events.append(e)
+            counts = self.by_kind.setdefault(kind, {})
+            counts[e.action] = counts.get(e.action, 0) + 1
+
     def summary(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for e in self.events:
             counts[e.action] = counts.get(e.action, 0) + 1
-        return {"datetime": self.day.isoformat(), "events": counts, "indicators_checked": self.indicators_checked,
+        return {"datetime": self.day.isoformat(), "events": counts, "events_by_kind": self.by_kind,
+                "indicators_checked": self.indicators_checked,
                 "filings_checked": self.filings_checked, "land_findings": self.land_findings,
                 "deliveries_queued": self.deliveries}
 
@@ -78,10 +91,12 @@ class WarningScanner:
     shares with the compliance review; ``land_rules``: the land audit's (config/land_audit.yaml)."""
 
     def __init__(self, store: Store, compliance_rules: Path, rules: WarningRules | None = None,
-                 service: IndicatorService | None = None, land_rules: LandAuditRules | None = None) -> None:
+                 service: IndicatorService | None = None, land_rules: LandAuditRules | None = None,
+                 monitoring_rules: MonitoringRules | None = None) -> None:
         self.store = store
         self.rules = rules or get_warning_rules()
         self.land_rules = land_rules or get_land_audit_rules()
+        self.monitoring_rules = monitoring_rules or get_monitoring_rules()
         self.service = service or shared_service(store)
         self.compliance = load_rules(compliance_rules)
         self.ws = store.warnings
@@ -114,7 +129,7 @@ class WarningScanner:
                         label = value["status_label"]["zh"]
                         _, closed = self.ws.move(live.id, "closed", SCAN_ACTOR,
                                                  f"{day.isoformat()} {label} ({value['status']})", expect=live.status)
-                        out.events.append(closed)
+                        out.add("indicator", [closed])
                     continue
                 d = self.service.definition(value["code"])
                 status = value["status_label"]
@@ -126,15 +141,14 @@ class WarningScanner:
                           "datetime": day.isoformat(), "region_name": region.name, "level": region.level}
                 _, event = self.ws.raise_(key, "indicator", region.code, severity, title, detail, region.outline,
                                           SCAN_ACTOR, self.rules.rank)
-                if event is not None:
-                    out.events.append(event)
+                out.add("indicator", [event])
 
     # ---- land (批而未供, 供而未用, 闲置) ----------------------------------------------------------------------
     def _land(self, day: dt.date, out: ScanResult) -> None:
         """The land audit of the whole map on ``day``: its findings raised, those no longer holding closed."""
         audit = run_audit(self.store, day, self.land_rules)
         out.land_findings = len(audit.all())
-        out.events += feed_warnings(self.store, audit, SCAN_ACTOR, self.rules)
+        out.add("land", feed_warnings(self.store, audit, SCAN_ACTOR, self.rules))
 
     # ---- filings -------------------------------------------------------------------------------------
     def _filings(self, day: dt.date, out: ScanResult) -> None:
@@ -144,6 +158,10 @@ class WarningScanner:
         seen: set[str] = set()
         for e in filed:
             plan = plans.get(e.plan_id)
+            if plan is not None and plan.type == "survey" and plan.id not in seen:
+                seen.add(plan.id)
+                out.add("monitoring", self._new_survey(plan))
+                continue
             if plan is None or plan.id in seen or plan.type not in self.rules.filing.plan_types:
                 continue
             seen.add(plan.id)
@@ -151,10 +169,20 @@ class WarningScanner:
             for key, severity, title, detail, geom in self.filing_findings(plan, day):
                 _, event = self.ws.raise_(key, "filing", plan.region, severity, title, detail, geom, SCAN_ACTOR,
                                           self.rules.rank)
-                if event is not None:
-                    out.events.append(event)
+                out.add("filing", [event])
         if filed:
             self.ws.set_scan_mark(FILING_MARK, str(max(e.seq for e in filed)))
+
+    def _new_survey(self, plan: Plan) -> list[WarningEvent]:
+        """A county's survey filed: change detection against the survey year before it (动态监测), its findings
+        from their rules' thresholds on as warnings. A province's entry (the outlines) and a first survey: none."""
+        if len(plan.region) != 6 or plan.region.endswith("00"):
+            return []
+        held = [y for y in survey_days(self.store) if y < plan.version]
+        if not held or plan.version not in survey_days(self.store):
+            return []
+        _, findings = ChangeDetector(self.store, self.monitoring_rules).run(plan.region, max(held), plan.version)
+        return warn(self.store, findings, self.monitoring_rules, self.rules.rank)
 
     def filing_findings(self, plan: Plan, day: dt.date
                         ) -> list[tuple[str, str, dict[str, str], dict[str, Any], shapely.Geometry]]:
@@ -199,23 +227,6 @@ class WarningScanner:
         return queue_events(self.store, self.rules, events)
 
 
-def queue_events(store: Store, rules: WarningRules, events: list[WarningEvent]) -> int:
-    """A delivery of each event to every active subscription asking for it (a scan's, a land audit's)."""
-    if not events:
-        return 0
-    ws = store.warnings
-    subs = ws.subscriptions()
-    n = 0
-    for event in events:
-        w = ws.get(event.warning_id)
-        if w is None:
-            continue
-        payload = event_payload(event, w, rules)
-        for sub in subs:
-            if sub.wants(w):
-                ws.enqueue(sub, event, payload)
-                n += 1
-    return n
 
 
 def run_scan(store: Store, settings: Settings, day: dt.date, worker: str, progress: Any = None) -> ScanResult:
@@ -223,7 +234,8 @@ def run_scan(store: Store, settings: Settings, day: dt.date, worker: str, progre
     from onemap.providers.webhooks import WebhookPolicy, deliver_due
 
     scanner = WarningScanner(store, settings.processes.compliance_rules, get_warning_rules(settings.warning_rules),
-                             land_rules=get_land_audit_rules(settings.processes.land_audit_rules))
+                             land_rules=get_land_audit_rules(settings.processes.land_audit_rules),
+                             monitoring_rules=get_monitoring_rules(settings.monitoring_rules))
     result = scanner.scan(day, progress)
     deliver_due(store, scanner.rules, WebhookPolicy(settings.webhook_allow), worker, limit=max(result.deliveries, 1))
     return result

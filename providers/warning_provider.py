@@ -21,13 +21,14 @@ from onemap.config.catalogue import get_catalogue
 from onemap.config.errors import OneMapError
 from onemap.config.warnings import WarningRules, get_warning_rules
 
+from .geometry import area_units
 from .store import Store, get_store
-from .store.warnings import Warning
+from .store.warnings import Finding, Warning
 from .webhooks import warning_json
 
 COLLECTION_ID = "warnings"
 FIELDS: dict[str, tuple[str, str]] = {
-    "kind": ("string", "类型（indicator 指标预警 / filing 备案触碰控制线）"), "kind_label": ("string", "类型名称"),
+    "kind": ("string", "类型（indicator 指标预警 / filing 备案触碰控制线 / monitoring 动态监测）"), "kind_label": ("string", "类型名称"),
     "region": ("string", "行政区代码"), "severity": ("string", "严重程度（notice / warning / severe）"),
     "severity_label": ("string", "严重程度名称"), "status": ("string", "状态（open / acknowledged / closed）"),
     "title": ("string", "标题"), "title_en": ("string", "Title"), "created": ("string", "产生时间"),
@@ -136,4 +137,101 @@ def warnings_resource(data: str, catalogue: str, codes: str, rules: str) -> dict
         "providers": [{"type": "feature", "name": f"{__name__}.WarningCollectionProvider", "data": data,
                        "catalogue": catalogue, "codes": codes, "rules": rules, "id_field": "id",
                        "title_field": "title"}],
+    }
+
+
+# ---- the monitoring collection: 动态监测 findings ----------------------------------------------------------
+MONITORING_ID = "monitoring"
+FINDING_FIELDS: dict[str, tuple[str, str]] = {
+    "rule": ("string", "监测规则"), "title": ("string", "发现"), "title_en": ("string", "Finding"),
+    "severity": ("string", "严重程度"), "region": ("string", "乡镇代码"), "county": ("string", "县级行政区代码"),
+    "from_year": ("string", "前一年度调查"), "to_year": ("string", "后一年度调查"), "m2": ("number", "面积（平方米）"),
+    "ha": ("number", "面积（公顷）"), "mu": ("number", "面积（亩）"), "BSM": ("string", "后一年度图斑标识码"),
+    "detail": ("string", "详情（JSON）"),
+}
+FINDING_FILTERS = ("rule", "region", "severity", "to_year")
+
+
+def finding_feature(f: Finding) -> dict[str, Any]:
+    """A finding as a GeoJSON feature with flat properties."""
+    geometry = None
+    if f.geometry is not None:
+        geometry = shapely.geometry.mapping(shapely.transform(f.geometry, lambda xy: np.round(xy, DECIMALS)))
+    props = {"rule": f.rule, "title": f.title_zh, "title_en": f.title_en, "severity": f.severity, "region": f.region,
+             "county": f.county, "from_year": f.from_year, "to_year": f.to_year, **area_units(f.m2),
+             "BSM": f.detail.get("parcel", {}).get("BSM"),
+             "detail": json.dumps(f.detail, ensure_ascii=False, sort_keys=True)}
+    return {"type": "Feature", "id": f.id, "geometry": geometry, "properties": props}
+
+
+class FindingCollectionProvider(BaseProvider):
+    """pygeoapi feature provider over the 动态监测 findings of the OneMap store (largest first)."""
+
+    _fields: dict[str, dict[str, Any]]
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.store = _store(self.data, provider_def.get("catalogue"), provider_def.get("codes"))
+        self.id_field = "id"
+        self.title_field = "title"
+        self.get_fields()
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            self._fields = {name: {"type": t, "title": title} for name, (t, title) in FINDING_FIELDS.items()}
+        return self._fields
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, **kwargs: Any) -> dict:
+        if filterq is not None or sortby or datetime_ or bbox:
+            raise ProviderInvalidQueryError(user_msg="the monitoring collection takes the properties "
+                                                     f"{', '.join(FINDING_FILTERS)} as filters (largest first); no "
+                                                     "CQL2 filter, sortby, datetime or bbox")
+        wanted: dict[str, str] = {}
+        for name, value in properties or []:
+            if name not in FINDING_FILTERS:
+                raise ProviderInvalidQueryError(user_msg=f"unknown parameter {name!r}; filter by "
+                                                         f"{', '.join(FINDING_FILTERS)}")
+            wanted[name] = str(value)
+        try:
+            found, total = self.store.warnings.findings(**wanted, limit=max(limit, 0), offset=offset)
+        except OneMapError as err:
+            raise ProviderInvalidQueryError(user_msg=err.description) from err
+        page = [] if resulttype == "hits" else [finding_feature(f) for f in found]
+        for feat in page:
+            if skip_geometry:
+                feat["geometry"] = None
+            if select_properties:
+                feat["properties"] = {k: v for k, v in feat["properties"].items() if k in select_properties}
+        return {"type": "FeatureCollection", "features": page, "numberMatched": total, "numberReturned": len(page)}
+
+    def get(self, identifier: str, **kwargs: Any) -> dict:
+        f = self.store.warnings.finding(str(identifier))
+        if f is None:
+            raise ProviderItemNotFoundError(user_msg=f"no finding {identifier!r}")
+        return finding_feature(f)
+
+    def __repr__(self) -> str:
+        return "<FindingCollectionProvider>"
+
+
+def monitoring_resource(data: str, catalogue: str, codes: str) -> dict[str, Any]:
+    """The findings' pygeoapi resource (internal: findings name the red line and the farmland)."""
+    return {
+        "type": "collection",
+        "title": {"zh": "动态监测发现", "en": "Change detection findings"},
+        "description": {"zh": "两个年度国土调查之间的新增建设用地：占用耕地、生态保护红线内、永久基本农田内、城镇开发边界外的"
+                              "城镇建设；每个发现为后一年度的一个图斑，按规则、乡镇、严重程度、年度筛选。由 change-detection "
+                              "处理服务或新一年度调查备案后的扫描生成。",
+                        "en": "New construction land between two land surveys: on cropland, inside the red line, on "
+                              "permanent basic farmland, urban construction outside the urban development boundary; one "
+                              "finding per parcel of the later survey; filter by rule, region, severity, to_year."},
+        "keywords": {"zh": ["动态监测", "变化图斑", "实施监督"], "en": ["monitoring", "change detection"]},
+        "x-onemap-tier": "internal",
+        "extents": {"spatial": {"bbox": [73.0, 3.0, 136.0, 54.0],
+                                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "providers": [{"type": "feature", "name": f"{__name__}.FindingCollectionProvider", "data": data,
+                       "catalogue": catalogue, "codes": codes, "id_field": "id", "title_field": "title"}],
     }

@@ -68,6 +68,25 @@ def event_payload(event: WarningEvent, w: Warning, rules: WarningRules) -> dict[
     return {"type": f"warning.{event.action}", "event": event_json(event), "warning": warning_json(w, rules)}
 
 
+def queue_events(store: Store, rules: WarningRules, events: list[WarningEvent]) -> int:
+    """A delivery of each event to every active subscription asking for it (a scan's, a land audit's)."""
+    if not events:
+        return 0
+    ws = store.warnings
+    subs = ws.subscriptions()
+    n = 0
+    for event in events:
+        w = ws.get(event.warning_id)
+        if w is None:
+            continue
+        payload = event_payload(event, w, rules)
+        for sub in subs:
+            if sub.wants(w):
+                ws.enqueue(sub, event, payload)
+                n += 1
+    return n
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The signature header's value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

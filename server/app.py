@@ -28,7 +28,8 @@ from onemap.providers.params import ParamContext
 from onemap.providers.store import Store, get_store
 from onemap.providers.vector_tiles import VectorTileService
 from onemap.providers.warning_provider import COLLECTION_ID as WARNINGS_COLLECTION
-from onemap.providers.warning_provider import warnings_resource
+from onemap.providers.warning_provider import MONITORING_ID as MONITORING_COLLECTION
+from onemap.providers.warning_provider import monitoring_resource, warnings_resource
 
 from . import openapi as openapi_mod
 from .access import ANONYMOUS, ROLE_RANK, Access, Identity, Limits, Policy, Principal
@@ -84,12 +85,14 @@ class OneMap:
         crsmod.warm_up(self.crs_list)
         self.params = ParamContext(tuple(self.crs_list), settings.timezone, settings.default_items, settings.max_items)
         overlay = load_overlay(settings.pygeoapi_overlay, set(self.catalogue.collections) | set(PROCESSES)
-                               | {INDICATORS_COLLECTION, WARNINGS_COLLECTION}) if settings.pygeoapi_overlay else {}
+                               | {INDICATORS_COLLECTION, WARNINGS_COLLECTION, MONITORING_COLLECTION}) if settings.pygeoapi_overlay else {}
         # the indicators by region: OneMap's own resource, served by pygeoapi as an overlay's are
         overlay = {INDICATORS_COLLECTION: indicators_resource(settings.store_url, str(settings.catalogue),
                                                               str(settings.codes_dir), settings.timezone),
                    WARNINGS_COLLECTION: warnings_resource(settings.store_url, str(settings.catalogue),
                                                           str(settings.codes_dir), str(settings.warning_rules)),
+                   MONITORING_COLLECTION: monitoring_resource(settings.store_url, str(settings.catalogue),
+                                                              str(settings.codes_dir)),
                    **overlay}
         self.maps = MapRenderer(self.catalogue, self.tiles, self.features,
                                 settings.data_dir / "tiles-maps" if settings.tile_cache else None, self.params)

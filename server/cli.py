@@ -674,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     wa.add_argument("--date", help="scan: indicators as on this date (default today)")
     wa.add_argument("--region", help="list: this region and those under it")
     wa.add_argument("--status", choices=["open", "acknowledged", "closed"], help="list: only this status")
-    wa.add_argument("--kind", choices=["indicator", "filing", "land"], help="list: only this kind")
+    wa.add_argument("--kind", choices=["indicator", "filing", "land", "monitoring"], help="list: only this kind")
     wa.add_argument("--database", help="postgresql://... URL (default $ONEMAP_DATABASE_URL or the GeoPackage)")
     wa.set_defaults(func=cmd_warnings)
 

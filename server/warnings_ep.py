@@ -60,7 +60,7 @@ def _count(name: str, description: str, default: int, maximum: int) -> Param:
 
 REGION = Param("region", "Only warnings of this region and the regions under it (6, 9 or 12 digits).",
                {"type": "string", "pattern": "^[0-9]{6,12}$"}, parse_region, key="warnings-region")
-KIND = _choice("kind", ("indicator", "filing", "land"), "Only warnings of this kind.")
+KIND = _choice("kind", ("indicator", "filing", "land", "monitoring"), "Only warnings of this kind.")
 STATUS = _choice("status", STATUSES, "Only warnings with this status.")
 SEVERITY = _choice("severity", ("notice", "warning", "severe"), "Only warnings of this severity.")
 LIMIT = _count("limit", "Page size.", 100, 1000)

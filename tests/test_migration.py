@@ -141,7 +141,7 @@ def test_a_store_without_the_population_table_gets_it(backend_, tmp_path, reques
         assert store.schema_version() in ("8", "12")
         plans = set(store.plans())
         store.ensure_schema()
-        assert store.schema_version() == store.expected_schema == ("10" if backend_ == "gpkg" else "14")
+        assert store.schema_version() == store.expected_schema == ("11" if backend_ == "gpkg" else "15")
         assert set(store.plans()) == plans and store.population() == [] and store.population_version() == "0"
         at = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
         store.load_population([PopulationRow("880100", 2022, 1000, 600, "测试市", "测试")], at)

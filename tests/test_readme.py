@@ -250,3 +250,15 @@ def test_the_land_audit_example_finds_the_planted_cases(readme_client):
     assert doc["area"]["name"] == "东岭县"
     assert {k: v["count"] for k, v in doc["counts"].items()} == \
         {"approved_not_supplied": 2, "supplied_not_used": 1, "idle": 1}
+
+
+def test_the_change_detection_example_finds_the_planted_builds(readme_client):
+    """南湖县 2022 -> 2023: one finding on each control line, as the README says."""
+    env = readme_client.readme_env
+    cmd = next(c for c in commands() if "change-detection" in c)
+    method, path, headers, body = request_of(cmd)
+    doc = json.loads(readme_client.open(path, method=method, headers=with_env(headers, env), data=body).data)
+    found = {r["rule"]: r["findings"] for r in doc["rules"]}
+    assert doc["area"]["name"] == "南湖县" and found["cropland_to_construction"] > 0
+    assert [found[r] for r in ("construction_in_red_line", "construction_on_farmland",
+                               "urban_construction_outside_boundary")] == [1, 1, 1]

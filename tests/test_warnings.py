@@ -354,19 +354,20 @@ def test_indicator_warnings_follow_the_indicator_status(demo_copy):
     r = c.post("/processes/warnings-scan/execution", json={"inputs": {"datetime": "2024-01-01"}})
     assert r.status_code == 200, r.data[:300]
     summary = json.loads(r.data)
-    assert want and summary["events"] == _expected(before, want) and summary["indicators_checked"] == n_values
+    assert want and summary["events_by_kind"].get("indicator", {}) == _expected(before, want)
+    assert summary["indicators_checked"] == n_values
     assert _live_indicator_warnings(c) == want
     for w in get_json(c, "/warnings?kind=indicator&status=open&limit=1000")["warnings"]:
         assert w["severity"] == {"warning": "warning", "breach": "severe"}[w["detail"]["status"]]
         assert w["title"]["zh"].endswith(w["detail"]["name"] + {"warning": "预警", "breach": "超标"}[w["detail"]["status"]])
     # the same day again: nothing new
     again = json.loads(c.post("/processes/warnings-scan/execution", json={"inputs": {"datetime": "2024-01-01"}}).data)
-    assert again["events"] == {}
+    assert "indicator" not in again["events_by_kind"]
     # another day: the live warnings become that day's (some closed, some opened, eased or escalated)
     then, _ = _statuses(c, "2022-06-01")
     earlier = json.loads(c.post("/processes/warnings-scan/execution", json={"inputs": {"datetime": "2022-06-01"}}).data)
-    assert earlier["events"] == _expected(want, then) and _live_indicator_warnings(c) == then
-    assert earlier["events"].get("closed", 0) > 0  # the 2022 survey the targets were set from meets most of them
+    assert earlier["events_by_kind"]["indicator"] == _expected(want, then) and _live_indicator_warnings(c) == then
+    assert earlier["events_by_kind"]["indicator"].get("closed", 0) > 0  # the 2022 survey the targets were set from meets most of them
     closed = get_json(c, "/warnings?kind=indicator&status=closed&limit=1")["warnings"][0]
     assert get_json(c, f"/warnings/{closed['id']}")["events"][-1]["actor"] == "scan"
 

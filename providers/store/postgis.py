@@ -57,7 +57,7 @@ ENVELOPE_SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin
 # without a notice, the version as last read is trusted this long: a listening connection that died
 # without a word (no FIN, no RST) costs at most this much staleness, and the steady state one read
 WATCH_TRUST_SECONDS = 2.0
-SCHEMA_VERSION = "14"  # 14: warnings, their events, subscriptions and deliveries; 13: population (常住人口 per region and year) and its version, announced as the registry's; 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
+SCHEMA_VERSION = "15"  # 15: 动态监测 findings; 14: warnings, their events, subscriptions and deliveries; 13: population (常住人口 per region and year) and its version, announced as the registry's; 12: each row's geodesic area (onemap_m2); 11: users, tokens, audit trail, job and certificate owners; 10: (code, plan_id, fid) indexes; 9: id ranges per drawer entry and layer; 8: drawer subjects, bitemporal events, certificates; 7: registry notices; 6: envelope size index; 5: plan_indicators; 4: (code, fid) indexes; 3: jobs; 2: plan_layers, tile_invalidations; PostGIS layer tables partitioned
 
 # the advisory lock class of a new drawer entry's load (two-key locks: apart from init_schema's one-key lock)
 LOAD_LOCK = 4491

@@ -35,6 +35,28 @@ SUB_COLUMNS = ("id", "owner", "url", "secret", "regions", "kinds", "label", "cre
 DELIVERY_COLUMNS = ("id", "subscription_id", "warning_id", "event_seq", "payload", "status", "attempts", "next_at",
                     "lease_until", "worker", "last_code", "last_error", "created", "updated")
 ATTEMPT_COLUMNS = ("seq", "delivery_id", "at", "url", "status_code", "error", "ms")
+FINDING_COLUMNS = ("id", "run", "rule", "region", "county", "from_year", "to_year", "severity", "m2", "title_zh",
+                   "title_en", "detail", "found")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One 动态监测 finding: a rule's new construction land in one parcel of the later survey."""
+
+    id: str
+    run: str  # county:from_year:to_year (a run replaces the findings of the same run)
+    rule: str
+    region: str  # the township
+    county: str
+    from_year: str
+    to_year: str
+    severity: str
+    m2: float
+    title_zh: str
+    title_en: str
+    detail: dict[str, Any]
+    found: float
+    geometry: shapely.Geometry | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,13 @@ def create_warning_tables(cur: Any, backend: str, qualified: Callable[[str], str
         url text NOT NULL, status_code integer, error text, ms {real} NOT NULL)""")
     cur.execute(f"CREATE INDEX IF NOT EXISTS warning_attempts_delivery ON {att} (delivery_id, seq)")
     cur.execute(f"CREATE TABLE IF NOT EXISTS {scan} (name text PRIMARY KEY, value text NOT NULL)")
+    fnd = qualified("monitoring_findings")
+    cur.execute(f"""CREATE TABLE IF NOT EXISTS {fnd} (id text PRIMARY KEY, run text NOT NULL, rule text NOT NULL,
+        region text NOT NULL, county text NOT NULL, from_year text NOT NULL, to_year text NOT NULL,
+        severity text NOT NULL, m2 {real} NOT NULL, title_zh text NOT NULL, title_en text NOT NULL,
+        detail text NOT NULL, found {real} NOT NULL, geom {blob})""")
+    cur.execute(f"CREATE INDEX IF NOT EXISTS monitoring_findings_run ON {fnd} (run)")
+    cur.execute(f"CREATE INDEX IF NOT EXISTS monitoring_findings_region ON {fnd} (region, rule)")
 
 
 def _warning(row: Sequence[Any]) -> Warning:
@@ -138,6 +167,13 @@ def _warning(row: Sequence[Any]) -> Warning:
     rec["detail"] = json.loads(rec["detail"])
     wkb = row[len(WARNING_COLUMNS)]
     return Warning(**rec, geometry=shapely.from_wkb(bytes(wkb)) if wkb is not None else None)
+
+
+def _finding(row: Sequence[Any]) -> Finding:
+    rec = dict(zip(FINDING_COLUMNS, row))
+    rec["detail"] = json.loads(rec["detail"])
+    wkb = row[len(FINDING_COLUMNS)]
+    return Finding(**rec, geometry=shapely.from_wkb(bytes(wkb)) if wkb is not None else None)
 
 
 def _subscription(row: Sequence[Any]) -> Subscription:
@@ -158,6 +194,7 @@ class WarningStore:
         t = store._table_sql
         self.w, self.ev, self.subs = t("warnings"), t("warning_events"), t("warning_subscriptions")
         self.dl, self.att, self.scan = t("warning_deliveries"), t("warning_attempts"), t("warning_scan")
+        self.fnd = t("monitoring_findings")
 
     # ---- warnings ------------------------------------------------------------------------------------
     def _select(self, where: str = "") -> str:
@@ -410,3 +447,37 @@ class WarningStore:
                                      f"{self.p} ORDER BY seq", [d.id])
             out.append((d, [dict(zip(ATTEMPT_COLUMNS[2:], t)) for t in tries]))
         return out
+
+    # ---- 动态监测 findings ---------------------------------------------------------------------------
+    def replace_findings(self, run: str, findings: Sequence[Finding]) -> None:
+        """The findings of a run (county and survey years), in place of what the same run found before."""
+        with self.store.write_cursor() as cur:
+            cur.execute(f"DELETE FROM {self.fnd} WHERE run = {self.p}", [run])
+            for f in findings:
+                geom = self.d.binary(shapely.to_wkb(f.geometry)) if f.geometry is not None else None
+                values = [f.id, f.run, f.rule, f.region, f.county, f.from_year, f.to_year, f.severity, f.m2,
+                          f.title_zh, f.title_en, json.dumps(f.detail, ensure_ascii=False, sort_keys=True), f.found]
+                cur.execute(f"INSERT INTO {self.fnd} ({', '.join(FINDING_COLUMNS)}, geom) VALUES "
+                            f"({', '.join([self.p] * (len(FINDING_COLUMNS) + 1))})", [*values, geom])
+
+    def findings(self, *, region: str | None = None, rule: str | None = None, severity: str | None = None,
+                 to_year: str | None = None, limit: int = 1000, offset: int = 0) -> tuple[list[Finding], int]:
+        """A page of findings (largest first) and how many match; ``region`` takes the regions under it too."""
+        clauses, params = [], []
+        if region:
+            clauses.append(f"region LIKE {self.p}")
+            params.append(region_prefix(region) + "%")
+        for name, value in (("rule", rule), ("severity", severity), ("to_year", to_year)):
+            if value:
+                clauses.append(f"{name} = {self.p}")
+                params.append(value)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self.store._rows(f"SELECT {', '.join(FINDING_COLUMNS)}, geom FROM {self.fnd}{where} "
+                                f"ORDER BY m2 DESC, id LIMIT {self.p} OFFSET {self.p}", [*params, limit, offset])
+        total = self.store._rows(f"SELECT count(*) FROM {self.fnd}{where}", params)[0][0]
+        return [_finding(r) for r in rows], int(total)
+
+    def finding(self, finding_id: str) -> Finding | None:
+        rows = self.store._rows(f"SELECT {', '.join(FINDING_COLUMNS)}, geom FROM {self.fnd} WHERE id = {self.p}",
+                                [finding_id])
+        return _finding(rows[0]) if rows else None

@@ -24,7 +24,18 @@ from .controls import (
     yjjbnt_features,
 )
 from .indicators import plan_targets
-from .landuse import BUILT, CODES, CROPLAND, FOREST, WATER, classify, dltb_columns, parcel_numbers, survey_2023
+from .landuse import (
+    BUILT,
+    CODES,
+    CROPLAND,
+    FOREST,
+    WATER,
+    classify,
+    dltb_columns,
+    parcel_numbers,
+    plant_unlawful,
+    survey_2023,
+)
 from .management import management_entries
 from .model import DemoRegion, LayerBatch, PlanEntry
 from .parcels import make_parcels
@@ -98,7 +109,10 @@ def generate(parcels: int, seed: int, workdir: pathlib.Path, progress: Progress 
     ctl = build_controls(r_ctl, P, lu, admin, terrain)
 
     report("survey")
-    cls23, czcs23, changed = survey_2023(r_survey, lu, P, ctl.czk_any, ctl.farmland | ctl.redline)
+    # built where the boundary in force on the 2023 survey's date (30 June, before the city's revision) allows
+    cls23, czcs23, changed = survey_2023(r_survey, lu, P, ctl.czk21 > 0, ctl.farmland | ctl.redline)
+    plant_unlawful(cls23, czcs23, lu.cls, ctl.redline, ctl.farmland, ctl.czk_any)
+    changed = cls23 != lu.cls
     bsm22, tbbh22, bsm23, tbbh23 = parcel_numbers(admin, changed, labels.catalogue.layer("dltb").bsm_segment or "0000")
     dltb22 = dltb_columns(labels, P, admin, lu.slope, lu.cls, lu.czcs, bsm22, tbbh22)
     dltb23 = dltb_columns(labels, P, admin, lu.slope, cls23, czcs23, bsm23, tbbh23)

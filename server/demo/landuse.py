@@ -358,9 +358,10 @@ def survey_2023(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 2023 update: ~1.5 % of parcels change, mostly farmland on the urban fringe built over.
 
-    Conversions to built-up come from cropland or grassland inside an urban development
-    boundary (or, failing that, nearest the towns) that is neither permanent basic farmland
-    nor red line, so the update is lawful. A few village plots and mines go back to farming
+    Conversions to built-up come from cropland or grassland inside the urban development
+    boundary in force on the survey's date (``czkfbj_any``: the 2021 one; or, failing that,
+    nearest the towns) that is neither permanent basic farmland nor red line, so the update
+    is lawful (``plant_unlawful`` then adds the cases change detection must find). A few village plots and mines go back to farming
     or forest (增减挂钩, mine restoration). Returns (classes, CZCSXM, changed mask).
     """
     n = len(parcels)
@@ -391,6 +392,29 @@ def survey_2023(
     czcs[back] = None
     changed = cls != lu.cls
     return cls, czcs, changed
+
+
+def plant_unlawful(cls: np.ndarray, czcs: np.ndarray, before: np.ndarray, redline: np.ndarray, farmland: np.ndarray,
+                   czk_any: np.ndarray) -> dict[str, int]:
+    """Three unlawful builds in the 2023 update, for change detection to find (动态监测): a mine opened in the red
+    line, a village house on permanent basic farmland, a town's factory on cropland outside every urban
+    development boundary. Each is the first parcel (in the parcels' order) that fits, so the rest of the update
+    and every random draw stay as they were. Changes ``cls``/``czcs`` in place; returns parcel index by case."""
+    untouched = cls == before
+    cases = {
+        "red_line": (redline & ~BUILT[before] & untouched, C["0602"], None),
+        "farmland": (farmland & CROPLAND[before] & untouched, C["0702"], "203"),
+        "outside_boundary": (CROPLAND[before] & ~czk_any & ~redline & ~farmland & untouched, C["0601"], "202"),
+    }
+    out = {}
+    for name, (fits, new_cls, new_czcs) in cases.items():
+        found = np.flatnonzero(fits & (cls == before))
+        if not len(found):
+            continue
+        i = int(found[0])
+        cls[i], czcs[i] = new_cls, new_czcs
+        out[name] = i
+    return out
 
 
 def running_number(groups: np.ndarray, start: np.ndarray | int = 1) -> np.ndarray:
