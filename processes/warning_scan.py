@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -67,7 +68,7 @@ class ScanResult:
     land_findings: int = 0
     deliveries: int = 0
 
-    def add(self, kind: str, events: list[WarningEvent | None]) -> None:
+    def add(self, kind: str, events: Sequence[WarningEvent | None]) -> None:
         """Events a check of ``kind`` recorded (None: nothing changed)."""
         for e in events:
             if e is None:
