@@ -219,3 +219,16 @@ def test_statistics_bench_end_to_end(tmp_path):
                   "OneMap over HTTP: GET ...statistics?bbox="):
         assert label in report
     assert "2. The indicator set of 990121 on 2024-01-01: " in report
+
+
+@pytest.mark.skipif(pg_bin() is None, reason="PostgreSQL 15 is not installed (deploy/system-packages.sh)")
+def test_change_detection_bench_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "bench.change_detection", "--parcels", "2000", "--out", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = (tmp_path / "change-detection-2000.txt").read_text(encoding="utf-8")
+    assert report.strip() in r.stdout
+    # the job's findings matched the in-process run's (else the bench stops before its report)
+    for label in ("in process (ChangeDetector.run)", "async job of onemap serve", "construction_in_red_line",
+                  "the job's progress as polled"):
+        assert label in report
