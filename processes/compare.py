@@ -35,13 +35,24 @@ HTML_MEDIA = "text/html"
 GPKG_MEDIA = "application/geopackage+sqlite3"
 # a date, or anything made of a date's characters: "2023-1-1" is a malformed date, not a plan id
 DATE_LIKE = re.compile(r"^[0-9:/.+TZ-]+$")
+YEAR_RE = re.compile(r"^[0-9]{4}$")
+ALL = "all"  # every layer the caller may read
 PLAN_ID_RE = re.compile(r"^[0-9A-Za-z._-]+$")
 CHANGE_TITLES = {"added": "新增 added", "removed": "减少 removed", "changed": "变更 changed"}
 GPKG_FIELDS = ("change", "from_code", "to_code", "from_label", "to_label", "m2", "ha", "mu", "from_fid", "to_fid")
 
 
-def _side(value: str, name: str) -> tuple[dt.date | None, str | None]:
-    """A side as given: (the date, None) or (None, the plan id); a malformed date is a 400."""
+def _side(value: str, name: str, store: Store | None = None) -> tuple[dt.date | None, str | None]:
+    """A side as given: (the date, None) or (None, the plan id); a survey year (``2022``) is the date that survey
+    came into force; a malformed date is a 400."""
+    if YEAR_RE.match(value) and store is not None:
+        from onemap.providers.indicators import shared_service
+
+        held = dict(shared_service(store).survey_dates())
+        if value not in held:
+            raise InvalidParameterValue(f"{name}: no survey of {value} is held; the survey years are "
+                                        f"{', '.join(sorted(held)) or 'none'}")
+        return held[value], None
     if DATE_LIKE.match(value):
         try:
             if not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
@@ -59,7 +70,8 @@ def plan_ids_of(inputs: dict[str, Any]) -> list[str]:
     out = []
     for name in ("from", "to"):
         value = inputs.get(name)
-        if isinstance(value, str) and not DATE_LIKE.match(value) and PLAN_ID_RE.match(value):
+        if isinstance(value, str) and not DATE_LIKE.match(value) and not YEAR_RE.match(value) \
+                and PLAN_ID_RE.match(value):
             out.append(value)
     return out
 
@@ -71,7 +83,7 @@ class Question:
         self.layer: Layer = data_layer(store.catalogue, inputs["layer"])
         if inputs["from"] == inputs["to"]:
             raise InvalidParameterValue("from and to are the same: compare two dates, two plans or a date and a plan")
-        (day_a, plan_a), (day_b, plan_b) = _side(inputs["from"], "from"), _side(inputs["to"], "to")
+        (day_a, plan_a), (day_b, plan_b) = _side(inputs["from"], "from", store), _side(inputs["to"], "to", store)
         self.field = code_field(self.layer, inputs.get("field"))
         self.a: State = state(store, self.layer, inputs["from"], day_a, plan_a, unfiled)
         self.b: State = state(store, self.layer, inputs["to"], day_b, plan_b, unfiled)
@@ -169,6 +181,27 @@ def _multi(g: shapely.Geometry) -> shapely.Geometry:
     return shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g
 
 
+def all_questions(store: Store, settings: Settings, inputs: dict[str, Any], reaches: Any) -> list[Question]:
+    """One question per layer the caller reaches that both sides can hold (a drawer entry holds one kind of
+    data: a survey entry's layers only when a side is a survey entry)."""
+    kinds = {p.type for p in (store.plan(pid) for pid in plan_ids_of(inputs)) if p is not None}
+    return [Question(store, settings, {**inputs, "layer": lid}, unfiled=True)
+            for lid, layer in store.catalogue.layers.items()
+            if layer.drawer and reaches(layer.tier) and kinds <= set(layer.drawer_types)]
+
+
+def compare_all(ctx: RunContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Every layer the caller reads: each layer's summary and transitions (its pieces: ask for the layer)."""
+    qs = all_questions(ctx.store, ctx.settings, inputs, ctx.reaches)
+    layers = {}
+    for i, q in enumerate(qs):
+        ctx.progress(5 + int(90 * i / max(len(qs), 1)), f"comparing {q.layer.id}")
+        doc, _ = answer(ctx.store, q)
+        layers[q.layer.id] = {k: doc[k] for k in ("field", "from", "to", "summary", "transitions")}
+    area = qs[0].area_doc if qs else None
+    return {"layer": ALL, "from": inputs["from"], "to": inputs["to"], "area": area, "layers": layers}
+
+
 class CompareProcessor(OneMapProcessor):
     """对比分析 / compare two states of the one map."""
 
@@ -191,20 +224,21 @@ class CompareProcessor(OneMapProcessor):
         "inputs": {
             "layer": {
                 "title": "图层 / Layer",
-                "description": "A collection id the caller may read, e.g. czkfbj or dltb.",
+                "description": "A collection id the caller may read, e.g. czkfbj or dltb; or all: every layer the "
+                               "caller reads (each layer's summary and transitions, JSON only).",
                 "schema": {"type": "string", "maxLength": 64},
                 "minOccurs": 1, "maxOccurs": 1,
             },
             "from": {
                 "title": "对比基准 / From",
-                "description": "A date (YYYY-MM-DD: the plans governing each place then) or a plan id (one drawer "
-                               "entry).",
+                "description": "A date (YYYY-MM-DD: the plans governing each place then), a survey year (2022: "
+                               "the date that survey came into force) or a plan id (one drawer entry).",
                 "schema": {"type": "string", "maxLength": 64},
                 "minOccurs": 1, "maxOccurs": 1,
             },
             "to": {
                 "title": "对比目标 / To",
-                "description": "A date or a plan id, as from.",
+                "description": "A date, a survey year or a plan id, as from.",
                 "schema": {"type": "string", "maxLength": 64},
                 "minOccurs": 1, "maxOccurs": 1,
             },
@@ -248,15 +282,30 @@ class CompareProcessor(OneMapProcessor):
     }
 
     def check(self, inputs: dict[str, Any], settings: Settings, store: Store | None = None) -> None:
-        if store is not None:
+        if store is None:
+            return
+        if inputs["layer"] != ALL:
             Question(store, settings, inputs, unfiled=True)
+            return
+        if not all_questions(store, settings, inputs, lambda tier: True):
+            raise InvalidParameterValue("from and to hold no layer in common to compare")
 
     def authorize(self, inputs: dict[str, Any], store: Store, reader: Reader) -> None:
         named: list[str | None] = [*plan_ids_of(inputs)]
+        if inputs["layer"] == ALL:  # the layers come from what the caller reads; the entries it names must be seen
+            from onemap.config.catalogue import REGISTRY
+
+            for plan_id in named:
+                check_readable(store, REGISTRY.id, plan_id, reader)
+            return
         for plan_id in named or [None]:
             check_readable(store, inputs["layer"], plan_id, reader)
 
     def run(self, ctx: RunContext, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Output]:
+        if inputs["layer"] == ALL:
+            if set(outputs) - {"result"}:
+                raise InvalidInput("layer=all gives the JSON result; ask for one layer's report or GeoPackage")
+            return {"result": Output(JSON_MEDIA, compare_all(ctx, inputs))}
         ctx.progress(5, "checking the question")
         q = Question(ctx.store, ctx.settings, inputs, unfiled=True)
         doc, _ = answer(ctx.store, q, ctx.progress)

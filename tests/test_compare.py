@@ -201,3 +201,27 @@ def test_layers_and_entries_the_caller_may_not_read_do_not_exist_for_them(app, a
     internal = signed_in(app.test_client(), token_for(store, "internal"))
     doc = compared(internal, layer="czkfbj", **{"from": "990123-county-master-2022", "to": submitted})
     assert doc["to"]["plan_id"] == submitted
+
+
+def test_survey_years_and_every_layer(client):
+    """from/to as survey years are the dates those surveys came into force; layer=all compares every layer the
+    caller reads, each as the one-layer comparison does."""
+    by_year = compared(client, layer="dltb", **{"from": "2022", "to": "2023"}, area=COUNTY)
+    by_plan = compared(client, layer="dltb", **{"from": SURVEY_2022, "to": SURVEY_2023}, area=COUNTY)
+    assert by_year["summary"] == by_plan["summary"] and by_year["summary"]["changed_m2"] > 0
+    assert by_year["from"]["date"] == get_json(client, f"/plans/{SURVEY_2022}/trace")["periods"][0]["from"]
+    every = compared(client, layer="all", **{"from": "2022", "to": "2023"}, area=COUNTY)
+    assert {"dltb", "czkfbj", "stbhhx"} <= set(every["layers"]) and "plans" not in every["layers"]
+    assert every["layers"]["dltb"]["summary"] == by_year["summary"]
+    one = compared(client, layer="czkfbj", **{"from": "2022", "to": "2023"}, area=COUNTY)
+    assert every["layers"]["czkfbj"]["summary"] == one["summary"]
+    # a survey entry names only the survey's layers; JSON only for every layer; a year not held is a 400
+    surveys = compared(client, layer="all", **{"from": SURVEY_2022, "to": SURVEY_2023})
+    assert set(surveys["layers"]) == {"dltb", "xzq"}
+    execute(client, {"layer": "all", "from": "2022", "to": "2023"}, status=400, output="report")
+    execute(client, {"layer": "dltb", "from": "2019", "to": "2023"}, status=400)
+    # a partner's every-layer comparison has no internal layer (the red line)
+    partner = signed_in(client.application.test_client(), token_for(client.application.extensions["onemap"].store,
+                                                                    "partner"))
+    theirs = json.loads(execute(partner, {"layer": "all", "from": "2022", "to": "2023", "area": COUNTY}).data)
+    assert "stbhhx" not in theirs["layers"] and "dltb" in theirs["layers"]
