@@ -14,7 +14,6 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
@@ -22,6 +21,7 @@ from onemap.config.catalogue import Catalogue, get_catalogue, role_reaches
 from onemap.config.errors import OneMapError
 from onemap.domain.dates import parse_when, today
 
+from .feature_pages import feature_page, rounded, wanted
 from .indicators import IndicatorService, readable, shared_service
 from .regions import Regions
 from .store import get_store
@@ -41,12 +41,6 @@ FIELDS: dict[str, tuple[str, str]] = {
     "population_from": ("string", "人口来源（region 本级 / children 下级之和）"), "note": ("string", "说明"),
 }
 FILTERABLE = ("code", "level", "region", "status", "binding")
-DECIMALS = 8
-
-
-def _rounded(outline: shapely.Geometry) -> dict[str, Any]:
-    """GeoJSON of an outline to 8 decimals of a degree (about 1 mm), as the items answer."""
-    return shapely.geometry.mapping(shapely.transform(outline, lambda xy: np.round(xy, DECIMALS)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -81,26 +75,26 @@ class IndicatorCollectionProvider(BaseProvider):
             return today(self.tz)
         return parse_when(datetime_, self.tz).day("indicators are computed")
 
-    def _features(self, day: dt.date, wanted: dict[str, str], bbox: list | None) -> list[dict[str, Any]]:
+    def _features(self, day: dt.date, want: dict[str, str], bbox: list | None) -> list[dict[str, Any]]:
         regions = Regions(self.service.store, day)
         box = shapely.box(*bbox[:4]) if bbox else None
         out = []
         for d in self.service.ind.indicators:
             if not readable(d, self.service.store.catalogue, lambda tier: role_reaches(self.role, tier)):
                 continue
-            if "code" in wanted and wanted["code"] != d.code or "binding" in wanted and wanted["binding"] != d.binding:
+            if "code" in want and want["code"] != d.code or "binding" in want and want["binding"] != d.binding:
                 continue
             for region in regions:
-                if region.level not in d.levels or wanted.get("level", region.level) != region.level \
-                        or wanted.get("region", region.code) != region.code:
+                if region.level not in d.levels or want.get("level", region.level) != region.level \
+                        or want.get("region", region.code) != region.code:
                     continue
                 if box is not None and not shapely.intersects(region.outline, box):
                     continue
                 value = self.service.evaluate(region, day, [d.code])[0]
-                if "status" in wanted and wanted["status"] != value["status"]:
+                if "status" in want and want["status"] != value["status"]:
                     continue
                 out.append({"type": "Feature", "id": f"{region.code}-{d.code}",
-                            "geometry": _rounded(region.outline),
+                            "geometry": rounded(region.outline),
                             "properties": {**value, "status_label": value["status_label"]["zh"]}})
         return out
 
@@ -111,30 +105,17 @@ class IndicatorCollectionProvider(BaseProvider):
         if filterq is not None or sortby:
             raise ProviderInvalidQueryError(user_msg="the indicators collection takes the properties "
                                                      f"{', '.join(FILTERABLE)} as filters; no CQL2 filter or sortby")
-        wanted: dict[str, str] = {}
-        for name, value in properties or []:
-            if name not in FILTERABLE:
-                raise ProviderInvalidQueryError(user_msg=f"unknown parameter {name!r}; filter by "
-                                                         f"{', '.join(FILTERABLE)}")
-            wanted[name] = str(value)
         try:
-            features = self._features(self._day(datetime_), wanted, bbox)
+            features = self._features(self._day(datetime_), wanted(properties, FILTERABLE), bbox)
         except OneMapError as err:
             raise ProviderInvalidQueryError(user_msg=err.description) from err
-        page = [] if resulttype == "hits" else features[offset:offset + max(limit, 0)]
-        for f in page:
-            if skip_geometry:
-                f["geometry"] = None
-            if select_properties:
-                f["properties"] = {k: v for k, v in f["properties"].items() if k in select_properties}
-        return {"type": "FeatureCollection", "features": page, "numberMatched": len(features),
-                "numberReturned": len(page)}
+        return feature_page(features[offset:offset + max(limit, 0)], len(features), resulttype, skip_geometry,
+                            select_properties)
 
     def get(self, identifier: str, **kwargs: Any) -> dict:
         region, _, code = str(identifier).partition("-")
-        wanted = {"region": region, "code": code}
         try:
-            found = self._features(today(self.tz), wanted, None)
+            found = self._features(today(self.tz), {"region": region, "code": code}, None)
         except OneMapError:
             found = []
         if not found:

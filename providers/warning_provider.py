@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
@@ -21,6 +20,7 @@ from onemap.config.catalogue import get_catalogue
 from onemap.config.errors import OneMapError
 from onemap.config.warnings import WarningRules, get_warning_rules
 
+from .feature_pages import feature_page, rounded, wanted
 from .geometry import area_units
 from .store import Store, get_store
 from .store.warnings import Finding, Warning
@@ -35,7 +35,6 @@ FIELDS: dict[str, tuple[str, str]] = {
     "updated": ("string", "更新时间"), "updated_by": ("string", "更新人"), "detail": ("string", "详情（JSON）"),
 }
 FILTERABLE = ("kind", "region", "status", "severity")
-DECIMALS = 8
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,9 +47,7 @@ def _store(data: str, catalogue_path: str | None, codes_path: str | None) -> Sto
 def feature(w: Warning, rules: WarningRules) -> dict[str, Any]:
     """A warning as a GeoJSON feature with flat properties (a desktop GIS shows them as columns)."""
     doc = warning_json(w, rules)
-    geometry = None
-    if w.geometry is not None:
-        geometry = shapely.geometry.mapping(shapely.transform(w.geometry, lambda xy: np.round(xy, DECIMALS)))
+    geometry = rounded(w.geometry)
     props = {"kind": w.kind, "kind_label": doc["kind_label"].get("zh"), "region": w.region, "severity": w.severity,
              "severity_label": doc["severity_label"].get("zh"), "status": w.status, "title": w.title_zh,
              "title_en": w.title_en, "created": doc["created"], "updated": doc["updated"], "updated_by": w.updated_by,
@@ -85,15 +82,9 @@ class WarningCollectionProvider(BaseProvider):
             raise ProviderInvalidQueryError(user_msg="the warnings collection takes the properties "
                                                      f"{', '.join(FILTERABLE)} as filters (newest change first); no "
                                                      "CQL2 filter, sortby or datetime")
-        wanted: dict[str, str] = {}
-        for name, value in properties or []:
-            if name not in FILTERABLE:
-                raise ProviderInvalidQueryError(user_msg=f"unknown parameter {name!r}; filter by "
-                                                         f"{', '.join(FILTERABLE)}")
-            wanted[name] = str(value)
         box = shapely.box(*bbox[:4]) if bbox else None
         try:
-            found, total = self.store.warnings.page(**wanted, limit=100_000 if box is not None else max(limit, 0),
+            found, total = self.store.warnings.page(**wanted(properties, FILTERABLE), limit=100_000 if box is not None else max(limit, 0),
                                                     offset=0 if box is not None else offset)
         except OneMapError as err:
             raise ProviderInvalidQueryError(user_msg=err.description) from err
@@ -101,14 +92,8 @@ class WarningCollectionProvider(BaseProvider):
             found = [w for w in found if w.geometry is not None and shapely.intersects(w.geometry, box)]
             total = len(found)
             found = found[offset:offset + max(limit, 0)]
-        page = [] if resulttype == "hits" else [feature(w, self.rules) for w in found]
-        for f in page:
-            if skip_geometry:
-                f["geometry"] = None
-            if select_properties:
-                f["properties"] = {k: v for k, v in f["properties"].items() if k in select_properties}
-        return {"type": "FeatureCollection", "features": page, "numberMatched": total,
-                "numberReturned": len(page)}
+        return feature_page([feature(w, self.rules) for w in found], total, resulttype, skip_geometry,
+                            select_properties)
 
     def get(self, identifier: str, **kwargs: Any) -> dict:
         w = self.store.warnings.get(str(identifier))
@@ -154,9 +139,7 @@ FINDING_FILTERS = ("rule", "region", "severity", "to_year")
 
 def finding_feature(f: Finding) -> dict[str, Any]:
     """A finding as a GeoJSON feature with flat properties."""
-    geometry = None
-    if f.geometry is not None:
-        geometry = shapely.geometry.mapping(shapely.transform(f.geometry, lambda xy: np.round(xy, DECIMALS)))
+    geometry = rounded(f.geometry)
     props = {"rule": f.rule, "title": f.title_zh, "title_en": f.title_en, "severity": f.severity, "region": f.region,
              "county": f.county, "from_year": f.from_year, "to_year": f.to_year, **area_units(f.m2),
              "BSM": f.detail.get("parcel", {}).get("BSM"),
@@ -189,23 +172,12 @@ class FindingCollectionProvider(BaseProvider):
             raise ProviderInvalidQueryError(user_msg="the monitoring collection takes the properties "
                                                      f"{', '.join(FINDING_FILTERS)} as filters (largest first); no "
                                                      "CQL2 filter, sortby, datetime or bbox")
-        wanted: dict[str, str] = {}
-        for name, value in properties or []:
-            if name not in FINDING_FILTERS:
-                raise ProviderInvalidQueryError(user_msg=f"unknown parameter {name!r}; filter by "
-                                                         f"{', '.join(FINDING_FILTERS)}")
-            wanted[name] = str(value)
         try:
-            found, total = self.store.warnings.findings(**wanted, limit=max(limit, 0), offset=offset)
+            found, total = self.store.warnings.findings(**wanted(properties, FINDING_FILTERS), limit=max(limit, 0),
+                                                        offset=offset)
         except OneMapError as err:
             raise ProviderInvalidQueryError(user_msg=err.description) from err
-        page = [] if resulttype == "hits" else [finding_feature(f) for f in found]
-        for feat in page:
-            if skip_geometry:
-                feat["geometry"] = None
-            if select_properties:
-                feat["properties"] = {k: v for k, v in feat["properties"].items() if k in select_properties}
-        return {"type": "FeatureCollection", "features": page, "numberMatched": total, "numberReturned": len(page)}
+        return feature_page([finding_feature(f) for f in found], total, resulttype, skip_geometry, select_properties)
 
     def get(self, identifier: str, **kwargs: Any) -> dict:
         f = self.store.warnings.finding(str(identifier))
