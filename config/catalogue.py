@@ -49,6 +49,9 @@ class FieldDef(BaseModel):
     code_table: str | None = None
     label_field: str | None = None
     unit: str | None = None
+    # an area (unit m2) that is the feature's own, which QC checks against its geometry (S01); false for a part
+    # of it, such as the developed share of a supplied parcel
+    whole_area: bool = True
     queryable: bool = True
     drawer: bool = False
 

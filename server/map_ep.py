@@ -174,12 +174,14 @@ class MapPage(APIFactory):
             "indicators": self._indicators(tiers),
             "levels": {lv: PLAN_LEVELS[lv]["zh"] for lv in REGION_LEVELS},
             "statistics": self._statistics(tiers),
-            # the compare mode (对比): the drawer layers of ``tiers``, the process it asks, the local date of today
+            # the compare mode (对比), for a caller who may run the compare process: the drawer layers of ``tiers``,
+            # the process it asks, the local date of today
             "compare": {"layers": [{"id": lid, "title": layer.t("title"), "title_en": layer.t("title", "en")}
                                    for lid, layer in self.catalogue.collections.items()
                                    if layer.drawer and layer.tier in tiers],
                         "url": self.links.url("processes", "compare", "execution"),
-                        "today": today(self.settings.timezone).isoformat()},
+                        "today": today(self.settings.timezone).isoformat()}
+            if self.catalogue.process_tiers.get("compare", "internal") in tiers else None,
             "pageSize": self.settings.max_items,
             "styleUrl": self.links.url(STYLE_PATH),
             "itemsUrl": self.links.url("collections"),

@@ -61,7 +61,16 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         store.close()
     (d / "meta.json").write_text(json.dumps(meta, default=str, ensure_ascii=False), encoding="utf-8")
+    (d / "pristine").mkdir()
+    copy_store(d / "onemap.gpkg", pristine(d))
     return d
+
+
+def pristine(demo_dir: Path) -> Path:
+    """The demo as built, before any test ran: the session's store is shared, and a test that runs every route
+    (test_access) executes the warnings scan, the land audit and change detection in it. A private copy starts
+    from this one, as a PostGIS copy starts from the template."""
+    return demo_dir / "pristine" / "onemap.gpkg"
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +153,7 @@ def fresh_settings(backend: str, demo_dir: Path, tmp_path: Path, request) -> Set
     import shutil
 
     if backend == "gpkg":
-        copy_store(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+        copy_store(pristine(demo_dir), tmp_path / "onemap.gpkg")
         shutil.copyfile(demo_dir / "dem.tif", tmp_path / "dem.tif")
         return Settings(data_dir=tmp_path, public_url="http://testserver")
     pg = request.getfixturevalue("pg")

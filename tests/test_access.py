@@ -89,8 +89,7 @@ def test_collections_processes_and_openapi_list_what_the_role_reaches(app, om, t
 def test_the_demo_has_a_layer_of_every_tier(om):
     tiers = {layer.tier for layer in om.catalogue.layers.values()}
     assert tiers == {"public", "partner", "internal"}
-    # compare is public (the /map compare mode); each execution still needs the tier of the layer it compares
-    assert set(om.catalogue.process_tiers.values()) == {"public", "partner", "internal"}
+    assert set(om.catalogue.process_tiers.values()) == {"partner", "internal"}  # every process needs a signed-in caller
 
 
 # ---- every route x every role x every tier ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import ROOT, copy_store
+from .conftest import ROOT, copy_store, pristine
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 
@@ -129,7 +129,7 @@ def test_config_without_a_store_is_one_sentence(tmp_path):
 def _copy_demo(demo_dir: Path, to: Path) -> dict:
     import shutil
 
-    copy_store(demo_dir / "onemap.gpkg", to / "onemap.gpkg")
+    copy_store(pristine(demo_dir), to / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", to / "dem.tif")
     return {"ONEMAP_DATA_DIR": str(to)}
 

@@ -18,7 +18,7 @@ import pytest
 from onemap.providers.packages import export_plan, load_package
 from onemap.providers.store import open_store
 
-from .conftest import ROOT, copy_store, pg_clone
+from .conftest import ROOT, copy_store, pg_clone, pristine
 from .test_cli_plan import one_sentence_error
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
@@ -31,7 +31,7 @@ NEW = "990121-county-master-2024"
 def data_dir(demo_dir: Path, tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    copy_store(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    copy_store(pristine(demo_dir), d / "onemap.gpkg")
     return d
 
 
@@ -95,7 +95,7 @@ def test_broken_package_exits_1_and_prints_counts_by_rule(data_dir, tmp_path):
 
 def test_a_survey_with_no_store_at_all(tmp_path, demo_dir):
     """The region of a survey is its own XZQ feature: no store is needed (and none is created)."""
-    copy_store(demo_dir / "onemap.gpkg", tmp_path / "demo.gpkg")  # not the session's own file
+    copy_store(pristine(demo_dir), tmp_path / "demo.gpkg")  # not the session's own file
     pkg = export(str(tmp_path / "demo.gpkg"), "990121-county-survey-2023", tmp_path / "survey.gpkg")
     empty = tmp_path / "nothing"
     empty.mkdir()

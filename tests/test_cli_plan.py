@@ -23,7 +23,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 from onemap.providers.store.base import today
 
-from .conftest import ROOT, copy_store, pg_clone, run_process
+from .conftest import ROOT, copy_store, pg_clone, pristine, run_process
 
 ONEMAP = str(Path(sys.executable).parent / "onemap")
 COUNTY = "990121-county-master-2022"
@@ -35,7 +35,7 @@ KEYS = {"id", "region", "level", "type", "version", "status", "valid_from", "val
 def data_dir(demo_dir: Path, tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    copy_store(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    copy_store(pristine(demo_dir), d / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", d / "dem.tif")
     return d
 
@@ -85,7 +85,7 @@ def _date(v) -> str | None:
 def test_plan_list_json_is_one_object_per_line(data_dir, ref):
     out = ok(run(data_dir, "plan", "list", "--json"))
     lines = out.splitlines()
-    assert len(lines) == len(ref.plans()) == 21
+    assert len(lines) == len(ref.plans()) == 25
     docs = [json.loads(line) for line in lines]  # each line is a JSON document on its own
     assert {d["id"] for d in docs} == set(ref.plans())
     for d in docs:
@@ -99,18 +99,21 @@ def test_plan_list_json_is_one_object_per_line(data_dir, ref):
 
 COUNTY_CODES = ("990102", "990121", "990122", "990123")
 SURVEYS = {f"{c}-county-survey-{y}" for c in COUNTY_CODES for y in (2022, 2023)}
+# the land registers (批供用补查): 东岭县's yearly ones and 示范区's rolling one
+REGISTERS = {"990121-county-management-2023-1", "990121-county-management-2024-1", "990121-county-management-2025-1",
+             "990102-county-management-rolling-20260105"}
 
 
 @pytest.mark.parametrize("args,want", [
     (("--region", "990100"), {"990100-city-master-2021", "990100-city-master-2023", "990100-city-special-LSWH-2024",
                               "990100-city-special-ZHFZ-2024", "990100-city-detailed-990102DY01-2024",
                               "990121-county-master-2022", "990122-county-master-2022", "990122-county-master-2024",
-                              "990123-county-master-2022", "990123-county-master-2025"} | SURVEYS),
+                              "990123-county-master-2022", "990123-county-master-2025"} | SURVEYS | REGISTERS),
     (("--status", "superseded"), {"990000-province-survey-2022", "990100-city-master-2021"}
      | {s for s in SURVEYS if s.endswith("2022")}),
     (("--level", "county", "--status", "filed"), {"990121-county-master-2022", "990122-county-master-2022",
                                                   "990123-county-master-2022"}
-     | {s for s in SURVEYS if s.endswith("2023")}),
+     | {s for s in SURVEYS if s.endswith("2023")} | REGISTERS),
     (("--type", "survey"), {"990000-province-survey-2022", "990000-province-survey-2023"} | SURVEYS),
     (("--type", "special"), {"990100-city-special-LSWH-2024", "990100-city-special-ZHFZ-2024"}),
     (("--subject", "LSWH"), {"990100-city-special-LSWH-2024"}),
@@ -255,7 +258,7 @@ def test_cycle_on_postgis_with_database_option(pg, pg_template, tmp_path):
     def run_db(*args: str) -> subprocess.CompletedProcess:
         return run(empty, *args, "--database", url)
 
-    assert len(plans_json_from(run_db)) == 21
+    assert len(plans_json_from(run_db)) == 25
     _cycle(run_db, tmp_path, url)
     assert not (empty / "onemap.gpkg").exists(), "the command used the GeoPackage, not --database"
 

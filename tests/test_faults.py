@@ -24,7 +24,7 @@ from onemap.config.settings import Settings
 from onemap.providers.store import open_store
 
 from . import handmap as hm
-from .conftest import ROOT, _janitor, copy_store
+from .conftest import ROOT, _janitor, copy_store, pristine
 from .test_cli import ONEMAP
 from .test_tiles import decode
 
@@ -204,7 +204,7 @@ def test_a_load_onto_a_full_disk_is_refused_and_changes_nothing(demo_dir, tmp_pa
     the store's write-ahead log cannot grow, as on a full disk. One sentence, nothing written."""
     from .test_packages import COUNTY, NEW, exported, state
 
-    copy_store(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+    copy_store(pristine(demo_dir), tmp_path / "onemap.gpkg")
     url = str(tmp_path / "onemap.gpkg")
     source = open_store(url)
     try:

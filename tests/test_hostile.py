@@ -10,7 +10,7 @@ import pytest
 
 from bench.hostile import heavy_reviews, slow_clients
 
-from .conftest import copy_store
+from .conftest import copy_store, pristine
 from .liveserver import serve
 from .test_processes_live import partner_token
 
@@ -18,7 +18,7 @@ from .test_processes_live import partner_token
 @pytest.fixture(scope="module")
 def data(demo_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile")
-    copy_store(demo_dir / "onemap.gpkg", d / "onemap.gpkg")
+    copy_store(pristine(demo_dir), d / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", d / "dem.tif")
     return d
 

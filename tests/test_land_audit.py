@@ -29,7 +29,7 @@ from onemap.processes.land_audit import Audit, Record, _approval, _supply
 from onemap.providers.store import open_store
 
 from .auth import admin_client
-from .conftest import copy_store, get_json, pg_clone
+from .conftest import copy_store, get_json, pg_clone, pristine
 
 GEOD = Geod(ellps="GRS80")
 D = dt.date
@@ -44,7 +44,7 @@ def geod_m2(g: shapely.Geometry) -> float:
 def demo_app(backend, demo_dir, tmp_path, request):
     """A private copy of the demo store (the audit changes the warnings), with no job threads."""
     if backend == "gpkg":
-        copy_store(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+        copy_store(pristine(demo_dir), tmp_path / "onemap.gpkg")
         settings = Settings(data_dir=tmp_path, public_url="http://testserver", job_workers=0)
     else:
         pg = request.getfixturevalue("pg")

@@ -46,7 +46,7 @@ from rasterio.transform import from_bounds
 
 from onemap.server import basemaps, map_style
 
-from .conftest import ROOT, all_items, copy_store
+from .conftest import ROOT, all_items, copy_store, pristine
 
 LAYER = "czkfbj"  # 城镇开发边界: public, a filled polygon layer with a dashed outline
 LOOK = map_style.CONVENTIONS["CZKFBJ"]
@@ -720,7 +720,8 @@ def test_capabilities_list_what_the_caller_may_see(client, anonymous, caps):
     assert "basemap" in anon
     assert admin & set(TIERS) == set(TIERS), sorted(admin)
     assert not (anon & (set(TIERS) - PUBLIC))
-    assert INTERNAL == {"stbhhx", "yjjbnt"}  # the demo's unpublished control lines
+    # the demo's unpublished control lines and the bureaus' land registers (批供用补查)
+    assert INTERNAL == {"stbhhx", "yjjbnt", "ydsp", "tdgy", "bcgd", "zfjc"}
 
 
 @pytest.mark.parametrize(("role", "tiers"), [("partner", ("public", "partner")),
@@ -996,7 +997,7 @@ def live(tmp_path_factory, demo_dir):
     from .liveserver import serve
 
     data = tmp_path_factory.mktemp("maps-serve")
-    copy_store(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
+    copy_store(pristine(demo_dir), data / "onemap.gpkg")
     shutil.copy2(demo_dir / "dem.tif", data / "dem.tif")
     with serve({"ONEMAP_DATA_DIR": str(data)}, workers=1) as url:
         yield url

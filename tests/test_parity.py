@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pyproj import Transformer
 
-from .conftest import copy_store, free_port, pg_clone
+from .conftest import copy_store, free_port, pg_clone, pristine
 from .liveserver import ONEMAP, _env, pygeoapi_serve, serve
 
 C4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -67,7 +67,7 @@ def servers(request, demo_dir, demo_meta, tmp_path_factory):
     env = {"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false"}
     shutil.copyfile(demo_dir / "dem.tif", data / "dem.tif")
     if request.param == "gpkg":
-        copy_store(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
+        copy_store(pristine(demo_dir), data / "onemap.gpkg")
     else:
         pg = request.getfixturevalue("pg")
         env["ONEMAP_DATABASE_URL"] = pg_clone(pg, request.getfixturevalue("pg_template"))

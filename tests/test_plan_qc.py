@@ -39,7 +39,7 @@ from onemap.providers.registry import Registry
 from onemap.providers.store import open_store
 
 from .auth import admin_client
-from .conftest import copy_store
+from .conftest import copy_store, pristine
 
 CITY = "990100-city-master-2023"
 COUNTY = "990121-county-master-2022"
@@ -227,7 +227,7 @@ def region_store(demo_dir: Path, tmp_path_factory):
     (A copy: connections opened and closed here must not share the session's file with other modules.)"""
 
     path = tmp_path_factory.mktemp("qc-region") / "onemap.gpkg"
-    copy_store(demo_dir / "onemap.gpkg", path)
+    copy_store(pristine(demo_dir), path)
     s = open_store(str(path))
     yield s
     s.close()

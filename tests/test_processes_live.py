@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from owslib.ogcapi.processes import Processes
 
-from .conftest import copy_store, pg_clone
+from .conftest import copy_store, pg_clone, pristine
 from .liveserver import serve, worker
 
 SQUARE = {"type": "Polygon", "coordinates": [[[117.0, 31.4], [117.01, 31.4], [117.01, 31.41], [117.0, 31.4]]]}
@@ -55,7 +55,7 @@ def partner_token(env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(demo_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("procs")
-    copy_store(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
+    copy_store(pristine(demo_dir), data / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", data / "dem.tif")
     AUTH.update(partner_token({"ONEMAP_DATA_DIR": str(data)}))
     with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_TILE_CACHE": "false"}) as url:

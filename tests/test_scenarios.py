@@ -213,7 +213,7 @@ def test_withdrawing_without_reinstating_says_which_drawer_is_empty(fresh_settin
 def test_the_demos_trace_is_in_lifecycle_order(client):
     order = {"submitted": 0, "checked": 1, "approved": 2, "filed": 3, "superseded": 4, "withdrawn": 4}
     plans = [f["id"] for f in all_items(client, "/collections/plans/items?limit=100")]
-    assert len(plans) == 21
+    assert len(plans) == 25  # 21 plans and surveys, 4 land registers
     for pid in plans:
         trace = get_json(client, f"/plans/{pid}/trace")
         events = trace["events"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from .conftest import Reference, copy_store
+from .conftest import Reference, copy_store, pristine
 from .liveserver import serve
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,
@@ -102,7 +102,7 @@ def test_gdal_pages_with_the_advertised_maximum(demo_dir, tmp_path):
 
     data = tmp_path / "data"
     data.mkdir()
-    copy_store(demo_dir / "onemap.gpkg", data / "onemap.gpkg")
+    copy_store(pristine(demo_dir), data / "onemap.gpkg")
     shutil.copyfile(demo_dir / "dem.tif", data / "dem.tif")
     with serve({"ONEMAP_DATA_DIR": str(data), "ONEMAP_MAX_ITEMS": "500", "ONEMAP_TILE_CACHE": "false"}) as url:
         # GDAL's debug output names every URL it fetches (in a process of its own: GDAL opens its log once)

@@ -29,7 +29,7 @@ from onemap.providers.store.base import Plan
 
 from . import handmap as hm
 from .auth import admin_client, signed_in, token_for
-from .conftest import ROOT, _janitor, copy_store, get_json, pg_clone
+from .conftest import ROOT, _janitor, copy_store, get_json, pg_clone, pristine
 
 DETAILED = "880100-city-detailed-2024"
 ON_RED = (117.015, 31.405, 117.025, 31.415)  # half on the red line, all outside the urban boundary
@@ -312,7 +312,7 @@ def test_the_feeds(hand):
 @pytest.fixture()
 def demo_copy(backend, demo_dir, tmp_path, request):
     if backend == "gpkg":
-        copy_store(demo_dir / "onemap.gpkg", tmp_path / "onemap.gpkg")
+        copy_store(pristine(demo_dir), tmp_path / "onemap.gpkg")
         settings = Settings(data_dir=tmp_path, public_url="http://testserver", job_workers=0)
     else:
         pg = request.getfixturevalue("pg")

@@ -12,8 +12,8 @@ from .reader import Chunk
 
 
 def area_fields(layer: Layer) -> list[str]:
-    """The layer's area attributes: number fields in square metres."""
-    return [f.name for f in layer.fields if f.type == "number" and f.unit == "m2"]
+    """The layer's area attributes: number fields in square metres that give the feature's own area."""
+    return [f.name for f in layer.fields if f.type == "number" and f.unit == "m2" and f.whole_area]
 
 
 def check_chunk(ctx: Context, state: LayerState, chunk: Chunk, valid: np.ndarray, area: np.ndarray) -> None:

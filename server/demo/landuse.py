@@ -402,7 +402,7 @@ def plant_unlawful(cls: np.ndarray, czcs: np.ndarray, before: np.ndarray, redlin
     and every random draw stay as they were. Changes ``cls``/``czcs`` in place; returns parcel index by case."""
     untouched = cls == before
     cases = {
-        "red_line": (redline & ~BUILT[before] & untouched, C["0602"], None),
+        "red_line": (redline & ~BUILT[before] & untouched, C["0602"], "204"),
         "farmland": (farmland & CROPLAND[before] & untouched, C["0702"], "203"),
         "outside_boundary": (CROPLAND[before] & ~czk_any & ~redline & ~farmland & untouched, C["0601"], "202"),
     }

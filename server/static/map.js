@@ -492,6 +492,7 @@ const cmpDate = document.getElementById("compare-date");
 const cmpNote = document.getElementById("compare-note");
 const cmpTable = document.getElementById("compare-table");
 const cmpConfig = config.compare || { layers: [] };
+if (!config.compare) cmpPanel.hidden = true; // a caller who may not run the compare process
 let cmpAbort = null;
 let cmpTimer = null;
 window.onemapCompare = { loads: 0 };
