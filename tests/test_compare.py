@@ -186,14 +186,16 @@ def test_bad_inputs_are_refused_before_anything_runs(client, inputs, status):
 
 
 def test_layers_and_entries_the_caller_may_not_read_do_not_exist_for_them(app, anonymous):
-    # anyone compares the public layers (the /map compare mode), nobody a layer above their tier
-    assert execute(anonymous, {"layer": "czkfbj", "from": CITY_2021, "to": CITY_2023}).status_code == 200
-    r = execute(anonymous, {"layer": "dltb", "from": SURVEY_2022, "to": SURVEY_2023}, status=404)
-    assert json.loads(r.data)["description"] == "collection 'dltb' does not exist"
-    execute(anonymous, {"layer": "dltb", "from": "x", "to": "x"}, status=404)  # the tier before any other check
+    # compare is for signed-in callers (the process does not exist for an anonymous one), each of them comparing
+    # the layers of their tier and nothing above it
+    r = execute(anonymous, {"layer": "czkfbj", "from": CITY_2021, "to": CITY_2023}, status=404)
+    assert json.loads(r.data)["description"] == "no process 'compare'"
     store = app.extensions["onemap"].store
     partner = signed_in(app.test_client(), token_for(store, "partner"))
-    execute(partner, {"layer": "stbhhx", "from": BEFORE, "to": AFTER}, status=404)
+    assert execute(partner, {"layer": "czkfbj", "from": CITY_2021, "to": CITY_2023}).status_code == 200
+    r = execute(partner, {"layer": "stbhhx", "from": BEFORE, "to": AFTER}, status=404)
+    assert json.loads(r.data)["description"] == "collection 'stbhhx' does not exist"
+    execute(partner, {"layer": "stbhhx", "from": "x", "to": "x"}, status=404)  # the tier before any other check
     assert execute(partner, {"layer": "dltb", "from": SURVEY_2022, "to": SURVEY_2023}).status_code == 200
     # a submission under review is the internal tier's
     submitted = "990123-county-master-2025"

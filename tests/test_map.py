@@ -89,6 +89,8 @@ def test_map_page_offers_what_the_caller_may_read(anonymous, client, om):
     assert {"GDBYL", "STBHHXMJ"} <= {d["code"] for d in staff["indicators"]}
     assert "STBHHXMJ" not in {d["code"] for d in public["indicators"]}  # the red line is not public
     assert staff["indicatorsUrl"] == "http://testserver/collections/indicators/items"
+    # the compare mode for a caller who may run the compare process (signed in), not for the public page
+    assert staff["compare"]["url"] == "http://testserver/processes/compare/execution" and public["compare"] is None
     # the statistics panel: the drawer layers the caller reads, grouped by their coded fields and regions
     layers = {x["id"]: x for x in staff["statistics"]}
     assert "dltb" in layers and "plans" not in layers and "dltb" not in {x["id"] for x in public["statistics"]}
