@@ -162,18 +162,21 @@ def create_warning_tables(cur: Any, backend: str, qualified: Callable[[str], str
     cur.execute(f"CREATE INDEX IF NOT EXISTS monitoring_findings_region ON {fnd} (region, rule)")
 
 
-def _warning(row: Sequence[Any]) -> Warning:
-    rec = dict(zip(WARNING_COLUMNS, row))
+def _located(row: Sequence[Any], columns: Sequence[str]) -> dict[str, Any]:
+    """A warning's or a finding's row (its columns, then its WKB) as the fields of its dataclass."""
+    rec = dict(zip(columns, row))
     rec["detail"] = json.loads(rec["detail"])
-    wkb = row[len(WARNING_COLUMNS)]
-    return Warning(**rec, geometry=shapely.from_wkb(bytes(wkb)) if wkb is not None else None)
+    wkb = row[len(columns)]
+    rec["geometry"] = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+    return rec
+
+
+def _warning(row: Sequence[Any]) -> Warning:
+    return Warning(**_located(row, WARNING_COLUMNS))
 
 
 def _finding(row: Sequence[Any]) -> Finding:
-    rec = dict(zip(FINDING_COLUMNS, row))
-    rec["detail"] = json.loads(rec["detail"])
-    wkb = row[len(FINDING_COLUMNS)]
-    return Finding(**rec, geometry=shapely.from_wkb(bytes(wkb)) if wkb is not None else None)
+    return Finding(**_located(row, FINDING_COLUMNS))
 
 
 def _subscription(row: Sequence[Any]) -> Subscription:
@@ -213,19 +216,20 @@ class WarningStore:
     def page(self, *, region: str | None = None, kind: str | None = None, status: str | None = None,
              severity: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Warning], int]:
         """A page of warnings (newest change first) and how many match; ``region`` takes its sub-regions too."""
-        where, params = self._filters(region, kind, status, severity)
+        where, params = self._filters(region, kind=kind, status=status, severity=severity)
         rows = self.store._rows(self._select(where) + f" ORDER BY updated DESC, id LIMIT {self.p} OFFSET {self.p}",
                                 [*params, limit, offset])
         total = self.store._rows(f"SELECT count(*) FROM {self.w}{where}", params)[0][0]
         return [_warning(r) for r in rows], int(total)
 
-    def _filters(self, region: str | None, kind: str | None, status: str | None,
-                 severity: str | None) -> tuple[str, list[Any]]:
+    def _filters(self, region: str | None, **equal: str | None) -> tuple[str, list[Any]]:
+        """The WHERE of a page: ``region`` and the regions under it, and each column equal to its value (the
+        names are this module's own column names, never a caller's)."""
         clauses, params = [], []
         if region:
             clauses.append(f"region LIKE {self.p}")
             params.append(region_prefix(region) + "%")
-        for name, value in (("kind", kind), ("status", status), ("severity", severity)):
+        for name, value in equal.items():
             if value:
                 clauses.append(f"{name} = {self.p}")
                 params.append(value)
@@ -322,7 +326,7 @@ class WarningStore:
     def recent_events(self, limit: int, region: str | None = None, kind: str | None = None
                       ) -> list[tuple[WarningEvent, Warning]]:
         """The newest events (newest first) with their warnings, for a feed."""
-        where, params = self._filters(region, kind, None, None)
+        where, params = self._filters(region, kind=kind)
         where = where.replace("region", "w.region").replace("kind", "w.kind")
         cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         wcols = ", ".join(f"w.{c}" for c in WARNING_COLUMNS)
@@ -463,15 +467,7 @@ class WarningStore:
     def findings(self, *, region: str | None = None, rule: str | None = None, severity: str | None = None,
                  to_year: str | None = None, limit: int = 1000, offset: int = 0) -> tuple[list[Finding], int]:
         """A page of findings (largest first) and how many match; ``region`` takes the regions under it too."""
-        clauses, params = [], []
-        if region:
-            clauses.append(f"region LIKE {self.p}")
-            params.append(region_prefix(region) + "%")
-        for name, value in (("rule", rule), ("severity", severity), ("to_year", to_year)):
-            if value:
-                clauses.append(f"{name} = {self.p}")
-                params.append(value)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = self._filters(region, rule=rule, severity=severity, to_year=to_year)
         rows = self.store._rows(f"SELECT {', '.join(FINDING_COLUMNS)}, geom FROM {self.fnd}{where} "
                                 f"ORDER BY m2 DESC, id LIMIT {self.p} OFFSET {self.p}", [*params, limit, offset])
         total = self.store._rows(f"SELECT count(*) FROM {self.fnd}{where}", params)[0][0]
